@@ -1,0 +1,361 @@
+"""Load drill and target files into typed objects, reporting every problem as file:line: field."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import Problem, SpecError
+from harness.spec._yaml import Located, load_located
+from harness.spec.models import Action, Drill, Target, Trigger
+
+__all__ = ["apply_overrides", "find_target_file", "load_drill", "load_target"]
+
+_REF = re.compile(r"\$\{([^}]*)\}")
+_REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+OVERRIDES = "<--set>"
+
+
+def load_drill(
+    path: Path | str,
+    *,
+    overrides: Sequence[str] = (),
+    targets_dirs: Sequence[Path] = (),
+) -> Drill:
+    """Load, resolve and check one drill; raises SpecError listing every problem."""
+    path = Path(path)
+    located = load_located(path)
+    file = located.file
+    if not isinstance(located.data, dict):
+        raise SpecError([Problem(file, 1, "", "a drill is a mapping (key: value lines)")])
+    data = apply_overrides(dict(located.data), overrides)
+
+    problems: list[Problem] = []
+    target = _resolve_target(data, located, path, targets_dirs, problems)
+    if target is not None:
+        data["target"] = target
+    elif "target" in data:
+        # Reported already; a placeholder keeps the rest of the drill checkable.
+        data.pop("target")
+    try:
+        drill = Drill.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(
+            p
+            for p in _problems_from(exc, located, Drill)
+            # A missing target was already reported where it was looked up.
+            if not (target is None and p.field == "target")
+        )
+        raise SpecError(problems) from None
+    if problems:
+        raise SpecError(problems)
+    problems.extend(_cross_check(drill, located))
+    problems.extend(_check_references(located, file))
+    if problems:
+        raise SpecError(problems)
+    return drill
+
+
+def load_target(path: Path | str) -> Target:
+    """Load one target file; raises SpecError listing every problem."""
+    path = Path(path)
+    located = load_located(path)
+    if not isinstance(located.data, dict):
+        raise SpecError([Problem(located.file, 1, "", "a target is a mapping (key: value lines)")])
+    data = dict(located.data)
+    data.setdefault("directory", str(path.parent.resolve()))
+    try:
+        target = Target.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_problems_from(exc, located, Target)) from None
+    problems = _check_references(located, located.file)
+    if problems:
+        raise SpecError(problems)
+    return target
+
+
+def find_target_file(name: str, drill_path: Path, targets_dirs: Sequence[Path] = ()) -> Path | None:
+    """Find ``targets/<name>/target.yaml`` in the given dirs, then upward from the drill."""
+    candidates: list[Path] = [Path(d) / name / "target.yaml" for d in targets_dirs]
+    env_dirs = os.environ.get("GOVDRILL_TARGETS")
+    if env_dirs:
+        candidates += [Path(d) / name / "target.yaml" for d in env_dirs.split(os.pathsep) if d]
+    for parent in [drill_path.resolve().parent, *drill_path.resolve().parents]:
+        candidates.append(parent / "targets" / name / "target.yaml")
+    candidates.append(Path.cwd() / "targets" / name / "target.yaml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a copy of the data."""
+    problems: list[Problem] = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            problems.append(Problem(OVERRIDES, None, item, "expected key=value"))
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as exc:
+            problems.append(Problem(OVERRIDES, None, key, f"value is not valid YAML: {exc}"))
+            continue
+        node: Any = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = {}
+            elif isinstance(child, dict):
+                child = dict(child)
+            else:
+                problems.append(
+                    Problem(OVERRIDES, None, ".".join(parts[: i + 1]), "is not a mapping")
+                )
+                break
+            node[part] = child
+            node = child
+        else:
+            node[parts[-1]] = value
+    if problems:
+        raise SpecError(problems)
+    return data
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _resolve_target(
+    data: dict[str, Any],
+    located: Located,
+    drill_path: Path,
+    targets_dirs: Sequence[Path],
+    problems: list[Problem],
+) -> Target | None:
+    raw = data.get("target")
+    line = located.line_of(("target",))
+    if raw is None:
+        problems.append(Problem(located.file, 1, "target", "missing: name a target or inline one"))
+        return None
+    if isinstance(raw, str):
+        target_file = find_target_file(raw, drill_path, targets_dirs)
+        if target_file is None:
+            problems.append(
+                Problem(
+                    located.file,
+                    line,
+                    "target",
+                    f"no target named {raw!r} (looked for targets/{raw}/target.yaml beside and"
+                    " above the drill, in --targets and $GOVDRILL_TARGETS)",
+                    value=raw,
+                )
+            )
+            return None
+        try:
+            return load_target(target_file)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            return None
+    if isinstance(raw, dict):
+        inline = dict(raw)
+        inline.setdefault("directory", str(drill_path.resolve().parent))
+        try:
+            return Target.model_validate(inline)
+        except ValidationError as exc:
+            problems.extend(_problems_from(exc, located, Target, prefix=("target",)))
+            return None
+    problems.append(
+        Problem(located.file, line, "target", "expected a target name or an inline target mapping")
+    )
+    return None
+
+
+def _problems_from(
+    exc: ValidationError,
+    located: Located,
+    model: type[BaseModel],
+    prefix: tuple[str | int, ...] = (),
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = (*prefix, *error["loc"])
+        message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        value = error.get("input")
+        allowed: tuple[str, ...] = ()
+        if error["type"] == "extra_forbidden":
+            allowed = _fields_at(model, loc[len(prefix) : -1])
+            message = "unknown key"
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+            elif allowed:
+                message += f" (allowed: {', '.join(allowed)})"
+            value = None
+        elif error["type"] == "missing":
+            message = "missing required field"
+            value = None
+        problems.append(
+            Problem(
+                located.file,
+                located.line_of(loc),
+                _dotted(loc),
+                message,
+                value=value if isinstance(value, str | int | float | bool) else None,
+                allowed=allowed,
+            )
+        )
+    return problems
+
+
+def _fields_at(model: type[BaseModel], loc: Iterable[str | int]) -> tuple[str, ...]:
+    """The field names allowed at ``loc`` inside ``model`` (for did-you-mean hints)."""
+    current: Any = model
+    for part in loc:
+        current = _descend(current, part)
+        if current is None:
+            return ()
+    current = _unwrap_model(current)
+    if current is None:
+        return ()
+    return tuple(f.alias or name for name, f in current.model_fields.items())
+
+
+def _descend(annotation: Any, part: str | int) -> Any:
+    model = _unwrap_model(annotation)
+    if model is not None and isinstance(part, str):
+        for name, field in model.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+        return None
+    for arg in _args(annotation):
+        origin = typing.get_origin(arg)
+        if origin in (list, tuple) and isinstance(part, int):
+            return typing.get_args(arg)[0]
+        if origin is dict and isinstance(part, str):
+            return typing.get_args(arg)[1]
+    return None
+
+
+def _args(annotation: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    for arg in _args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _cross_check(drill: Drill, located: Located) -> list[Problem]:
+    """Checks that need the drill and its target together."""
+    problems: list[Problem] = []
+    file = located.file
+    target = drill.target
+    paths = target.control_paths
+    ids = drill.step_ids()
+
+    def problem(loc: tuple[str | int, ...], message: str, allowed: Iterable[str] = ()) -> None:
+        allowed = tuple(allowed)
+        if allowed:
+            message += f" (known: {', '.join(allowed)})"
+        problems.append(Problem(file, located.line_of(loc), _dotted(loc), message))
+
+    if drill.resolved_sandbox not in target.sandboxes:
+        problem(
+            ("sandbox",),
+            f"target {target.target!r} declares no {drill.resolved_sandbox!r} sandbox",
+            target.sandboxes,
+        )
+    if len(set(ids)) != len(ids):
+        problem(("steps",), "step ids must be unique; give repeated steps an id")
+    for i, step in enumerate(drill.steps):
+        where: tuple[str | int, ...] = ("steps", i)
+        action = step.action
+        for j, name in enumerate(step.control_paths()):
+            loc: tuple[str | int, ...] = (*where, action.value)
+            if action is Action.STOP:
+                loc = (*loc, j)
+            elif action is Action.ROLLBACK:
+                loc = (*loc, "via")
+            path = paths.get(name)
+            if path is None:
+                close = difflib.get_close_matches(name, list(paths), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problem(loc, f"unknown control path {name!r}{hint}", () if hint else paths)
+            elif not path.supports(action):
+                problem(loc, f"control path {name!r} ({path.kind}) cannot {action.value}")
+        if step.inject is not None or step.clear is not None:
+            name = step.inject if step.inject is not None else step.clear
+            assert name is not None
+            if name not in target.incidents:
+                problem(
+                    (*where, action.value),
+                    f"target {target.target!r} has no incident {name!r}",
+                    target.incidents,
+                )
+            elif step.clear is not None and target.incidents[name].disable is None:
+                problem((*where, "clear"), f"incident {name!r} cannot be cleared")
+        if step.trigger is Trigger.AFTER_STEP:
+            if step.after not in ids:
+                problem((*where, "after"), f"no step with id {step.after!r}", ["stopped", *ids])
+            elif step.after == ids[i]:
+                problem((*where, "after"), "a step cannot wait for itself")
+    if drill.expect is not None:
+        for name in drill.expect.rungs:
+            if name not in paths:
+                problem(("expect", "rungs", name), f"unknown control path {name!r}", paths)
+        if drill.expect.rung_used is not None and drill.expect.rung_used not in paths:
+            problem(("expect", "rung_used"), f"unknown control path {drill.expect.rung_used!r}")
+    return problems
+
+
+def _check_references(located: Located, file: str) -> list[Problem]:
+    """Every ``${NAME}`` must be a plain name; values are resolved only at run time."""
+    problems: list[Problem] = []
+
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(node, str):
+            for match in _REF.finditer(node):
+                if not _REF_NAME.match(match.group(1)):
+                    problems.append(
+                        Problem(
+                            file,
+                            located.line_of(path),
+                            _dotted(path),
+                            f"${{{match.group(1)}}} is not a valid reference; use ${{NAME}}",
+                        )
+                    )
+        elif isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*path, i))
+
+    walk(located.data, ())
+    return problems
