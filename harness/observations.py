@@ -124,15 +124,17 @@ class ObservationLog:
         for i in range(self._count):
             yield self[i]
 
-    def columns(self) -> tuple[array[int], array[int], array[int], array[int], array[int]]:
-        """Return (start_ns, end_ns, status, state, harmful) for fast scans, cut to len()."""
+    def columns(
+        self, since: int = 0
+    ) -> tuple[array[int], array[int], array[int], array[int], array[int]]:
+        """Return (start_ns, end_ns, status, state, harmful) of rows ``since``..len()."""
         n = self._count
         return (
-            self._start[:n],
-            self._end[:n],
-            self._status[:n],
-            self._state[:n],
-            self._harmful[:n],
+            self._start[since:n],
+            self._end[since:n],
+            self._status[since:n],
+            self._state[since:n],
+            self._harmful[since:n],
         )
 
     def versions(self) -> tuple[list[str], array[int]]:
