@@ -1,0 +1,351 @@
+"""The load child: Locust users hit the target, and every request goes out on stdout as it ends.
+
+Run only as ``python -m harness.load.child``, never imported by the harness: Locust
+monkey-patches the interpreter with gevent on import (see :mod:`harness.load.process`).
+
+Protocol
+--------
+stdin
+    The first line is the :class:`~harness.load.config.LoadConfig` as JSON. After it, stdin
+    stays open and carries nothing; its end (EOF, e.g. the harness closed it or died) means
+    "stop".
+stdout (binary, line-oriented, ASCII except versions which are UTF-8)
+    ``<start_ns>,<end_ns>,<status>,<state>,<harmful>,<version>``
+        one observation (:meth:`harness.observations.Observation.to_line`).
+    ``#H <t_ns>``
+        heartbeat, every ``heartbeat_s``: the child is alive at ``t_ns`` (monotonic clock).
+    ``#R <users>``
+        all users are spawned.
+    ``#E <message>``
+        a fatal error; the child stops and exits non-zero.
+    ``#D <observations>``
+        the clean end: every observation (this many) has been written; the exit follows.
+    Observation lines start with a digit, control lines with ``#``: the two cannot be confused.
+stderr
+    Locust's own logging and tracebacks, for the harness to keep as a file.
+
+Exit codes: 0 after a clean stop (SIGTERM or EOF on stdin), 1 a fatal error during the load,
+2 a bad config, 3 the parent is not the one named in the config (it already died).
+
+Timing: each request is timed here with ``time.monotonic_ns()`` (the system-wide monotonic
+clock the harness uses too) just before it is sent and just after its body is read.
+
+Backpressure: lines are batched and written every 10 ms (and whenever 4096 are pending) with a
+blocking write, so when the harness reads slowly the whole child waits rather than buffering
+without bound.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, NoReturn
+from urllib.parse import urlsplit
+
+# Pure modules (standard library only); Locust and gevent are imported in _run().
+from harness.harm import Failure, classify_state, compile_judge
+from harness.load.config import LoadConfig, LoadConfigError
+from harness.observations import Observation
+
+__all__ = ["main"]
+
+_PR_SET_PDEATHSIG: Final = 1
+_FLUSH_EVERY_S: Final = 0.01
+_MAX_PENDING_LINES: Final = 4096
+
+EXIT_OK: Final = 0
+EXIT_FATAL: Final = 1
+EXIT_BAD_CONFIG: Final = 2
+EXIT_ORPHANED: Final = 3
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL us when the thread that started us exits (the harness died)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        view = view[written:]
+
+
+def _fatal(message: str, code: int) -> NoReturn:
+    line = " ".join(message.split())  # one line, whatever the message
+    _write_all(1, f"#E {line}\n".encode("utf-8", errors="replace"))
+    sys.exit(code)
+
+
+class _Stream:
+    """Batches stdout lines; the flusher greenlet writes them, or ``put`` when too many pile up."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending: list[str] = []
+        self.observations = 0
+
+    def put(self, line: str) -> None:
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= _MAX_PENDING_LINES:
+            self.flush()
+
+    def put_observation(self, line: str) -> None:
+        self.observations += 1
+        self.put(line)
+
+    def flush(self) -> None:
+        pending = self._pending
+        if pending:
+            data = "".join(pending).encode("utf-8", errors="replace")
+            pending.clear()
+            _write_all(self._fd, data)
+
+
+class _HeaderView(Mapping[str, str]):
+    """The answer's headers as the harm rules want them: case-insensitive, one string each."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers  # geventhttpclient's case-insensitive Headers
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._headers.get(key)
+        if value is None:
+            return default
+        return value if isinstance(value, str) else ", ".join(value)
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers.keys())
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+
+def _read_config() -> LoadConfig:
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        _fatal("bad config: stdin closed before the config line", EXIT_BAD_CONFIG)
+    try:
+        return LoadConfig.from_json(line)
+    except LoadConfigError as e:
+        _fatal(f"bad config: {e}", EXIT_BAD_CONFIG)
+
+
+_sigterm_early: list[int] = []
+
+
+def _remember_sigterm(signum: int, frame: object) -> None:
+    _sigterm_early.append(signum)
+
+
+def main() -> NoReturn:
+    """Run one load as described on stdin until SIGTERM or EOF; see the module docstring."""
+    # Armed before anything slow (the Locust import takes ~0.5 s): a harness killed in the
+    # meantime still takes this process with it; the pid check below closes the window
+    # between our fork and this call.
+    _die_with_parent()
+    # A SIGTERM that arrives while Locust is still importing must still end in a clean stop.
+    signal.signal(signal.SIGTERM, _remember_sigterm)
+    config = _read_config()
+    if os.getppid() != config.parent_pid:
+        _fatal(
+            f"parent is pid {os.getppid()}, expected {config.parent_pid}: the harness is gone",
+            EXIT_ORPHANED,
+        )
+    sys.exit(_run(config))
+
+
+def _run(config: LoadConfig) -> int:
+    # Imported here, after the config is read and the death signal armed: importing locust
+    # monkey-patches the interpreter with gevent.
+    import gevent
+    import gevent.event
+    import gevent.os
+    from locust import User, constant, constant_throughput, task
+    from locust.env import Environment
+
+    stream = _Stream(sys.stdout.fileno())
+    stop = gevent.event.Event()
+    fatal: list[str] = []
+    send_one = _request_sender(config, stream)
+
+    class DrillUser(User):
+        """One simulated client: one keep-alive connection, one request at a time."""
+
+        host = config.base_url
+        wait_time = (
+            constant_throughput(config.per_user_rate)
+            if config.per_user_rate is not None
+            else constant(0)
+        )
+
+        def __init__(self, environment: Any) -> None:
+            super().__init__(environment)
+            self._client = _http_client(config)
+
+        @task
+        def send(self) -> None:
+            send_one(self._client)
+
+        def on_stop(self) -> None:
+            self._client.close()
+
+    env = Environment(user_classes=[DrillUser], host=config.base_url)
+    runner = env.create_local_runner()
+
+    def on_spawned(user_count: int, **_: Any) -> None:
+        stream.put(f"#R {user_count}\n")
+
+    def on_user_error(user_instance: Any, exception: BaseException, tb: Any) -> None:
+        fatal.append(f"a load user failed: {type(exception).__name__}: {exception}")
+        stop.set()
+
+    env.events.spawning_complete.add_listener(on_spawned)  # type: ignore[no-untyped-call]
+    env.events.user_error.add_listener(on_user_error)  # type: ignore[no-untyped-call]
+
+    def heartbeat() -> None:
+        while True:
+            stream.put(f"#H {time.monotonic_ns()}\n")
+            gevent.sleep(config.heartbeat_s)
+
+    def flusher() -> None:
+        while True:
+            gevent.sleep(_FLUSH_EVERY_S)
+            stream.flush()
+
+    def watch_stdin() -> None:
+        try:
+            gevent.os.make_nonblocking(0)
+            while gevent.os.nb_read(0, 4096):
+                pass
+        except OSError:
+            pass
+        stop.set()
+
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    if _sigterm_early:
+        stop.set()
+    helpers = [gevent.spawn(heartbeat), gevent.spawn(flusher), gevent.spawn(watch_stdin)]
+    runner.start(config.users, spawn_rate=config.spawn_rate)
+    stop.wait()
+    runner.quit()
+    gevent.killall(helpers, block=True)
+    if fatal:
+        stream.flush()
+        _fatal(fatal[0], EXIT_FATAL)
+    stream.put(f"#D {stream.observations}\n")
+    stream.flush()
+    return EXIT_OK
+
+
+def _http_client(config: LoadConfig) -> Any:
+    """A geventhttpclient client holding at most one keep-alive connection to the target.
+
+    This is the engine of Locust's ``FastHttpUser``, used directly: ``FastHttpSession`` treats
+    every non-2xx status as a failure and releases such a response before its body is read
+    (closing the connection on each 503), and feeds Locust statistics this load never reads.
+    """
+    from geventhttpclient import HTTPClient
+
+    url = urlsplit(config.base_url)
+    https = url.scheme == "https"
+    return HTTPClient(
+        url.hostname or "",
+        port=url.port or (443 if https else 80),
+        ssl=https,
+        insecure=True,
+        concurrency=1,
+        connection_timeout=config.timeout_s,
+        network_timeout=config.timeout_s,
+    )
+
+
+def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None]:
+    """Resolve the request and the judging once; return ``send(client)`` for the user task."""
+    import gevent
+    from geventhttpclient.response import HTTPConnectionClosed
+
+    request = config.request
+    method = request.method
+    uri = urlsplit(config.base_url).path.rstrip("/") + request.path
+    body = request.encoded_body()
+    headers = dict(request.headers)
+    if request.json is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    judge = compile_judge(config.harm, config.version)
+    safe = config.safe_state
+    clock = time.monotonic_ns
+    put = stream.put_observation
+    refused, reset = Failure.CONNECTION_REFUSED, Failure.CONNECTION_RESET
+    timeout, protocol = Failure.TIMEOUT, Failure.PROTOCOL
+
+    def send(client: Any) -> None:
+        failure: Failure | None = None
+        status = 0
+        data = b""
+        answer_headers: Any = None
+        response = None
+        start = clock()
+        try:
+            response = client.request(method, uri, body=body, headers=headers)
+            data = response.read()
+            end = clock()
+            status = response.status_code
+            answer_headers = response.info()
+        except ConnectionRefusedError:
+            failure = refused
+        except (ConnectionResetError, BrokenPipeError, HTTPConnectionClosed):
+            failure = reset
+        except (TimeoutError, gevent.Timeout):
+            failure = timeout
+        except OSError as e:
+            failure = _failure_of_errno(e.errno)
+        except Exception:  # an unparsable answer and the like
+            failure = protocol
+        finally:
+            if response is not None:
+                response.release()
+        if failure is not None:
+            end = clock()
+            status = 0
+            harmful, version = False, ""
+        else:
+            harmful, version = judge(status, _HeaderView(answer_headers), data, end - start)
+        state = classify_state(status, failure, safe)
+        put(Observation(start, end, status, state, harmful, version).to_line())
+
+    return send
+
+
+def _failure_of_errno(code: int | None) -> Failure:
+    if code == errno.ECONNREFUSED:
+        return Failure.CONNECTION_REFUSED
+    if code in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+        return Failure.CONNECTION_RESET
+    if code == errno.ETIMEDOUT:
+        return Failure.TIMEOUT
+    return Failure.PROTOCOL
+
+
+if __name__ == "__main__":
+    main()

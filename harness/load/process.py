@@ -1,0 +1,377 @@
+"""The harness side of the load: start the Locust child, read its stream, watch its health.
+
+The harness process never imports Locust or gevent: Locust monkey-patches the interpreter with
+gevent on import, which distorts the harness's own timing (and breaks docker/requests imported
+before it). So :class:`LoadProcess` runs ``python -m harness.load.child`` and reads what it
+writes (protocol in :mod:`harness.load.child`). This module imports only the standard library
+and the pure :mod:`harness.load.config` and :mod:`harness.observations`.
+
+Errors::
+
+    LoadError                  the load could not run as asked
+    ├── LoadStartTimeout       the child did not spawn its users in time
+    └── LoadDied               the child exited, or reported a fatal error, before it was stopped
+
+The child cannot outlive the harness: it arms ``PR_SET_PDEATHSIG`` (SIGKILL) at start, which
+Linux fires when the *thread* that started it exits. So call :meth:`LoadProcess.start` from a
+thread that lives as long as the load (the main thread, typically).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final, Self
+
+from harness.load.config import LoadConfig
+from harness.observations import Observation, ObservationLog
+
+__all__ = [
+    "LoadDied",
+    "LoadError",
+    "LoadHealth",
+    "LoadProcess",
+    "LoadStartTimeout",
+    "LoadStatus",
+]
+
+STALL_AFTER_S: Final = 1.0
+"""No heartbeat for longer than this: the child is stalled (stopped, starved or wedged)."""
+
+_RATE_SAMPLES: Final = 8192
+_READ_CHUNK: Final = 1 << 16
+_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
+
+
+class LoadError(Exception):
+    """The load could not run as asked."""
+
+
+class LoadStartTimeout(LoadError):
+    """The child did not report all users spawned within the timeout."""
+
+
+class LoadDied(LoadError):
+    """The child exited, or reported a fatal error, before the harness stopped it."""
+
+
+class LoadStatus(enum.Enum):
+    """Where the load child is in its life."""
+
+    NOT_STARTED = "not_started"
+    STARTING = "starting"
+    """Alive, no heartbeat yet (Python and Locust are still importing)."""
+    RUNNING = "running"
+    """Heartbeats arrive."""
+    STALLED = "stalled"
+    """Alive but silent for longer than the stall limit: stopped, starved or wedged."""
+    DEAD = "dead"
+    """Exited without being asked to, or reported a fatal error."""
+    STOPPED = "stopped"
+    """Stopped by :meth:`LoadProcess.stop`."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadHealth:
+    """The load child's status at one instant, with a human-readable detail."""
+
+    status: LoadStatus
+    detail: str = ""
+    since_heartbeat_s: float | None = None
+    """Seconds since the last heartbeat arrived (None before the first)."""
+
+    @property
+    def ok(self) -> bool:
+        """True while the load is starting or running normally."""
+        return self.status in (LoadStatus.STARTING, LoadStatus.RUNNING)
+
+
+class LoadProcess:
+    """One load child, from spawn to reaped, with its observations streaming into ``log``.
+
+    ``on_observation`` runs on the reader thread for every observation, after it is appended
+    to ``log``: keep it fast (it is the harness's live harm detector). An exception it raises
+    is kept in :attr:`callback_error` and does not stop the stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: LoadConfig,
+        log: ObservationLog,
+        stderr_path: Path,
+        on_observation: Callable[[Observation], None] | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
+        stall_after_s: float = STALL_AFTER_S,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.stderr_path = stderr_path
+        self._on_observation = on_observation
+        self._clock = clock
+        self._stall_after_ns = int(stall_after_s * 1e9)
+        self.ready = threading.Event()
+        """Set when the child reports all users spawned (``#R``)."""
+        self.error: str | None = None
+        """Why the load failed: the child's ``#E`` message or an unexpected exit."""
+        self.callback_error: BaseException | None = None
+        self.malformed_lines = 0
+        self.users_spawned = 0
+        self.last_heartbeat_ns: int | None = None
+        """When the last heartbeat arrived, on ``clock``."""
+        self.child_heartbeat_ns: int | None = None
+        """The child's own timestamp in its last heartbeat."""
+        self.observations_announced: int | None = None
+        """The count in the child's final ``#D`` line: all of them arrived when it equals
+        the number read."""
+        self.observations_read = 0
+        self.started_ns: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._eof = threading.Event()
+        self._stopping = False
+        self._stopped = False
+        self._stop_lock = threading.Lock()
+        self._rate_lock = threading.Lock()
+        self._rate_samples: collections.deque[tuple[int, int]] = collections.deque(
+            maxlen=_RATE_SAMPLES
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid once started."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit code once it exited."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def start(self) -> None:
+        """Spawn the child, hand it the config, and start reading its stream."""
+        if self._proc is not None:
+            raise LoadError("this load was already started")
+        if self.config.parent_pid != os.getpid():
+            raise LoadError(
+                f"config.parent_pid is {self.config.parent_pid} but this process is "
+                f"{os.getpid()}: the child would exit at once"
+            )
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.stderr_path, "ab") as stderr:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.load.child"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                close_fds=True,
+            )
+        self.started_ns = self._clock()
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            stdin.write(self.config.to_json().encode() + b"\n")
+            stdin.flush()
+        except BrokenPipeError:
+            pass  # the child died at once; the reader sees its exit and reports it
+        self._reader = threading.Thread(
+            target=self._read, name=f"load-reader-{self._proc.pid}", daemon=True
+        )
+        self._reader.start()
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Block until every user is spawned; raise :class:`LoadError` if that cannot happen."""
+        if self._proc is None:
+            raise LoadError("the load was not started")
+        deadline = time.monotonic_ns() + int(timeout_s * 1e9)
+        while not self.ready.is_set():
+            if self._eof.is_set() or self.error is not None:
+                self._join_reader(1.0)
+                raise LoadDied(self.error or f"load child exited (code {self.returncode})")
+            remaining = deadline - time.monotonic_ns()
+            if remaining <= 0:
+                raise LoadStartTimeout(
+                    f"load child did not spawn {self.config.users} users within {timeout_s} s "
+                    f"(stderr: {self.stderr_path})"
+                )
+            self.ready.wait(min(remaining / 1e9, 0.02))
+
+    def stop(self, timeout_s: float = 5.0) -> int | None:
+        """Stop the child (EOF and SIGTERM, then SIGKILL after ``timeout_s``); return its exit code.
+
+        Idempotent and safe to call when the start failed halfway.
+        """
+        with self._stop_lock:
+            proc = self._proc
+            if proc is None:
+                self._stopped = True
+                return None
+            if not self._stopped:
+                self._stopping = True
+                if proc.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        proc.stdin.close()
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                self._join_reader(timeout_s)
+                self._stopped = True
+            return proc.returncode
+
+    def _join_reader(self, timeout_s: float) -> None:
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout_s)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ health
+
+    def health(self, now_ns: int | None = None) -> LoadHealth:
+        """The child's status now (``now_ns`` on ``clock``; default: read the clock)."""
+        proc = self._proc
+        if proc is None:
+            return LoadHealth(LoadStatus.NOT_STARTED)
+        now = self._clock() if now_ns is None else now_ns
+        last = self.last_heartbeat_ns
+        since = (now - last) / 1e9 if last is not None else None
+        code = proc.poll()
+        if self._stopping:
+            detail = "stopping" if code is None else f"stopped (exit code {code})"
+            return LoadHealth(LoadStatus.STOPPED, detail, since)
+        if code is not None or self._eof.is_set():
+            detail = self.error or f"load child exited unexpectedly (code {code})"
+            return LoadHealth(LoadStatus.DEAD, detail, since)
+        if self.error is not None:
+            return LoadHealth(LoadStatus.DEAD, self.error, since)
+        if last is None:
+            return LoadHealth(LoadStatus.STARTING, "waiting for the first heartbeat", None)
+        if now - last > self._stall_after_ns:
+            return LoadHealth(
+                LoadStatus.STALLED, f"no heartbeat for {since:.2f} s (pid {proc.pid})", since
+            )
+        return LoadHealth(LoadStatus.RUNNING, "", since)
+
+    def observed_rate(self, window_s: float = 1.0, now_ns: int | None = None) -> float:
+        """Observations per second that arrived over the last ``window_s`` (0.0 before any)."""
+        now = self._clock() if now_ns is None else now_ns
+        since = now - int(window_s * 1e9)
+        with self._rate_lock:
+            if not self._rate_samples:
+                return 0.0
+            latest = self._rate_samples[-1][1]
+            base, span_start = 0, max(since, self.started_ns or since)
+            for t, count in reversed(self._rate_samples):
+                if t < since:
+                    base, span_start = count, since
+                    break
+        return (latest - base) * 1e9 / max(now - span_start, 1)
+
+    # ------------------------------------------------------------------ the reader
+
+    def _read(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        stdout: IO[bytes] = proc.stdout
+        fd = stdout.fileno()
+        log_append = self.log.append
+        from_line = Observation.from_line
+        callback = self._on_observation
+        clock = self._clock
+        samples = self._rate_samples
+        rate_lock = self._rate_lock
+        carry = b""
+        try:
+            while True:
+                chunk = os.read(fd, _READ_CHUNK)
+                if not chunk:
+                    break
+                lines = (carry + chunk).split(b"\n")
+                carry = lines.pop()
+                read = 0
+                for raw in lines:
+                    if not raw:
+                        continue
+                    if raw[0] == 0x23:  # "#": a control line
+                        self._control(raw)
+                        continue
+                    try:
+                        obs = from_line(raw.decode("utf-8", errors="replace"))
+                    except ValueError:
+                        self.malformed_lines += 1
+                        continue
+                    log_append(obs)
+                    read += 1
+                    if callback is not None:
+                        try:
+                            callback(obs)
+                        except Exception as e:  # the stream must go on
+                            if self.callback_error is None:
+                                self.callback_error = e
+                if read:
+                    self.observations_read += read
+                    with rate_lock:
+                        samples.append((clock(), self.observations_read))
+        finally:
+            stdout.close()
+            code = proc.wait()
+            if not self._stopping and self.error is None:
+                self.error = f"load child exited unexpectedly (code {code})"
+            elif self.error is None and self.observations_announced is None and code != 0:
+                self.error = f"load child exited with code {code} before its final line"
+            self._eof.set()
+
+    def _control(self, raw: bytes) -> None:
+        kind, _, rest = raw.decode("utf-8", errors="replace").partition(" ")
+        if kind == "#H":
+            self.last_heartbeat_ns = self._clock()
+            self.child_heartbeat_ns = _int_or_none(rest)
+        elif kind == "#R":
+            self.users_spawned = _int_or_none(rest) or 0
+            self.ready.set()
+        elif kind == "#E":
+            self.error = rest or "load child reported an unnamed fatal error"
+        elif kind == "#D":
+            self.observations_announced = _int_or_none(rest)
+        else:
+            self.malformed_lines += 1
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
