@@ -41,6 +41,7 @@ class Config:
     corpus: Path
     log_requests: bool
     nodelay: bool
+    split_writes: bool
     supervised_child: bool
 
 
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log every request to stderr (off by default: it costs throughput)",
     )
     debug.add_argument("--no-nodelay", action="store_true", help=argparse.SUPPRESS)
+    debug.add_argument("--split-writes", action="store_true", help=argparse.SUPPRESS)
     debug.add_argument("--supervised-child", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -228,6 +230,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         corpus=ns.corpus,
         log_requests=ns.log_requests,
         nodelay=not ns.no_nodelay,
+        split_writes=ns.split_writes,
         supervised_child=ns.supervised_child,
     )
 

@@ -153,4 +153,5 @@ def _listen(config: Config, port: int, app: App, role: frozenset[str]) -> ModelH
         role=role,
         nodelay=config.nodelay,
         log_requests=config.log_requests,
+        split_writes=config.split_writes,
     )

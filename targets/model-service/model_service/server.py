@@ -214,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
     app: ClassVar[App]
     role: ClassVar[frozenset[str]]
     log_requests: ClassVar[bool] = False
+    split_writes: ClassVar[bool] = False
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -263,9 +264,14 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.close:
             head += "Connection: close\r\n"
             self.close_connection = True
-        self.wfile.write(
-            head.encode("latin-1") + b"\r\n" + (b"" if self.command == "HEAD" else body)
-        )
+        payload = b"" if self.command == "HEAD" else body
+        if self.split_writes:
+            # How a naive handler answers (headers, then body): with Nagle on, the second
+            # small write waits for the client's delayed ACK.
+            self.wfile.write(head.encode("latin-1") + b"\r\n")
+            self.wfile.write(payload)
+        else:
+            self.wfile.write(head.encode("latin-1") + b"\r\n" + payload)
         if self.log_requests:
             self.log_request(reply.status, len(body))
 
@@ -293,11 +299,14 @@ class ModelHTTPServer(ThreadingHTTPServer):
         role: frozenset[str],
         nodelay: bool = True,
         log_requests: bool = False,
+        split_writes: bool = False,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         handler = type(
-            "Handler", (_Handler,), {"app": app, "role": role, "log_requests": log_requests}
+            "Handler",
+            (_Handler,),
+            {"app": app, "role": role, "log_requests": log_requests, "split_writes": split_writes},
         )
         self._nodelay = nodelay
         super().__init__(address, handler)
