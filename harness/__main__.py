@@ -1,0 +1,7 @@
+"""Run the govdrill command line: ``python -m harness``."""
+
+import sys
+
+from harness.cli import main
+
+sys.exit(main())

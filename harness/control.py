@@ -1,0 +1,360 @@
+"""Control paths: the real ways to stop, resume or roll back a target, each behind one method.
+
+Every call is bounded by its timeout and returns a ControlResult; a hung control plane is a
+finding recorded as TIMED_OUT, never a hung harness. The call runs on a daemon thread so the
+engine keeps watching the load while it waits.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.sandbox.base import Endpoint, Sandbox
+from harness.spec.models import (
+    Action,
+    CommandPath,
+    ControlPath,
+    HttpCall,
+    HttpPath,
+    IncidentHook,
+    SignalPath,
+)
+
+__all__ = [
+    "CallOutcome",
+    "ControlBackend",
+    "ControlResult",
+    "HookBackend",
+    "HttpBackend",
+    "PendingCall",
+    "build_backend",
+    "resolve_refs",
+]
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class CallOutcome(enum.StrEnum):
+    """How one control call ended."""
+
+    ACKED = "acked"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """What one control call returned, on the monotonic clock."""
+
+    path: str
+    action: Action
+    outcome: CallOutcome
+    issued_ns: int
+    returned_ns: int
+    detail: str
+
+
+def resolve_refs(text: str, values: Mapping[str, str]) -> str:
+    """Replace ``${NAME}`` from ``values`` (secrets, then the environment); KeyError if unknown."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return values[name]
+        if name in os.environ:
+            return os.environ[name]
+        raise KeyError(name)
+
+    return _REF.sub(one, text)
+
+
+class ControlBackend(abc.ABC):
+    """One control path: performs an action and says how it went."""
+
+    def __init__(self, name: str, clock: Callable[[], int]) -> None:
+        self.name = name
+        self._clock = clock
+
+    @property
+    @abc.abstractmethod
+    def timeout_s(self) -> float:
+        """The longest one call may take."""
+
+    @abc.abstractmethod
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        """Do the action; return its outcome and a one-line detail."""
+
+    def call(
+        self, action: Action, params: Mapping[str, Any] | None = None
+    ) -> PendingCall:
+        """Start the action on a daemon thread; the result arrives within the timeout."""
+        pending = PendingCall(self.name, action, self._clock(), self.timeout_s, self._clock)
+        thread = threading.Thread(
+            target=self._run, args=(pending, action, dict(params or {})), daemon=True,
+            name=f"control-{self.name}-{action.value}",
+        )
+        thread.start()
+        return pending
+
+    def _run(self, pending: PendingCall, action: Action, params: dict[str, Any]) -> None:
+        try:
+            outcome, detail = self._perform(action, params)
+        except TimeoutError as exc:
+            outcome, detail = CallOutcome.TIMED_OUT, str(exc) or "timed out"
+        except Exception as exc:  # a control path failing is a finding, not a harness crash
+            outcome, detail = CallOutcome.FAILED, f"{type(exc).__name__}: {exc}"
+        pending._finish(outcome, detail)
+
+
+class PendingCall:
+    """A control call in flight; ``result()`` never waits past the call's timeout."""
+
+    def __init__(
+        self, path: str, action: Action, issued_ns: int, timeout_s: float, clock: Callable[[], int]
+    ) -> None:
+        self.path = path
+        self.action = action
+        self.issued_ns = issued_ns
+        self._deadline_ns = issued_ns + int(timeout_s * 1e9)
+        self._clock = clock
+        self._done = threading.Event()
+        self._result: ControlResult | None = None
+        self._timeout_s = timeout_s
+
+    def _finish(self, outcome: CallOutcome, detail: str) -> None:
+        now = self._clock()
+        if now > self._deadline_ns and outcome is not CallOutcome.TIMED_OUT:
+            outcome, detail = CallOutcome.TIMED_OUT, f"answered after the timeout: {detail}"
+        if self._result is None:
+            self._result = ControlResult(self.path, self.action, outcome, self.issued_ns, now, detail)
+        self._done.set()
+
+    def poll(self) -> ControlResult | None:
+        """The result if the call has ended (or its timeout passed), else None."""
+        if self._result is not None:
+            return self._result
+        if self._clock() >= self._deadline_ns:
+            self._result = ControlResult(
+                self.path,
+                self.action,
+                CallOutcome.TIMED_OUT,
+                self.issued_ns,
+                self._deadline_ns,
+                f"no answer within {self._timeout_s:g}s",
+            )
+            return self._result
+        return None
+
+    def result(self) -> ControlResult:
+        """Wait (at most until the timeout) for the result."""
+        remaining = max(0.0, (self._deadline_ns - self._clock()) / 1e9)
+        self._done.wait(remaining)
+        result = self.poll()
+        while result is None:  # the clock has not quite reached the deadline yet
+            time.sleep(0.001)
+            result = self.poll()
+        return result
+
+
+class HttpBackend(ControlBackend):
+    """A control plane spoken over HTTP (a kill switch, an admin API)."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: HttpPath,
+        endpoint: Endpoint,
+        values: Mapping[str, str],
+        clock: Callable[[], int],
+    ) -> None:
+        super().__init__(name, clock)
+        self._spec = spec
+        base = urlsplit(spec.base_url) if spec.base_url else urlsplit(endpoint.base_url)
+        self._host = base.hostname or endpoint.host
+        self._port = base.port or endpoint.port
+        self._prefix = base.path.rstrip("/") if spec.base_url else ""
+        self._headers = {k: resolve_refs(v, values) for k, v in spec.headers.items()}
+
+    @property
+    def timeout_s(self) -> float:
+        """The longest one call may take."""
+        return self._spec.timeout
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        call = getattr(self._spec, action.value)
+        assert isinstance(call, HttpCall)
+        body = _fill_json(call.json_body, params) if call.json_body is not None else None
+        return self.request(call, body)
+
+    def request(self, call: HttpCall, body: Any) -> tuple[CallOutcome, str]:
+        """Send one call with this path's address, headers and timeout."""
+        headers = {**self._headers, **call.headers}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=self._spec.timeout)
+        try:
+            conn.request(call.method, self._prefix + call.path, body=payload, headers=headers)
+            response = conn.getresponse()
+            text = response.read(2048).decode("utf-8", "replace").strip()
+        except TimeoutError:
+            return CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s"
+        except OSError as exc:
+            return CallOutcome.FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
+        detail = f"HTTP {response.status} {text[:200]}"
+        if 200 <= response.status < 300:
+            return CallOutcome.ACKED, detail
+        return CallOutcome.FAILED, detail
+
+
+class SignalBackend(ControlBackend):
+    """A POSIX signal delivered to the target's process group or main process."""
+
+    def __init__(
+        self, name: str, spec: SignalPath, sandbox: Sandbox, clock: Callable[[], int]
+    ) -> None:
+        super().__init__(name, clock)
+        self._signum = int(getattr(signal, spec.signal))
+        self._to_group = spec.to == "group"
+        self._sandbox = sandbox
+
+    @property
+    def timeout_s(self) -> float:
+        """Delivering a signal does not wait."""
+        return 1.0
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        try:
+            self._sandbox.send_signal(self._signum, to_group=self._to_group)
+        except ProcessLookupError as exc:
+            return CallOutcome.FAILED, f"not delivered: {exc}"
+        where = "process group" if self._to_group else "main process"
+        return CallOutcome.ACKED, f"{signal.Signals(self._signum).name} delivered to the {where}"
+
+
+class CommandBackend(ControlBackend):
+    """A command the harness runs: argv by default, a shell only when the target declares it."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: CommandPath,
+        endpoint: Endpoint,
+        values: Mapping[str, str],
+        clock: Callable[[], int],
+    ) -> None:
+        super().__init__(name, clock)
+        self._spec = spec
+        self._values = values
+        self._env = {
+            **os.environ,
+            "GOVDRILL_TARGET_URL": endpoint.base_url,
+            "GOVDRILL_TARGET_PID": "" if endpoint.pid is None else str(endpoint.pid),
+        }
+
+    @property
+    def timeout_s(self) -> float:
+        """The longest the command may run."""
+        return self._spec.timeout
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        command = getattr(self._spec, action.value)
+        fill = {**{k: str(v) for k, v in params.items()}}
+        if isinstance(command, str):
+            argv: str | list[str] = resolve_refs(_fill_text(command, fill), self._values)
+        else:
+            argv = [resolve_refs(_fill_text(a, fill), self._values) for a in command]
+        try:
+            done = subprocess.run(
+                argv,
+                shell=self._spec.shell,
+                env=self._env,
+                capture_output=True,
+                timeout=self._spec.timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return CallOutcome.TIMED_OUT, f"still running after {self._spec.timeout:g}s"
+        except OSError as exc:
+            return CallOutcome.FAILED, f"cannot run: {exc.strerror}"
+        tail = (done.stdout + done.stderr).decode(errors="replace").strip()[-200:]
+        if done.returncode == 0:
+            return CallOutcome.ACKED, f"exit 0 {tail}".strip()
+        return CallOutcome.FAILED, f"exit {done.returncode} {tail}".strip()
+
+
+def _fill_text(text: str, params: Mapping[str, str]) -> str:
+    for key, value in params.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def _fill_json(template: Any, params: Mapping[str, Any]) -> Any:
+    """Fill ``{name}`` placeholders in a JSON template; a whole-string one keeps its type."""
+    if isinstance(template, str):
+        for key, value in params.items():
+            if template == "{" + key + "}":
+                return value
+        return _fill_text(template, {k: str(v) for k, v in params.items()})
+    if isinstance(template, dict):
+        return {k: _fill_json(v, params) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill_json(v, params) for v in template]
+    return template
+
+
+def build_backend(
+    name: str,
+    spec: ControlPath,
+    *,
+    endpoint: Endpoint,
+    sandbox: Sandbox,
+    values: Mapping[str, str],
+    clock: Callable[[], int] = time.monotonic_ns,
+) -> ControlBackend:
+    """The backend for one declared control path."""
+    if spec.http is not None:
+        return HttpBackend(name, spec.http, endpoint, values, clock)
+    if spec.signal is not None:
+        return SignalBackend(name, spec.signal, sandbox, clock)
+    assert spec.command is not None
+    return CommandBackend(name, spec.command, endpoint, values, clock)
+
+
+class HookBackend(ControlBackend):
+    """An incident hook: switches one simulated incident on or off through the target's API."""
+
+    def __init__(
+        self, name: str, hook: IncidentHook, http: HttpBackend, clock: Callable[[], int]
+    ) -> None:
+        super().__init__(name, clock)
+        self._hook = hook
+        self._http = http
+
+    @property
+    def timeout_s(self) -> float:
+        """The hook uses its control path's timeout."""
+        return self._http.timeout_s
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        if action is Action.INJECT:
+            return self._http.request(self._hook.enable, {**self._hook.params, **params})
+        assert self._hook.disable is not None
+        return self._http.request(self._hook.disable, None)

@@ -1,0 +1,456 @@
+"""One drill run, in explicit phases: spec → sandbox → load and steps → observations → verdict.
+
+``run_drill`` is the composition root. Its phases run in order with cleanup in ``finally``:
+the load is stopped and the target torn down whatever happens (success, failure, Ctrl-C),
+and the harness's own teardown is recorded as such, never as a stop. Then the observations
+are analysed and the evidence written into a staging folder that is sealed by one rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import secrets as _secrets
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+import yaml
+
+from harness import __version__
+from harness.control import ControlBackend, HookBackend, HttpBackend, build_backend
+from harness.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    GovdrillError,
+    Interrupted,
+    LoadError,
+    SandboxError,
+    SpecError,
+)
+from harness.evidence import RunDir, write_atomic, write_json
+from harness.expect import ExpectationCheck, check_expectation
+from harness.load.config import LoadConfig
+from harness.load import process as load_process
+from harness.load.process import LoadProcess
+from harness.metrics import analyse, check_ground_truth, judge
+from harness.observations import ObservationLog
+from harness.sandbox import reaper
+from harness.sandbox.base import Sandbox, TeardownReport
+from harness.sandbox.process import ProcessSandbox
+from harness.spec.models import Drill, RunVerdict
+from harness.steps import Steps
+from harness.summary import build_instants, build_summary, metric_deadlines, read_events
+from harness.timeline import Timeline
+from harness.watch import HarmDetector
+
+__all__ = ["LiveStatus", "RunResult", "View", "run_drill"]
+
+TICK_S = 0.005
+"""How often the engine looks at the load and the steps (5 ms)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """What the live view shows, refreshed every few ticks."""
+
+    elapsed_s: float
+    step: str
+    requests: int
+    rate: float
+    harmful: int
+    stop_state: str
+
+
+class View(Protocol):
+    """Something that shows a run as it happens."""
+
+    def event(self, event: dict[str, Any]) -> None:
+        """One timeline event."""
+
+    def status(self, status: LiveStatus) -> None:
+        """A periodic status refresh."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one run concluded and where its evidence is."""
+
+    drill: str
+    run_id: str
+    verdict: RunVerdict
+    run_dir: Path
+    summary: dict[str, Any]
+    expectation: ExpectationCheck | None = None
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed (or failed exactly as expected), 1 otherwise; errors raise instead."""
+        if self.expectation is not None:
+            return EXIT_OK if self.expectation.met else EXIT_FAILED
+        return EXIT_OK if self.verdict is RunVerdict.PASSED else EXIT_FAILED
+
+
+@dataclass
+class _Run:
+    """Mutable state of one run, kept in one place for the finally-phase."""
+
+    drill: Drill
+    run_id: str
+    run_dir: RunDir
+    zero_ns: int
+    log: ObservationLog = field(default_factory=ObservationLog)
+    timeline: Timeline | None = None
+    sandbox: Sandbox | None = None
+    load: LoadProcess | None = None
+    steps: Steps | None = None
+    detector: HarmDetector | None = None
+    load_start_ns: int | None = None
+    load_end_ns: int | None = None
+    load_failed_ns: int | None = None
+    load_failure: str = ""
+    teardown: TeardownReport | None = None
+    swept: list[reaper.Leftover] = field(default_factory=list)
+    error: GovdrillError | None = None
+    interrupted: Interrupted | None = None
+
+
+def run_drill(
+    drill: Drill,
+    *,
+    results: Path,
+    view: View | None = None,
+    halt: threading.Event | None = None,
+    clock: Callable[[], int] = time.monotonic_ns,
+) -> RunResult:
+    """Run one drill end to end and write its evidence; raises only for bad input or I/O."""
+    run_id = _secrets.token_hex(4)
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = RunDir(results, drill.drill, stamp, run_id)
+    state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
+    state.swept = reaper.sweep()
+    staging = run_dir.create()
+    secrets = _resolve_secrets(drill)
+    timeline = Timeline(
+        staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redact=tuple(secrets.values())
+    )
+    state.timeline = timeline
+    if view is not None:
+        timeline.listen(view.event)
+    structlog.contextvars.bind_contextvars(drill=drill.drill, run_id=run_id)
+    halt = halt or threading.Event()
+    try:
+        write_atomic(staging / "drill.yaml", _drill_as_run(drill))
+        timeline.event(
+            "run_started",
+            zero_ns=state.zero_ns,
+            govdrill=__version__,
+            python=sys.version.split()[0],
+            target=drill.target.target,
+            sandbox=drill.resolved_sandbox,
+        )
+        for left in state.swept:
+            timeline.event(
+                "swept_leftover", pid=left.pid, run_id=left.run_id, cmdline=left.cmdline[:200]
+            )
+        with tempfile.TemporaryDirectory(prefix=f"govdrill-{run_id}-") as workdir:
+            try:
+                _run_phases(state, Path(workdir), secrets, view, halt, clock)
+            except Interrupted as exc:
+                state.interrupted = exc
+                timeline.event("interrupted", signal=exc.signum)
+            except (SandboxError, LoadError) as exc:
+                state.error = exc
+                timeline.event("harness_error", error=str(exc))
+            finally:
+                _finish(state, clock)
+        return _conclude(state)
+    finally:
+        structlog.contextvars.unbind_contextvars("drill", "run_id")
+        timeline.close()
+
+
+def _run_phases(
+    state: _Run,
+    workdir: Path,
+    secrets: dict[str, str],
+    view: View | None,
+    halt: threading.Event,
+    clock: Callable[[], int],
+) -> None:
+    drill, timeline = state.drill, state.timeline
+    assert timeline is not None
+    if drill.resolved_sandbox != "process":
+        raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
+    sandbox = ProcessSandbox(
+        spec=drill.target.process_spec(),
+        ready=drill.target.ready,
+        target_dir=Path(drill.target.directory),
+        workdir=workdir,
+        secrets=secrets,
+        run_id=state.run_id,
+        extra_args=tuple(drill.target_args),
+        log_dir=state.run_dir.staging,
+        clock=clock,
+    )
+    state.sandbox = sandbox
+    timeline.event("sandbox_starting", sandbox=sandbox.name)
+    endpoint = sandbox.start()
+    timeline.event("target_ready", base_url=endpoint.base_url, pid=endpoint.pid)
+    _check_halt(halt)
+
+    backends: dict[str, ControlBackend] = {
+        name: build_backend(
+            name, spec, endpoint=endpoint, sandbox=sandbox, values=secrets, clock=clock
+        )
+        for name, spec in drill.target.control_paths.items()
+    }
+    hooks: dict[str, ControlBackend] = {}
+    for name, hook in drill.target.incidents.items():
+        http = backends[hook.via]
+        assert isinstance(http, HttpBackend)
+        hooks[name] = HookBackend(name, hook, http, clock)
+
+    detector = HarmDetector(clock)
+    state.detector = detector
+    load = LoadProcess(
+        config=_load_config(drill, endpoint.base_url),
+        log=state.log,
+        stderr_path=state.run_dir.staging / "load.stderr.log",
+        on_observation=detector,
+        clock=clock,
+    )
+    state.load = load
+    load.start()
+    state.load_start_ns = clock()
+    timeline.event("load_starting", users=drill.load.users)
+    try:
+        load.wait_ready(timeout_s=30.0)
+    except load_process.LoadError as exc:
+        raise LoadError(f"load did not start: {exc}") from None
+    steps = Steps(
+        drill, backends=backends, hooks=hooks, detector=detector, log=state.log, timeline=timeline
+    )
+    state.steps = steps
+    t0 = clock()
+    steps.start(t0)
+    timeline.event("load_ready", t_ns=t0, users=drill.load.users)
+    _loop(state, steps, detector, load, view, halt, clock, t0)
+
+
+def _loop(
+    state: _Run,
+    steps: Steps,
+    detector: HarmDetector,
+    load: LoadProcess,
+    view: View | None,
+    halt: threading.Event,
+    clock: Callable[[], int],
+    t0: int,
+) -> None:
+    drill, timeline = state.drill, state.timeline
+    assert timeline is not None
+    cap_ns = t0 + int(drill.max_duration * 1e9)
+    hold_ns = int(drill.hold * 1e9)
+    harm_patience_ns = int((drill.deadlines.detect or 5.0) * 1e9) + hold_ns
+    detected_logged = False
+    next_status = 0
+    while True:
+        _check_halt(halt)
+        now = clock()
+        if not detected_logged and detector.detected_ns is not None:
+            detected_logged = True
+            timeline.event("harm_detected", t_ns=detector.detected_ns)
+        health = load.health(now)
+        if not health.ok:
+            state.load_failed_ns = now
+            state.load_failure = f"{health.status.value}: {health.detail}"
+            timeline.event("load_failed", state=health.status.value, detail=health.detail)
+            break
+        steps.tick(now)
+        if view is not None and now >= next_status:
+            next_status = now + 100_000_000
+            view.status(_status(state, steps, load, detector, now, t0))
+        if now >= cap_ns:
+            timeline.event("max_duration_reached", max_duration_s=drill.max_duration)
+            break
+        last = steps.last_settled_ns()
+        if steps.settled() and last is not None and now >= last + hold_ns:
+            timeline.event("hold_complete", hold_s=drill.hold)
+            break
+        if (
+            not steps.active
+            and steps.pending_on_harm()
+            and detector.detected_ns is None
+            and now >= max(last or t0, t0) + harm_patience_ns
+            and all(
+                s.phase.value != "pending" or s.step.trigger.value != "at" for s in steps.states
+            )
+        ):
+            timeline.event("no_harm_detected", waited_s=harm_patience_ns / 1e9)
+            break
+        time.sleep(TICK_S)
+    steps.abandon(clock())
+
+
+def _status(
+    state: _Run, steps: Steps, load: LoadProcess, detector: HarmDetector, now: int, t0: int
+) -> LiveStatus:
+    running = [s.id for s in steps.active]
+    done = [s.id for s in steps.states if s.phase.value in ("done", "failed")]
+    label = running[0] if running else (f"after {done[-1]}" if done else "baseline")
+    ladder = steps.ladder
+    if ladder is None:
+        stop_state = "not issued"
+    elif ladder.effective_ns is not None:
+        stop_state = f"effective ({ladder.current.name})"
+    elif ladder.exhausted_ns is not None:
+        stop_state = "ladder exhausted"
+    else:
+        stop_state = f"waiting on {ladder.current.name}"
+    return LiveStatus(
+        elapsed_s=(now - t0) / 1e9,
+        step=label,
+        requests=len(state.log),
+        rate=load.observed_rate(1.0),
+        harmful=detector.harmful,
+        stop_state=stop_state,
+    )
+
+
+def _finish(state: _Run, clock: Callable[[], int]) -> None:
+    """Always: stop the load, tear the target down, collect its logs."""
+    timeline = state.timeline
+    assert timeline is not None
+    if state.load is not None:
+        with contextlib.suppress(Exception):
+            state.load.stop()
+        state.load_end_ns = clock()
+        timeline.event("load_stopped", t_ns=state.load_end_ns, observations=len(state.log))
+    if state.sandbox is not None:
+        exited_ns = getattr(state.sandbox, "exited_ns", None)
+        alive_before = state.sandbox.alive()
+        report = state.sandbox.teardown()
+        state.teardown = report
+        timeline.event(
+            "teardown",
+            way=report.way.value,
+            exit_code=report.exit_code,
+            target_exited_before_teardown=not alive_before,
+            target_exit_seen_ns=exited_ns,
+            detail=report.detail,
+        )
+        with contextlib.suppress(OSError):
+            state.sandbox.collect(state.run_dir.staging)
+
+
+def _conclude(state: _Run) -> RunResult:
+    drill, timeline, staging = state.drill, state.timeline, state.run_dir.staging
+    assert timeline is not None
+    events = read_events(staging / "target.events.jsonl")
+    summary: dict[str, Any]
+    expectation = None
+    if state.steps is not None and state.load_start_ns is not None:
+        instants = build_instants(state)
+        metrics = analyse(state.log, instants)
+        deadlines = judge(metrics, metric_deadlines(drill))
+        ground_truth = check_ground_truth(events, metrics, instants) if events else None
+        summary = build_summary(state, metrics, deadlines, ground_truth)
+    else:
+        summary = build_summary(state, None, (), None)
+    verdict = RunVerdict(summary["verdict"])
+    if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
+        expectation = check_expectation(drill.expect, summary)
+        summary["expectation"] = expectation.to_summary()
+    timeline.event("verdict", verdict=verdict.value)
+    state.run_dir.write_observations(state.log, state.zero_ns)
+    write_json(staging / "summary.json", summary)
+    timeline.close()
+    run_path = state.run_dir.seal()
+    summary_path = run_path / "summary.json"
+    return RunResult(
+        drill=drill.drill,
+        run_id=state.run_id,
+        verdict=verdict,
+        run_dir=run_path,
+        summary=json.loads(summary_path.read_text()),
+        expectation=expectation,
+        message=str(state.error) if state.error else "",
+    )
+
+
+def _check_halt(halt: threading.Event) -> None:
+    if halt.is_set():
+        signum = getattr(halt, "signum", 2)
+        raise Interrupted(int(signum))
+
+
+def _resolve_secrets(drill: Drill) -> dict[str, str]:
+    values = {}
+    problems = []
+    for name, spec in drill.target.secrets.items():
+        if spec.env and os.environ.get(spec.env):
+            values[name] = os.environ[spec.env]
+        elif spec.generate:
+            values[name] = _secrets.token_urlsafe(24)
+        else:
+            problems.append(f"secret {name!r}: set ${spec.env}")
+    if problems:
+        from harness.errors import Problem
+
+        raise SpecError([Problem(drill.drill, None, "target.secrets", p) for p in problems])
+    return values
+
+
+def _drill_as_run(drill: Drill) -> bytes:
+    data = drill.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["target"].pop("directory", None)
+    header = "# The drill as run: target resolved, overrides applied; ${...} left unresolved.\n"
+    return (header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).encode()
+
+
+def _load_config(drill: Drill, base_url: str) -> LoadConfig:
+    request = drill.load.request
+    return LoadConfig.from_dict(
+        {
+            "base_url": base_url,
+            "users": drill.load.users,
+            "spawn_rate": drill.load.spawn_rate or float(drill.load.users),
+            "request": {
+                "method": request.method,
+                "path": request.path,
+                "json": request.json_body,
+                "headers": dict(request.headers),
+                "body": request.body,
+            },
+            "parent_pid": os.getpid(),
+            "timeout_s": drill.load.timeout,
+            "per_user_rate": drill.load.per_user_rate,
+            "harm": [_harm_rule(rule) for rule in drill.harm],
+            "safe_state": drill.safe_state.model_dump(),
+            "version": {"header": drill.target.version_header},
+        }
+    )
+
+
+def _harm_rule(rule: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        k: v
+        for k, v in rule.model_dump(exclude_none=True).items()
+        if k not in ("description", "latency_over")
+    }
+    if isinstance(data.get("status"), int):
+        data["status"] = [data["status"]]
+    if rule.latency_over is not None:
+        data["latency_over_s"] = rule.latency_over
+    return data
+

@@ -1,0 +1,422 @@
+"""The typed inputs and outputs of the metrics computation: instants, limits, intervals, verdicts."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "AnalysisParams",
+    "DeadlineResult",
+    "DeadlineVerdict",
+    "Deadlines",
+    "GroundTruthCheck",
+    "Interval",
+    "Metric",
+    "Metrics",
+    "RollbackAnalysis",
+    "RollbackKind",
+    "RunInstants",
+    "RungAttempt",
+    "RungOutcome",
+    "StopAnalysis",
+    "StopEpisode",
+    "StopKind",
+    "Unit",
+]
+
+NS_PER_S = 1_000_000_000
+
+
+def seconds(ns: int | None) -> float | None:
+    """Convert a nanosecond duration to float seconds, keeping None."""
+    return None if ns is None else ns / NS_PER_S
+
+
+def to_ns(s: float) -> int:
+    """Convert float seconds to whole nanoseconds."""
+    return round(s * NS_PER_S)
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+class RungOutcome(enum.Enum):
+    """How one rung of the stop ladder ended, as the control path reported it."""
+
+    ACKED = "acked"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RungAttempt:
+    """One rung of the stop ladder: which control path, when issued, when it returned."""
+
+    name: str
+    issued_ns: int
+    returned_ns: int | None
+    outcome: RungOutcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInstants:
+    """What the harness did and when, on the same monotonic clock as the observations."""
+
+    load_start_ns: int
+    load_end_ns: int
+    """When the load was stopped: the end of the observation window."""
+    hold_s: float
+    incident_ns: int | None = None
+    detected_ns: int | None = None
+    stop_issued_ns: int | None = None
+    stop_acked_ns: int | None = None
+    rungs: tuple[RungAttempt, ...] = ()
+    rollback_issued_ns: int | None = None
+    rollback_version: str | None = None
+    resumes_ns: tuple[int, ...] = ()
+    """Intentional resume actions by the drill: serving after one of them is expected."""
+    load_healthy: bool = True
+    load_failed_ns: int | None = None
+    """When the load child died or stalled; with ``load_healthy`` False and no instant,
+    nothing after ``load_start_ns`` is trusted."""
+
+    def __post_init__(self) -> None:
+        if self.load_end_ns < self.load_start_ns:
+            raise ValueError(
+                f"load_end_ns {self.load_end_ns} is before load_start_ns {self.load_start_ns}"
+            )
+        if self.hold_s < 0:
+            raise ValueError(f"hold_s must be >= 0, got {self.hold_s}")
+
+    @property
+    def proof_end_ns(self) -> int:
+        """The last instant observations can prove anything about: the window end, or the
+        load failure when the load was not healthy."""
+        if self.load_healthy:
+            return self.load_end_ns
+        failed = self.load_failed_ns if self.load_failed_ns is not None else self.load_start_ns
+        return min(self.load_end_ns, failed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadlines:
+    """The drill's limits; None means that quantity is not judged."""
+
+    detect_s: float | None = None
+    ack_s: float | None = None
+    stop_s: float | None = None
+    time_in_harm_s: float | None = None
+    harmful_after_stop: int | None = None
+    harmful_after_ack: int | None = None
+    rollback_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisParams:
+    """Thresholds of the analysis; the defaults are documented in ``harness.metrics``."""
+
+    stretch_min_s: float = 0.2
+    """A confirmed stopped stretch spans at least min(hold, this) seconds ..."""
+    stretch_min_count: int = 5
+    """... and holds at least this many stopped answers."""
+    presence_gap_s: float = 0.25
+    """Observations are present when no gap between consecutive ends exceeds
+    max(this, ``presence_gap_factor`` x the median gap between consecutive ends)."""
+    presence_gap_factor: float = 2.0
+    max_episodes: int = 1000
+    """At most this many earlier stop episodes are kept (all are counted)."""
+
+    def __post_init__(self) -> None:
+        if self.stretch_min_s < 0 or self.presence_gap_s <= 0 or self.presence_gap_factor < 0:
+            raise ValueError("stretch and presence thresholds must be positive")
+        if self.stretch_min_count < 1 or self.max_episodes < 0:
+            raise ValueError("stretch_min_count must be >= 1 and max_episodes >= 0")
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+
+class Unit(enum.Enum):
+    """The unit of a metric, as written in summary.json."""
+
+    SECONDS = "s"
+    COUNT = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A closed interval of seconds known to contain the true value."""
+
+    lower_s: float
+    upper_s: float
+
+    @property
+    def point_s(self) -> float:
+        """The midpoint: the estimate whose worst-case error is smallest."""
+        return (self.lower_s + self.upper_s) / 2
+
+    @property
+    def resolution_s(self) -> float:
+        """How wide the interval is."""
+        return self.upper_s - self.lower_s
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One measured quantity with what the observations prove about it.
+
+    ``lower`` is a proven lower bound, ``upper`` a proven upper bound; either is None when
+    nothing is proven on that side, and ``note`` then says why. ``value`` is the point
+    estimate, None unless both bounds are proven.
+    """
+
+    name: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+    unit: Unit
+    note: str = ""
+
+    @property
+    def interval(self) -> Interval | None:
+        """Both bounds as an Interval, or None when one is not proven."""
+        if self.lower is None or self.upper is None:
+            return None
+        return Interval(self.lower, self.upper)
+
+    def to_summary(self) -> dict[str, object]:
+        """The summary.json form: value, lower, upper, unit."""
+        return {
+            "value": self.value,
+            "lower": self.lower,
+            "upper": self.upper,
+            "unit": self.unit.value,
+        }
+
+
+class StopKind(enum.Enum):
+    """What the observations after the stop was issued show."""
+
+    CLEAN = "clean"
+    """Serving, then stopped, once: the gate interval is consistent."""
+    PARTIAL = "partial"
+    """Serving and stopped answers interleaved (part of the service kept serving)."""
+    RESURRECTED = "resurrected"
+    """It served again after a confirmed stopped stretch, with no resume by the drill."""
+    NOT_STOPPED = "not_stopped"
+    """Observations came in but no stopped answer followed the last serving one."""
+    NO_OBSERVATIONS = "no_observations"
+    """No observation could have been handled after the stop was issued (or none issued)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopEpisode:
+    """One run of stopped answers after the stop was issued, with no serving start among them.
+
+    The gate closed in (``lower_ns``, ``upper_ns``]; ``served_again_ns`` is the start of the
+    first serving answer after the run (None for the final, effective run).
+    """
+
+    lower_ns: int
+    upper_ns: int
+    last_stopped_end_ns: int
+    count: int
+    served_again_ns: int | None
+    confirmed_stretch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StopAnalysis:
+    """The effective stop, bounded from the observations, and how clean it was."""
+
+    kind: StopKind
+    lower_ns: int | None
+    """Gate closed after this instant (max of stop issued and the last serving start)."""
+    upper_ns: int | None
+    """Gate closed by this instant (first stopped end after ``lower_ns``); None if never."""
+    confirmed: bool
+    reason: str
+    resurrections: tuple[int, ...] = ()
+    episodes: tuple[StopEpisode, ...] = ()
+    episode_count: int = 0
+    last_serving_start_ns: int | None = None
+    last_harmful_start_ns: int | None = None
+
+    @property
+    def clean(self) -> bool:
+        """True when serving turned into stopped once, with no interleaving or return."""
+        return self.kind is StopKind.CLEAN
+
+    @property
+    def point_ns(self) -> int | None:
+        """The midpoint of the bounds, when the stop was observed."""
+        if self.lower_ns is None or self.upper_ns is None:
+            return None
+        return (self.lower_ns + self.upper_ns) // 2
+
+
+class RollbackKind(enum.Enum):
+    """What the observations after the rollback was issued show."""
+
+    CLEAN = "clean"
+    PARTIAL = "partial"
+    """Good and bad answers interleaved during the switch."""
+    REVERTED = "reverted"
+    """Bad answers came back after a confirmed stretch of good ones."""
+    NOT_ROLLED_BACK = "not_rolled_back"
+    NO_OBSERVATIONS = "no_observations"
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackAnalysis:
+    """The effective rollback: the instant from which every answer is good, bounded."""
+
+    version: str | None
+    issued_ns: int
+    kind: RollbackKind
+    lower_ns: int | None
+    upper_ns: int | None
+    confirmed: bool
+    reason: str
+    reversions: tuple[int, ...] = ()
+    last_bad_serving_start_ns: int | None = None
+    """The last start of a serving answer from another version or harmful, after issue."""
+
+    @property
+    def point_ns(self) -> int | None:
+        """The midpoint of the bounds, when the switch was observed."""
+        if self.lower_ns is None or self.upper_ns is None:
+            return None
+        return (self.lower_ns + self.upper_ns) // 2
+
+
+class DeadlineVerdict(enum.Enum):
+    """A conservative verdict on one deadline."""
+
+    MET = "met"
+    MISSED = "missed"
+    UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineResult:
+    """One deadline judged against what was measured."""
+
+    name: str
+    limit: float
+    measured: Metric
+    verdict: DeadlineVerdict
+    reason: str
+
+    def to_summary(self) -> dict[str, object]:
+        """The summary.json form; ``unit`` says whether the ``_s`` values are counts."""
+        return {
+            "limit_s": self.limit,
+            "measured_s": self.measured.value,
+            "lower_s": self.measured.lower,
+            "upper_s": self.measured.upper,
+            "unit": self.measured.unit.value,
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Everything measured from one run's observations and the harness's instants."""
+
+    time_to_detect: Metric
+    time_to_ack: Metric
+    time_to_stop: Metric
+    time_in_harm: Metric
+    harmful_total: Metric
+    harmful_after_stop_issued: Metric
+    """value and lower: harmful answers started at or after the stop was issued (certainly
+    sent after); upper: those ending after it (possibly handled after), when observations
+    covered the window, else None."""
+    harmful_after_ack: Metric
+    rollback_time: Metric
+    stop: StopAnalysis
+    rollback: RollbackAnalysis | None
+    rung_used: str | None
+    rung_used_certain: bool
+    """False when another rung was also issued while the gate may have been closing."""
+    resurrected: bool
+    stop_theater: bool
+    harmful_after_stop_issued_upper: int | None
+    harmful_after_ack_upper: int | None
+    observations_covered: bool
+    """Observations were present from stop issued to the window end, with the load healthy."""
+    max_gap_s: float
+    """The presence threshold used: the longest gap between ends still counted as present."""
+    observation_count: int
+
+    def all(self) -> tuple[Metric, ...]:
+        """Every metric, in summary order."""
+        return (
+            self.time_to_detect,
+            self.time_to_ack,
+            self.time_to_stop,
+            self.time_in_harm,
+            self.harmful_total,
+            self.harmful_after_stop_issued,
+            self.harmful_after_ack,
+            self.rollback_time,
+        )
+
+    def to_summary(self, deadlines: tuple[DeadlineResult, ...] = ()) -> dict[str, object]:
+        """The metrics part of summary.json, with the judged deadlines when given."""
+        stop = self.stop
+        summary: dict[str, object] = {
+            "metrics": {m.name: m.to_summary() for m in self.all()},
+            "deadlines": {d.name: d.to_summary() for d in deadlines},
+            "rung_used": self.rung_used,
+            "resurrected": self.resurrected,
+            "stop_theater": self.stop_theater,
+            "stop": {
+                "kind": stop.kind.value,
+                "confirmed": stop.confirmed,
+                "reason": stop.reason,
+                "resurrections_ns": list(stop.resurrections),
+                "episodes": stop.episode_count,
+            },
+        }
+        if self.rollback is not None:
+            summary["rollback"] = {
+                "version": self.rollback.version,
+                "kind": self.rollback.kind.value,
+                "confirmed": self.rollback.confirmed,
+                "reason": self.rollback.reason,
+                "reversions_ns": list(self.rollback.reversions),
+            }
+        return summary
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruthCheck:
+    """The target's own event log set beside what the load observed."""
+
+    stop_claimed_ns: int | None
+    stop_within_bounds: bool | None
+    stop_error_ns: int | None
+    """Point estimate minus claimed instant."""
+    rollback_claimed_ns: int | None
+    rollback_within_bounds: bool | None
+    rollback_error_ns: int | None
+    log_trustworthy: bool
+    reasons: tuple[str, ...]
+
+    def to_summary(self) -> dict[str, object]:
+        """The summary.json ``ground_truth`` entry (errors in seconds)."""
+        return {
+            "stop_claimed_ns": self.stop_claimed_ns,
+            "stop_within_bounds": self.stop_within_bounds,
+            "stop_error_s": seconds(self.stop_error_ns),
+            "rollback_claimed_ns": self.rollback_claimed_ns,
+            "rollback_within_bounds": self.rollback_within_bounds,
+            "rollback_error_s": seconds(self.rollback_error_ns),
+            "log_trustworthy": self.log_trustworthy,
+            "reasons": list(self.reasons),
+        }

@@ -1,0 +1,79 @@
+"""What every sandbox offers the drill engine: start a target, reach it, signal it, tear it down."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Endpoint", "Sandbox", "TeardownReport", "TeardownWay"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a started target answers."""
+
+    base_url: str
+    host: str
+    port: int
+    pid: int | None = None
+    """The target's main process, when the sandbox owns one on this host."""
+
+
+class TeardownWay(enum.StrEnum):
+    """How the harness's own teardown found and left the target."""
+
+    ALREADY_GONE = "already_gone"
+    """Nothing was running any more: a control path (or a crash) had ended it."""
+    TERMINATED = "terminated"
+    """The harness's teardown ended it with SIGTERM."""
+    KILLED = "killed"
+    """The harness's teardown had to SIGKILL it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TeardownReport:
+    """What teardown did; evidence of which path really ended the target."""
+
+    way: TeardownWay
+    exit_code: int | None
+    detail: str = ""
+    leftovers_killed: tuple[int, ...] = field(default_factory=tuple)
+
+
+class Sandbox(abc.ABC):
+    """A place a target runs. Use as a context manager: teardown always happens."""
+
+    name: str
+
+    @abc.abstractmethod
+    def start(self) -> Endpoint:
+        """Start the target and return where it answers once it is ready."""
+
+    @abc.abstractmethod
+    def send_signal(self, signum: int, *, to_group: bool) -> None:
+        """Deliver a real signal to the target (its process group or main process)."""
+
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """Whether the target's main process still runs."""
+
+    @abc.abstractmethod
+    def teardown(self) -> TeardownReport:
+        """End whatever is left; idempotent. Never counted as a stop by the drill."""
+
+    @abc.abstractmethod
+    def collect(self, into: Path) -> list[Path]:
+        """Copy the target's logs and event log into ``into``; return what was written."""
+
+    @property
+    @abc.abstractmethod
+    def events_path(self) -> Path | None:
+        """The target's ground-truth event log, if it keeps one."""
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()

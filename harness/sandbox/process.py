@@ -1,0 +1,296 @@
+"""The embedded default sandbox: the target as a child process in its own session.
+
+The child gets a private working directory, resource limits, its secrets in files only it
+can read, and a parent-death signal so it cannot outlive the harness; its process group is
+labelled with the run id so a later run can sweep it if the harness was SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from harness.errors import SandboxError
+from harness.sandbox import reaper
+from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
+from harness.spec.models import ProcessSandboxSpec, ReadySpec
+
+__all__ = ["ProcessSandbox", "free_port"]
+
+_PR_SET_PDEATHSIG = 1
+HOST = "127.0.0.1"
+
+
+def free_port(host: str = HOST) -> int:
+    """A port free on ``host`` right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _child_setup(limits: Mapping[int, int]) -> Callable[[], None]:
+    """Build the pre-exec hook: die with the harness, then apply resource limits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        for which, value in limits.items():
+            resource.setrlimit(which, (value, value))
+
+    return setup
+
+
+class ProcessSandbox(Sandbox):
+    """Runs a target's command as a child process on a loopback port."""
+
+    name = "process"
+
+    def __init__(
+        self,
+        *,
+        spec: ProcessSandboxSpec,
+        ready: ReadySpec,
+        target_dir: Path,
+        workdir: Path,
+        secrets: Mapping[str, str],
+        run_id: str,
+        extra_args: tuple[str, ...] = (),
+        log_dir: Path,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._spec = spec
+        self._ready = ready
+        self._target_dir = target_dir
+        self._workdir = workdir
+        self._secrets = secrets
+        self._run_id = run_id
+        self._extra_args = extra_args
+        self._log_dir = log_dir
+        self._clock = clock
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._report: TeardownReport | None = None
+        self._endpoint: Endpoint | None = None
+        self.exited_ns: int | None = None
+        self.exit_code: int | None = None
+
+    # ------------------------------------------------------------------ start
+
+    def _placeholders(self, port: int | None) -> dict[str, str]:
+        return {
+            "python": sys.executable,
+            "target_dir": str(self._target_dir),
+            "workdir": str(self._workdir),
+            "secrets_dir": str(self._workdir / "secrets"),
+            "host": HOST,
+            "port": "" if port is None else str(port),
+        }
+
+    def _fill(self, text: str, values: Mapping[str, str]) -> str:
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def start(self) -> Endpoint:
+        """Start the command, wait for its port and readiness; raises SandboxError on failure."""
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        secrets_dir = self._workdir / "secrets"
+        secrets_dir.mkdir(mode=0o700, exist_ok=True)
+        for name, value in self._secrets.items():
+            fd = os.open(secrets_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(value)
+        port = None if self._spec.port_file else free_port()
+        values = self._placeholders(port)
+        argv = [self._fill(a, values) for a in self._spec.command] + list(self._extra_args)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            **{k: self._fill(v, values) for k, v in self._spec.env.items()},
+            **reaper.labels(self._run_id),
+        }
+        limits = {}
+        if self._spec.limits.memory_mb:
+            limits[resource.RLIMIT_AS] = self._spec.limits.memory_mb * 1024 * 1024
+        if self._spec.limits.cpu_s:
+            limits[resource.RLIMIT_CPU] = self._spec.limits.cpu_s
+        if self._spec.limits.nofile:
+            limits[resource.RLIMIT_NOFILE] = self._spec.limits.nofile
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        with (
+            open(self._log_dir / "target.stdout.log", "wb") as out,
+            open(self._log_dir / "target.stderr.log", "wb") as err,
+        ):
+            try:
+                self._proc = subprocess.Popen(
+                    argv,
+                    cwd=self._workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    preexec_fn=_child_setup(limits),
+                )
+            except OSError as exc:
+                raise SandboxError(f"cannot start target {argv[0]!r}: {exc.strerror}") from None
+        deadline = self._clock() + int(self._ready.timeout * 1e9)
+        if self._spec.port_file:
+            port = self._wait_port_file(Path(self._fill(self._spec.port_file, values)), deadline)
+        assert port is not None
+        self._endpoint = Endpoint(f"http://{HOST}:{port}", HOST, port, self._proc.pid)
+        self._wait_ready(deadline)
+        return self._endpoint
+
+    def _check_running(self, waiting_for: str) -> None:
+        assert self._proc is not None
+        code = self._proc.poll()
+        if code is not None:
+            self._note_exit(code)
+            tail = _tail(self._log_dir / "target.stderr.log")
+            raise SandboxError(
+                f"target exited with code {code} while waiting for {waiting_for}"
+                + (f"; its stderr ends:\n{tail}" if tail else "")
+            )
+
+    def _wait_port_file(self, path: Path, deadline: int) -> int:
+        while self._clock() < deadline:
+            self._check_running("its port file")
+            with contextlib.suppress(OSError, ValueError):
+                text = path.read_text().strip()
+                if text:
+                    return int(text)
+            time.sleep(0.01)
+        raise SandboxError(f"target wrote no port to {path} within {self._ready.timeout:g}s")
+
+    def _wait_ready(self, deadline: int) -> None:
+        assert self._endpoint is not None
+        last = "no answer yet"
+        while self._clock() < deadline:
+            self._check_running("readiness")
+            conn = http.client.HTTPConnection(self._endpoint.host, self._endpoint.port, timeout=1)
+            try:
+                conn.request("GET", self._ready.path)
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+            except OSError as exc:
+                last = str(exc) or type(exc).__name__
+            finally:
+                conn.close()
+            time.sleep(self._ready.interval)
+        raise SandboxError(
+            f"target not ready at {self._endpoint.base_url}{self._ready.path} within"
+            f" {self._ready.timeout:g}s (last: {last})"
+        )
+
+    # ------------------------------------------------------------------ control
+
+    def send_signal(self, signum: int, *, to_group: bool) -> None:
+        """Deliver ``signum``; raises ProcessLookupError when the target is gone."""
+        if self._proc is None:
+            raise ProcessLookupError("target was never started")
+        if self._proc.poll() is not None:
+            self._note_exit(self._proc.returncode)
+            raise ProcessLookupError(f"target already exited with code {self._proc.returncode}")
+        if to_group:
+            os.killpg(self._proc.pid, signum)
+        else:
+            self._proc.send_signal(signum)
+
+    def alive(self) -> bool:
+        """Whether the main process still runs (reaping it if it just exited)."""
+        if self._proc is None:
+            return False
+        code = self._proc.poll()
+        if code is not None:
+            self._note_exit(code)
+            return False
+        return True
+
+    def _note_exit(self, code: int) -> None:
+        if self.exited_ns is None:
+            self.exited_ns = self._clock()
+            self.exit_code = code
+
+    @property
+    def pid(self) -> int | None:
+        """The target's main process id."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def events_path(self) -> Path | None:
+        """The target's ground-truth event log, if it keeps one."""
+        if self._spec.events is None:
+            return None
+        return Path(self._fill(self._spec.events, self._placeholders(None)))
+
+    # ------------------------------------------------------------------ teardown
+
+    def teardown(self, grace_s: float = 2.0) -> TeardownReport:
+        """End the whole process group; report whether anything was still running."""
+        if self._report is not None:
+            return self._report
+        proc = self._proc
+        if proc is None:
+            self._report = TeardownReport(TeardownWay.ALREADY_GONE, None, "never started")
+            return self._report
+        way = TeardownWay.ALREADY_GONE
+        if proc.poll() is None:
+            way = TeardownWay.TERMINATED
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                way = TeardownWay.KILLED
+        else:
+            self._note_exit(proc.returncode)
+        # Whatever is left in the group (a supervisor's children, say) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        self._report = TeardownReport(
+            way,
+            proc.returncode,
+            "the harness's own teardown; not counted as a stop"
+            if way is not TeardownWay.ALREADY_GONE
+            else "the target had already exited",
+        )
+        return self._report
+
+    def collect(self, into: Path) -> list[Path]:
+        """Copy the target's event log into ``into`` (its stdout/stderr are written there)."""
+        written = []
+        events = self.events_path
+        if events is not None and events.is_file():
+            dest = into / "target.events.jsonl"
+            shutil.copyfile(events, dest)
+            written.append(dest)
+        return written
+
+    def cleanup_workdir(self) -> None:
+        """Remove the private working directory (secrets included)."""
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])

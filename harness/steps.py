@@ -1,0 +1,287 @@
+"""The drill's steps as a state machine: triggers fire actions, a stop climbs its ladder.
+
+The engine calls ``Steps.tick(now)`` every few milliseconds; each tick checks triggers, starts
+control calls (on their own threads, bounded by their timeouts), collects their results and
+moves the stop ladder on when a rung has not taken effect within its grace. Everything that
+happens is recorded on the timeline with its monotonic instant.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from harness.control import CallOutcome, ControlBackend, ControlResult, PendingCall
+from harness.observations import ObservationLog
+from harness.spec.models import Action, Drill, Step, Trigger
+from harness.timeline import Timeline
+from harness.watch import HarmDetector, StopWatcher
+
+__all__ = ["Ladder", "RungRecord", "StepPhase", "StepState", "Steps"]
+
+
+class StepPhase(enum.StrEnum):
+    """Where one step is."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    NOT_FIRED = "not_fired"
+
+
+@dataclass(slots=True)
+class RungRecord:
+    """One rung of a stop ladder as it was climbed."""
+
+    name: str
+    issued_ns: int
+    call: PendingCall
+    result: ControlResult | None = None
+
+
+@dataclass(slots=True)
+class StepState:
+    """One step's progress."""
+
+    id: str
+    step: Step
+    phase: StepPhase = StepPhase.PENDING
+    fired_ns: int | None = None
+    settled_ns: int | None = None
+    call: PendingCall | None = None
+    result: ControlResult | None = None
+    ladder: Ladder | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Ladder:
+    """An escalation ladder: try each rung until the stop takes effect."""
+
+    rungs: list[tuple[str, ControlBackend]]
+    grace_ns: int
+    watcher: StopWatcher
+    timeline: Timeline
+    climbed: list[RungRecord] = field(default_factory=list)
+    effective_ns: int | None = None
+    exhausted_ns: int | None = None
+
+    def issue_next(self) -> None:
+        """Issue the next rung's stop."""
+        name, backend = self.rungs[len(self.climbed)]
+        call = backend.call(Action.STOP)
+        self.climbed.append(RungRecord(name, call.issued_ns, call))
+        self.timeline.event(
+            "stop_rung_issued", t_ns=call.issued_ns, rung=name, index=len(self.climbed) - 1
+        )
+
+    @property
+    def current(self) -> RungRecord:
+        """The rung issued last."""
+        return self.climbed[-1]
+
+    @property
+    def first_ack_ns(self) -> int | None:
+        """When a rung first acknowledged the stop."""
+        acks = [
+            r.result.returned_ns
+            for r in self.climbed
+            if r.result is not None and r.result.outcome is CallOutcome.ACKED
+        ]
+        return min(acks) if acks else None
+
+    def tick(self, now: int) -> bool:
+        """Advance; True once the ladder is settled (effective or exhausted)."""
+        for rung in self.climbed:
+            if rung.result is None:
+                rung.result = rung.call.poll()
+                if rung.result is not None:
+                    self.timeline.event(
+                        "stop_rung_returned",
+                        t_ns=rung.result.returned_ns,
+                        rung=rung.name,
+                        outcome=rung.result.outcome.value,
+                        detail=rung.result.detail,
+                    )
+        if self.effective_ns is not None or self.exhausted_ns is not None:
+            return True
+        if self.watcher.update(now):
+            self.effective_ns = self.watcher.effective_ns
+            self.timeline.event("stop_effective_seen", rung=self.current.name)
+            return True
+        current = self.current
+        failed = current.result is not None and current.result.outcome is not CallOutcome.ACKED
+        if failed or now - current.issued_ns >= self.grace_ns:
+            if len(self.climbed) < len(self.rungs):
+                self.timeline.event(
+                    "stop_escalated",
+                    from_rung=current.name,
+                    why="rung failed" if failed else "not effective within grace",
+                )
+                self.issue_next()
+            elif now - current.issued_ns >= self.grace_ns:
+                self.exhausted_ns = now
+                self.timeline.event("stop_ladder_exhausted", rungs=len(self.climbed))
+                return True
+        return False
+
+
+class Steps:
+    """Fires the drill's steps on their triggers."""
+
+    def __init__(
+        self,
+        drill: Drill,
+        *,
+        backends: Mapping[str, ControlBackend],
+        hooks: Mapping[str, ControlBackend],
+        detector: HarmDetector,
+        log: ObservationLog,
+        timeline: Timeline,
+    ) -> None:
+        self._drill = drill
+        self._backends = backends
+        self._hooks = hooks
+        self._detector = detector
+        self._log = log
+        self._timeline = timeline
+        self.states = [StepState(i, s) for i, s in zip(drill.step_ids(), drill.steps, strict=True)]
+        self._by_id = {s.id: s for s in self.states}
+        self.t0_ns: int | None = None
+        self.stopped_ns: int | None = None
+        self.ladder: Ladder | None = None
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def active(self) -> list[StepState]:
+        """Steps that are running now."""
+        return [s for s in self.states if s.phase is StepPhase.RUNNING]
+
+    def settled(self) -> bool:
+        """True when nothing runs and nothing more can fire."""
+        return not self.active and not any(
+            s.phase is StepPhase.PENDING and self._can_still_fire(s) for s in self.states
+        )
+
+    def last_settled_ns(self) -> int | None:
+        """The latest instant a step settled."""
+        times = [s.settled_ns for s in self.states if s.settled_ns is not None]
+        return max(times) if times else None
+
+    def pending_on_harm(self) -> bool:
+        """Whether some step still waits for harm to be detected."""
+        return any(
+            s.phase is StepPhase.PENDING and s.step.trigger is Trigger.HARM_DETECTED
+            for s in self.states
+        )
+
+    def _can_still_fire(self, state: StepState) -> bool:
+        trigger = state.step.trigger
+        if trigger is Trigger.STOPPED:
+            return self.ladder is None or self.ladder.exhausted_ns is None
+        if trigger is Trigger.AFTER_STEP:
+            other = self._by_id[str(state.step.after)]
+            if other.phase in (StepPhase.FAILED, StepPhase.NOT_FIRED):
+                return False
+            return other.phase is not StepPhase.PENDING or self._can_still_fire(other)
+        return True
+
+    # ------------------------------------------------------------------ ticking
+
+    def start(self, t0_ns: int) -> None:
+        """Start the step clock (``at`` times count from here)."""
+        self.t0_ns = t0_ns
+
+    def tick(self, now: int) -> None:
+        """Fire what is due and collect what has returned."""
+        for state in self.states:
+            if state.phase is StepPhase.PENDING and self._due(state, now):
+                self._fire(state, now)
+            if state.phase is StepPhase.RUNNING:
+                self._progress(state, now)
+
+    def abandon(self, now: int) -> None:
+        """Mark what never fired (the drill is ending)."""
+        for state in self.states:
+            if state.phase is StepPhase.PENDING:
+                state.phase = StepPhase.NOT_FIRED
+                self._timeline.event("step_not_fired", step=state.id)
+            elif state.phase is StepPhase.RUNNING:
+                self._progress(state, now)
+
+    def _due(self, state: StepState, now: int) -> bool:
+        step = state.step
+        delay = int(step.delay * 1e9)
+        trigger = step.trigger
+        if trigger is Trigger.AT:
+            assert self.t0_ns is not None and step.at is not None
+            since: int | None = self.t0_ns + int(step.at * 1e9)
+        elif trigger is Trigger.HARM_DETECTED:
+            since = self._detector.detected_ns
+        elif trigger is Trigger.STOPPED:
+            since = self.stopped_ns
+        else:
+            other = self._by_id[str(step.after)]
+            since = other.settled_ns if other.phase is StepPhase.DONE else None
+        return since is not None and now >= since + delay
+
+    def _fire(self, state: StepState, now: int) -> None:
+        step = state.step
+        action = step.action
+        state.phase = StepPhase.RUNNING
+        state.fired_ns = now
+        self._timeline.event("step_fired", step=state.id, action=action.value, t_ns=now)
+        if action is Action.STOP:
+            assert step.stop is not None
+            rungs = [(name, self._backends[name]) for name in step.stop]
+            watcher = StopWatcher(self._log, now)
+            ladder = Ladder(rungs, int(step.grace * 1e9), watcher, self._timeline)
+            ladder.issue_next()
+            state.ladder = ladder
+            if self.ladder is None:
+                self.ladder = ladder
+            return
+        if action in (Action.INJECT, Action.CLEAR):
+            name = step.inject if action is Action.INJECT else step.clear
+            assert name is not None
+            state.call = self._hooks[name].call(action, step.params)
+        elif action is Action.ROLLBACK:
+            assert step.rollback is not None
+            state.call = self._backends[step.rollback["via"]].call(
+                Action.ROLLBACK, {**step.params, "to": step.rollback["to"]}
+            )
+        else:
+            assert step.resume is not None
+            state.call = self._backends[step.resume].call(Action.RESUME, step.params)
+
+    def _progress(self, state: StepState, now: int) -> None:
+        if state.ladder is not None:
+            if state.ladder.tick(now):
+                state.settled_ns = now
+                if state.ladder.effective_ns is not None:
+                    state.phase = StepPhase.DONE
+                    if self.stopped_ns is None:
+                        self.stopped_ns = state.ladder.effective_ns
+                else:
+                    state.phase = StepPhase.FAILED
+                    state.detail = "the stop ladder was exhausted without the stop taking effect"
+            return
+        assert state.call is not None
+        result = state.call.poll()
+        if result is None:
+            return
+        state.result = result
+        state.settled_ns = result.returned_ns
+        state.phase = StepPhase.DONE if result.outcome is CallOutcome.ACKED else StepPhase.FAILED
+        state.detail = result.detail
+        self._timeline.event(
+            "step_returned",
+            step=state.id,
+            action=state.step.action.value,
+            t_ns=result.returned_ns,
+            outcome=result.outcome.value,
+            detail=result.detail,
+        )
