@@ -156,8 +156,6 @@ def _report(result: Any, out: TextIO) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from harness.engine import run_drill
-    from harness.live import RichView, choose_view
     from harness.spec import load_drill
 
     overrides = list(args.overrides)
@@ -174,6 +172,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         for exc in problems:
             print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
+    # Heavy imports only once the input is known to be good.
+    from harness.engine import run_drill
+    from harness.live import RichView, choose_view
+
     worst = EXIT_OK
     with _halt_on_signals() as halt:
         for drill in drills:
