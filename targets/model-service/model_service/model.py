@@ -88,7 +88,7 @@ def detokenize(words: list[str]) -> str:
     for word in words:
         if parts and word not in _NO_SPACE_BEFORE:
             parts.append(" ")
-        parts.append(word.capitalize() if sentence_start else word)
+        parts.append(word[:1].upper() + word[1:] if sentence_start else word)
         sentence_start = word in _SENTENCE_END
     return "".join(parts)
 
