@@ -110,12 +110,13 @@ def largest_gap(ends: list[int], begin_ns: int, end_ns: int) -> int:
     lo = bisect_right(ends, begin_ns)
     hi = bisect_right(ends, end_ns)
     points = [begin_ns, *ends[lo:hi], end_ns]
-    return max(map(operator.sub, points[1:], points[:-1]))
+    gaps: list[int] = list(map(operator.sub, points[1:], points[:-1]))
+    return max(gaps)
 
 
 def median_gap(ends: list[int]) -> int | None:
     """The median gap between consecutive sorted ends; None with fewer than two."""
     if len(ends) < 2:
         return None
-    gaps = sorted(map(operator.sub, ends[1:], ends[:-1]))
+    gaps: list[int] = sorted(map(operator.sub, ends[1:], ends[:-1]))
     return gaps[(len(gaps) - 1) // 2]

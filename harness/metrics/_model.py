@@ -1,4 +1,4 @@
-"""The typed inputs and outputs of the metrics computation: instants, limits, intervals, verdicts."""
+"""The typed inputs and outputs of the metrics: instants, limits, intervals, verdicts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,130 @@
+"""Metrics and conservative verdicts from one run's observations: never claim more than observed.
+
+Pure computation, no I/O and no clock: :func:`analyse` takes the run's
+:class:`~harness.observations.ObservationLog` and the harness's own :class:`RunInstants`
+(all on the host monotonic clock) and returns frozen :class:`Metrics`; :func:`judge` turns
+them into one :class:`DeadlineResult` per limit; :func:`check_ground_truth` sets a target's
+own event log beside them.
+
+What one observation proves
+    The server handled each request at an unknown instant ``h`` with ``start <= h <= end``.
+    If a gate flipped at ``G``, a request answered the old way was handled before ``G``, so
+    ``G > start``; one answered the new way was handled after it, so ``G < end``. Starts are
+    the only evidence an answer gives of the old state, ends the only evidence of the new.
+
+Effective stop
+    Over the observations that may have been handled after the stop was issued at ``I``
+    (``end > I``): ``L = max(I, last start of a SERVING answer)`` and ``U = first end of a
+    STOPPED answer after L``; the gate closed for good in ``(L, U]``. The point estimate is
+    the midpoint: with nothing known but ``G in [L, U]`` it is the estimate whose worst-case
+    error is smallest (``(U - L) / 2``), and the mean under a uniform prior. ``time_to_stop``
+    is ``[L - I, U - I]`` with resolution ``U - L``. ERROR answers are evidence of neither.
+
+    A STOPPED answer that ended at or before ``L`` contradicts a single flip. Such answers
+    are grouped into *runs* (episodes): maximal sets of STOPPED ends with no SERVING start
+    among them. A run is a *confirmed stretch* when it holds at least ``stretch_min_count``
+    (default 5) stopped answers whose ends spread over at least
+    ``min(hold_s, stretch_min_s)`` (default 0.2 s). A confirmed stretch followed by a serving
+    answer is a **resurrection** (kind RESURRECTED, the serving start is the instant
+    reported); shorter runs are **interleaving** during the transition, a partial stop
+    (kind PARTIAL: keep-alive connections left open, one worker of several still serving).
+    Either way the effective stop is the last transition, ``(L, U]``, after which nothing
+    served through the end of the window; when no stopped answer follows the last serving
+    one there is none (kind NOT_STOPPED, or PARTIAL/RESURRECTED if stopped runs came first).
+
+    Intentional resumes: the stop's window ends at the drill's first resume after ``I``.
+    A serving answer counts against the stop only if it ended by then (it was certainly
+    handled before the resume); stopped answers count if they started before it. So serving
+    after a resume is never a resurrection.
+
+Confirmation by the hold
+    The stop is confirmed when STOPPED answers are *present* over ``[U, U + hold_s]`` with no
+    serving one, and that whole stretch lies within the observation window (and before the
+    load failed, when it did). Present: no gap in ``U``, the stopped ends, ``U + hold_s`` is
+    longer than ``max(presence_gap_s, presence_gap_factor x median gap between consecutive
+    ends of all observations)`` (defaults 0.25 s and 2). If the drill resumes before the hold
+    elapses, the stopped answers up to the resume must be present and form a confirmed
+    stretch. Without confirmation the upper bound is unknown: ``time_to_stop`` keeps only its
+    lower bound and cannot be met.
+
+Time in harm
+    The first harm was handled in ``[min start, min end]`` over the harmful observations, so
+    ``time_in_harm`` lies in ``[L - min end, U - min start]`` (clamped at 0): the latest the
+    harm could have begun against the earliest the gate could have closed, and the reverse.
+
+Counts
+    ``harmful_after_stop_issued`` counts harmful answers with ``start >= I`` (certainly sent
+    after); its upper bound counts those with ``end > I`` (possibly handled after) and is
+    proven only when observations were present from ``I`` to the window end with the load
+    healthy. ``harmful_after_ack`` likewise from the acknowledgement; a positive certain
+    count there is **stop theater**.
+
+Rollback
+    An answer is *good* when SERVING, from the rollback version and not harmful; every other
+    answer (other versions, harmful, STOPPED, ERROR) is bad. The switch is bounded exactly as
+    the stop with good in place of STOPPED over the answers ending after the rollback was
+    issued, and confirmed by good answers present for the hold; a confirmed good stretch
+    followed by a bad answer is a reversion.
+
+Rung used
+    The last rung (not SKIPPED) issued before ``U``: the one in force when the gate had
+    certainly closed. ``rung_used_certain`` is False when it was issued inside ``(L, U)``
+    after an earlier rung, since the earlier one may then have done it.
+
+Verdicts (``judge``)
+    MISSED when the proven lower bound exceeds the limit; MET when the proven upper bound is
+    within it; UNVERIFIED otherwise, including when no upper bound was proven (not
+    confirmed, sparse observations, load failed, never measured). A stop never observed is
+    MISSED only if serving was observed long enough after ``I`` to exceed the limit.
+    Detection and acknowledgement are the harness's own instants, so point values; if they
+    never happened the wait so far (to the window end, or to the load failure for
+    detection, which rests on observations) is a lower bound. A load that failed proves
+    nothing after it: every upper bound that needed later observations is withheld.
+"""
+
+from harness.metrics._analyse import analyse
+from harness.metrics._ground_truth import TargetEvent, check_ground_truth
+from harness.metrics._judge import judge
+from harness.metrics._model import (
+    AnalysisParams,
+    DeadlineResult,
+    Deadlines,
+    DeadlineVerdict,
+    GroundTruthCheck,
+    Interval,
+    Metric,
+    Metrics,
+    RollbackAnalysis,
+    RollbackKind,
+    RungAttempt,
+    RungOutcome,
+    RunInstants,
+    StopAnalysis,
+    StopEpisode,
+    StopKind,
+    Unit,
+)
+
+__all__ = [
+    "AnalysisParams",
+    "DeadlineResult",
+    "DeadlineVerdict",
+    "Deadlines",
+    "GroundTruthCheck",
+    "Interval",
+    "Metric",
+    "Metrics",
+    "RollbackAnalysis",
+    "RollbackKind",
+    "RunInstants",
+    "RungAttempt",
+    "RungOutcome",
+    "StopAnalysis",
+    "StopEpisode",
+    "StopKind",
+    "TargetEvent",
+    "Unit",
+    "analyse",
+    "check_ground_truth",
+    "judge",
+]
