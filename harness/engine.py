@@ -332,10 +332,12 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
     timeline = state.timeline
     assert timeline is not None
     if state.load is not None:
+        # The observation window ends when the harness decides to stop the load; answers
+        # that arrive while the child shuts down are kept but prove nothing beyond it.
+        state.load_end_ns = clock()
         with contextlib.suppress(Exception):
             state.load.stop()
-        state.load_end_ns = clock()
-        timeline.event("load_stopped", t_ns=state.load_end_ns, observations=len(state.log))
+        timeline.event("load_stopped", window_end_ns=state.load_end_ns, observations=len(state.log))
     if state.sandbox is not None:
         exited_ns = getattr(state.sandbox, "exited_ns", None)
         alive_before = state.sandbox.alive()

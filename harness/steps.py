@@ -150,7 +150,9 @@ class Steps:
         self.states = [StepState(i, s) for i, s in zip(drill.step_ids(), drill.steps, strict=True)]
         self._by_id = {s.id: s for s in self.states}
         self.t0_ns: int | None = None
+        self._hold_ns = int(drill.hold * 1e9)
         self.stopped_ns: int | None = None
+        """When the stop had held for the drill's hold: ``after: stopped`` fires then."""
         self.ladder: Ladder | None = None
 
     # ------------------------------------------------------------------ queries
@@ -197,11 +199,25 @@ class Steps:
 
     def tick(self, now: int) -> None:
         """Fire what is due and collect what has returned."""
+        self._confirm_stop(now)
         for state in self.states:
             if state.phase is StepPhase.PENDING and self._due(state, now):
                 self._fire(state, now)
             if state.phase is StepPhase.RUNNING:
                 self._progress(state, now)
+
+    def _confirm_stop(self, now: int) -> None:
+        """``after: stopped`` waits until the stop has held, unbroken, for the drill's hold."""
+        ladder = self.ladder
+        if self.stopped_ns is not None or ladder is None or ladder.effective_ns is None:
+            return
+        if not ladder.watcher.update(now):
+            return  # served again: not confirmed (the analysis will say resurrected)
+        effective = ladder.watcher.effective_ns
+        assert effective is not None
+        if now >= effective + self._hold_ns:
+            self.stopped_ns = now
+            self._timeline.event("stop_confirmed", held_s=self._drill.hold)
 
     def abandon(self, now: int) -> None:
         """Mark what never fired (the drill is ending)."""
@@ -263,8 +279,6 @@ class Steps:
                 state.settled_ns = now
                 if state.ladder.effective_ns is not None:
                     state.phase = StepPhase.DONE
-                    if self.stopped_ns is None:
-                        self.stopped_ns = state.ladder.effective_ns
                 else:
                     state.phase = StepPhase.FAILED
                     state.detail = "the stop ladder was exhausted without the stop taking effect"

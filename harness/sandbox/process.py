@@ -117,6 +117,9 @@ class ProcessSandbox(Sandbox):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
+            # glibc reserves a 64 MiB malloc arena per thread; under the address-space limit
+            # a threaded server would run out of threads long before it ran out of memory.
+            "MALLOC_ARENA_MAX": "2",
             **{k: self._fill(v, values) for k, v in self._spec.env.items()},
             **reaper.labels(self._run_id),
         }
