@@ -90,7 +90,8 @@ def test_resolve_json_path_finds_values_and_raises_lookup_error_when_missing() -
     doc = {"a": [{"b": 1}, {"b": None}], "s": "x"}
     assert resolve_json_path(doc, ("a", 0, "b")) == 1
     assert resolve_json_path(doc, ("a", 1, "b")) is None
-    for steps in [("a", 2), ("s", 0), ("a", "b"), ("missing",), (0,)]:
+    missing: list[tuple[str | int, ...]] = [("a", 2), ("s", 0), ("a", "b"), ("missing",), (0,)]
+    for steps in missing:
         with pytest.raises(LookupError):
             resolve_json_path(doc, steps)
 

@@ -1,0 +1,1 @@
+"""Tests of the load path: harm rules, the load config, and real Locust loads."""
