@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left, bisect_right
 from itertools import compress
 
-from harness.metrics._bounds import Transition, largest_gap, median_gap, transition
+from harness.metrics._bounds import Presence, Transition, largest_gap, transition
 from harness.metrics._model import (
     NS_PER_S,
     AnalysisParams,
@@ -30,15 +29,25 @@ __all__ = ["analyse"]
 _NEVER = 2**63 - 1
 
 
-def _only(value: int) -> bytes:
-    """A bytes.translate table keeping 1 for ``value`` and 0 for every other byte."""
+def _only(*values: int) -> bytes:
+    """A bytes.translate table mapping each of ``values`` to 1 and every other byte to 0."""
     table = bytearray(256)
-    table[value] = 1
+    for value in values:
+        table[value & 0xFF] = 1
     return bytes(table)
 
 
 _ONLY_SERVING = _only(int(State.SERVING))
 _ONLY_STOPPED = _only(int(State.STOPPED))
+_NOT = _only(0)
+
+
+def _and(*masks: bytes) -> bytes:
+    """Row-wise AND of 0/1 byte masks, done on big integers so it runs at C speed."""
+    acc = int.from_bytes(masks[0], "little")
+    for mask in masks[1:]:
+        acc &= int.from_bytes(mask, "little")
+    return acc.to_bytes(len(masks[0]), "little")
 
 
 def _rel(t_ns: int, origin_ns: int) -> str:
@@ -46,9 +55,12 @@ def _rel(t_ns: int, origin_ns: int) -> str:
 
 
 class _Columns:
-    """The log's columns, cut to one consistent length, with byte masks for fast selection."""
+    """The log's columns cut to one length, with 0/1 byte masks so that selecting rows is
+    ``itertools.compress`` at C speed rather than a Python loop per row."""
 
-    __slots__ = ("end", "harmful", "serving", "start", "state", "stopped", "version", "versions")
+    __slots__ = (
+        "_ended_after", "end", "harmful", "serving", "start", "stopped", "version", "versions",
+    )  # fmt: skip
 
     def __init__(self, log: ObservationLog) -> None:
         start, end, _status, state, harmful = log.columns()
@@ -56,17 +68,67 @@ class _Columns:
         n = len(start)
         self.start = start
         self.end = end
-        self.state = state
-        self.harmful = harmful
-        self.version: array[int] = version[:n]
+        self.harmful = harmful.tobytes()
+        self.version = version[:n].tobytes()
         self.versions = versions
         state_bytes = state.tobytes()
         self.serving = state_bytes.translate(_ONLY_SERVING)
         self.stopped = state_bytes.translate(_ONLY_STOPPED)
+        self._ended_after: dict[int, bytes] = {}
 
-    def ending_after(self, t_ns: int) -> bytes:
-        """A mask of rows that ended after ``t_ns`` (may have been handled after it)."""
-        return bytes(map(t_ns.__lt__, self.end))
+    def ended_after(self, t_ns: int) -> bytes:
+        """Rows that ended after ``t_ns`` (may have been handled after it)."""
+        mask = self._ended_after.get(t_ns)
+        if mask is None:
+            mask = self._ended_after[t_ns] = bytes(map(t_ns.__lt__, self.end))
+        return mask
+
+    def ended_by(self, t_ns: int) -> bytes:
+        """Rows that ended at or before ``t_ns`` (certainly handled by then)."""
+        return bytes(map(t_ns.__ge__, self.end))
+
+    def started_before(self, t_ns: int) -> bytes:
+        """Rows that started before ``t_ns``."""
+        return bytes(map(t_ns.__gt__, self.start))
+
+    def of_version(self, version: str | None) -> bytes:
+        """Rows answered by ``version`` (none when it never answered)."""
+        if version not in self.versions:
+            return bytes(len(self.version))
+        return self.version.translate(_only(self.versions.index(version)))
+
+
+class _Harm:
+    """The harmful observations: the earliest start and end, and counts after an instant.
+
+    Only rows ending after ``since`` (the earliest instant counts are asked about) are kept:
+    a harmful answer started at or after an instant also ended after it.
+    """
+
+    __slots__ = ("ends_after", "first_end", "first_start", "since", "starts_after", "total")
+
+    def __init__(self, cols: _Columns, since: int | None) -> None:
+        self.total = cols.harmful.count(1)
+        self.first_start = min(compress(cols.start, cols.harmful), default=None)
+        self.first_end = min(compress(cols.end, cols.harmful), default=None)
+        self.since = since
+        if since is None or not self.total:
+            self.starts_after: list[int] = []
+            self.ends_after: list[int] = []
+        else:
+            kept = _and(cols.harmful, cols.ended_after(since))
+            self.starts_after = list(compress(cols.start, kept))
+            self.ends_after = list(compress(cols.end, kept))
+
+    def counts(self, t_ns: int | None) -> tuple[int, int] | None:
+        """(certainly after, possibly after): harmful answers that started at or after
+        ``t_ns``, and that ended after it."""
+        if t_ns is None:
+            return None
+        assert self.since is not None and t_ns >= self.since
+        certain = sum(map(t_ns.__le__, self.starts_after))
+        possible = sum(map(t_ns.__lt__, self.ends_after))
+        return certain, possible
 
 
 def analyse(
@@ -75,8 +137,17 @@ def analyse(
     """Compute every metric of one run, with proven bounds; see ``harness.metrics``."""
     params = params if params is not None else AnalysisParams()
     cols = _Columns(log)
-    all_ends = sorted(cols.end)
-    median = median_gap(all_ends)
+    # Presence matters only from the first instant it is judged after; the median gap is
+    # therefore that of the observations ending after it too.
+    since = min(
+        (t for t in (instants.stop_issued_ns, instants.stop_acked_ns,
+                     instants.rollback_issued_ns) if t is not None),
+        default=None,
+    )  # fmt: skip
+    presence = Presence(
+        sorted(cols.end if since is None else compress(cols.end, cols.ended_after(since)))
+    )
+    median = presence.median_gap()
     max_gap_ns = max(
         to_ns(params.presence_gap_s),
         round(params.presence_gap_factor * median) if median is not None else 0,
@@ -87,27 +158,29 @@ def analyse(
     stop = _analyse_stop(cols, instants, params, hold_ns, stretch_ns, max_gap_ns)
     rollback = _analyse_rollback(cols, instants, params, hold_ns, stretch_ns, max_gap_ns)
 
-    harmful_total = cols.harmful.count(1)
     issued = instants.stop_issued_ns
     acked = instants.stop_acked_ns
-    covered_from_issue = issued is not None and _covered(all_ends, issued, instants, max_gap_ns)
-    covered_from_ack = acked is not None and _covered(all_ends, acked, instants, max_gap_ns)
-    after_issue = _harm_counts(cols, issued)
-    after_ack = _harm_counts(cols, acked)
+    harm = _Harm(cols, min((t for t in (issued, acked) if t is not None), default=None))
+    harmful_total = harm.total
+    covered_from_issue = issued is not None and _covered(presence, issued, instants, max_gap_ns)
+    covered_from_ack = acked is not None and _covered(presence, acked, instants, max_gap_ns)
+    after_issue = harm.counts(issued)
+    after_ack = harm.counts(acked)
     rung_used, rung_certain = _rung_used(instants, stop)
+    window_whole = instants.proof_end_ns == instants.load_end_ns
 
     return Metrics(
         time_to_detect=_time_to_detect(instants),
         time_to_ack=_time_to_ack(instants),
         time_to_stop=_time_to_stop(instants, stop),
-        time_in_harm=_time_in_harm(cols, instants, stop, harmful_total),
+        time_in_harm=_time_in_harm(cols, harm, stop),
         harmful_total=Metric(
             "harmful_total",
             harmful_total,
             harmful_total,
-            harmful_total if instants.proof_end_ns == instants.load_end_ns else None,
+            harmful_total if window_whole else None,
             Unit.COUNT,
-            "" if instants.proof_end_ns == instants.load_end_ns else "the load failed",
+            "" if window_whole else "the load failed before the window ended",
         ),
         harmful_after_stop_issued=_count_metric(
             "harmful_after_stop_issued", after_issue, covered_from_issue, "stop issued"
@@ -145,22 +218,19 @@ def _analyse_stop(
     if issued is None:
         return StopAnalysis(StopKind.NO_OBSERVATIONS, None, None, False, "no stop was issued")
     resume = min((r for r in instants.resumes_ns if r > issued), default=None)
-    cut = resume if resume is not None else _NEVER
-    rows = list(
-        compress(
-            zip(cols.start, cols.end, cols.state, cols.harmful, strict=True),
-            cols.ending_after(issued),
-        )
-    )
-    serving, stopped = int(State.SERVING), int(State.STOPPED)
-    # After an intentional resume serving is expected: a serving answer counts against the
-    # stop only when it was certainly handled before the resume (it ended by then).
-    opens = sorted([s for s, e, st, _h in rows if st == serving and e <= cut])
-    closed = sorted([e for s, e, st, _h in rows if st == stopped and s < cut])
-    last_harmful = max(
-        (s for s, e, st, h in rows if h and st == serving and e <= cut), default=None
-    )
-    if not any(s < cut for s, _e, _st, _h in rows):
+    after = cols.ended_after(issued)
+    if resume is not None:
+        # After an intentional resume serving is expected: a serving answer counts against
+        # the stop only when it was certainly handled before the resume (it ended by then);
+        # a stopped one counts when it started before the resume.
+        serving = _and(cols.serving, after, cols.ended_by(resume))
+        stopped = _and(cols.stopped, after, cols.started_before(resume))
+        usable = _and(after, cols.started_before(resume))
+    else:
+        serving = _and(cols.serving, after)
+        stopped = _and(cols.stopped, after)
+        usable = after
+    if 1 not in usable:
         return StopAnalysis(
             StopKind.NO_OBSERVATIONS,
             issued,
@@ -168,6 +238,9 @@ def _analyse_stop(
             False,
             "no observation could have been handled after the stop was issued",
         )
+    opens = sorted(compress(cols.start, serving))
+    closed = sorted(compress(cols.end, stopped))
+    last_harmful = max(compress(cols.start, _and(serving, cols.harmful)), default=None)
     flip = transition(
         opens,
         closed,
@@ -307,26 +380,17 @@ def _analyse_rollback(
     if issued is None:
         return None
     version = instants.rollback_version
-    target = cols.versions.index(version) if version in cols.versions else -1
-    rows = list(
-        compress(
-            zip(cols.start, cols.end, cols.state, cols.harmful, cols.version, strict=True),
-            cols.ending_after(issued),
-        )
-    )
-    if not rows:
+    after = cols.ended_after(issued)
+    if 1 not in after:
         return RollbackAnalysis(
             version, issued, RollbackKind.NO_OBSERVATIONS, None, None, False,
             "no observation could have been handled after the rollback was issued",
         )  # fmt: skip
-    serving = int(State.SERVING)
-    good = [st == serving and not h and v == target for _s, _e, st, h, v in rows]
-    opens = sorted([r[0] for r, g in zip(rows, good, strict=True) if not g])
-    closed = sorted([r[1] for r, g in zip(rows, good, strict=True) if g])
-    last_bad_serving = max(
-        (s for (s, _e, st, _h, _v), g in zip(rows, good, strict=True) if st == serving and not g),
-        default=None,
-    )
+    good = _and(cols.serving, cols.harmful.translate(_NOT), cols.of_version(version))
+    bad = good.translate(_NOT)
+    opens = sorted(compress(cols.start, _and(bad, after)))
+    closed = sorted(compress(cols.end, _and(good, after)))
+    last_bad_serving = max(compress(cols.start, _and(bad, after, cols.serving)), default=None)
     flip = transition(
         opens,
         closed,
@@ -429,15 +493,12 @@ def _time_to_stop(instants: RunInstants, stop: StopAnalysis) -> Metric:
     return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
 
 
-def _time_in_harm(
-    cols: _Columns, instants: RunInstants, stop: StopAnalysis, harmful_total: int
-) -> Metric:
+def _time_in_harm(cols: _Columns, harm: _Harm, stop: StopAnalysis) -> Metric:
     name = "time_in_harm"
-    if harmful_total == 0:
+    first_start, first_end = harm.first_start, harm.first_end
+    if first_start is None or first_end is None:
         return Metric(name, None, None, None, Unit.SECONDS, "no harmful observation")
     # The first harm was handled in [min start, min end] over the harmful observations.
-    first_start = min(compress(cols.start, cols.harmful))
-    first_end = min(compress(cols.end, cols.harmful))
     if stop.lower_ns is None:
         # No stop: whatever ends the harm comes after every serving answer's start.
         last_serving = max(compress(cols.start, cols.serving), default=first_end)
@@ -451,20 +512,11 @@ def _time_in_harm(
     return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
 
 
-def _harm_counts(cols: _Columns, since: int | None) -> tuple[int, int] | None:
-    """(certainly after, possibly after): harmful answers started at/after, ended after."""
-    if since is None:
-        return None
-    certain = sum(map(since.__le__, compress(cols.start, cols.harmful)))
-    possible = sum(map(since.__lt__, compress(cols.end, cols.harmful)))
-    return certain, possible
-
-
-def _covered(all_ends: list[int], since: int, instants: RunInstants, max_gap_ns: int) -> bool:
+def _covered(presence: Presence, since: int, instants: RunInstants, max_gap_ns: int) -> bool:
     """Observations were present from ``since`` to the window end, with the load healthy."""
     if instants.proof_end_ns < instants.load_end_ns:
         return False
-    return largest_gap(all_ends, since, instants.load_end_ns) <= max_gap_ns
+    return presence.largest_gap(since, instants.load_end_ns) <= max_gap_ns
 
 
 def _count_metric(name: str, counts: tuple[int, int] | None, covered: bool, what: str) -> Metric:

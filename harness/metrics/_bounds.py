@@ -12,7 +12,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-__all__ = ["Run", "Transition", "largest_gap", "median_gap", "transition"]
+__all__ = ["Presence", "Run", "Transition", "largest_gap", "transition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +109,32 @@ def largest_gap(ends: list[int], begin_ns: int, end_ns: int) -> int:
         return 0
     lo = bisect_right(ends, begin_ns)
     hi = bisect_right(ends, end_ns)
-    points = [begin_ns, *ends[lo:hi], end_ns]
-    gaps: list[int] = list(map(operator.sub, points[1:], points[:-1]))
-    return max(gaps)
+    if lo == hi:
+        return end_ns - begin_ns
+    inner: int = max(map(operator.sub, ends[lo + 1 : hi], ends[lo : hi - 1]), default=0)
+    return max(ends[lo] - begin_ns, inner, end_ns - ends[hi - 1])
 
 
-def median_gap(ends: list[int]) -> int | None:
-    """The median gap between consecutive sorted ends; None with fewer than two."""
-    if len(ends) < 2:
-        return None
-    gaps: list[int] = sorted(map(operator.sub, ends[1:], ends[:-1]))
-    return gaps[(len(gaps) - 1) // 2]
+class Presence:
+    """Observation ends, sorted: where the load was seen and where it was not."""
+
+    __slots__ = ("ends",)
+
+    SAMPLE = 65_536
+    """The median gap is taken over at most this many evenly spaced gaps."""
+
+    def __init__(self, ends: list[int]) -> None:
+        self.ends = ends
+
+    def median_gap(self) -> int | None:
+        """The median gap between consecutive ends (of an evenly spaced sample when long)."""
+        ends = self.ends
+        if len(ends) < 2:
+            return None
+        step = max(1, (len(ends) - 1) // self.SAMPLE)
+        sample: list[int] = sorted(map(operator.sub, ends[1::step], ends[::step]))
+        return sample[(len(sample) - 1) // 2]
+
+    def largest_gap(self, begin_ns: int, end_ns: int) -> int:
+        """The longest stretch of [begin, end] with no observation ending inside it."""
+        return largest_gap(self.ends, begin_ns, end_ns)
