@@ -84,6 +84,10 @@ def resolve_refs(text: str, values: Mapping[str, str]) -> str:
 class ControlBackend(abc.ABC):
     """One control path: performs an action and says how it went."""
 
+    acknowledges = True
+    """Whether success means the target acknowledged (an API answered, a command exited 0).
+    A delivered signal is not an acknowledgement: nothing in the target said yes."""
+
     def __init__(self, name: str, clock: Callable[[], int]) -> None:
         self.name = name
         self._clock = clock
@@ -225,6 +229,8 @@ class HttpBackend(ControlBackend):
 
 class SignalBackend(ControlBackend):
     """A POSIX signal delivered to the target's process group or main process."""
+
+    acknowledges = False
 
     def __init__(
         self, name: str, spec: SignalPath, sandbox: Sandbox, clock: Callable[[], int]

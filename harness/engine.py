@@ -365,7 +365,7 @@ def _conclude(state: _Run) -> RunResult:
         instants = build_instants(state)
         metrics = analyse(state.log, instants)
         deadlines = judge(metrics, metric_deadlines(drill))
-        ground_truth = check_ground_truth(events, metrics, instants) if events else None
+        ground_truth = check_ground_truth(events, metrics, instants, log=state.log) if events else None
         summary = build_summary(state, metrics, deadlines, ground_truth)
     else:
         summary = build_summary(state, None, (), None)

@@ -84,11 +84,14 @@ class Ladder:
 
     @property
     def first_ack_ns(self) -> int | None:
-        """When a rung first acknowledged the stop."""
+        """When a rung first acknowledged the stop (a delivered signal is no acknowledgement)."""
+        backends = dict(self.rungs)
         acks = [
             r.result.returned_ns
             for r in self.climbed
-            if r.result is not None and r.result.outcome is CallOutcome.ACKED
+            if r.result is not None
+            and r.result.outcome is CallOutcome.ACKED
+            and backends[r.name].acknowledges
         ]
         return min(acks) if acks else None
 
