@@ -284,7 +284,8 @@ def _loop(
             timeline.event("max_duration_reached", max_duration_s=drill.max_duration)
             break
         last = steps.last_settled_ns()
-        if steps.settled() and last is not None and now >= last + hold_ns:
+        end = steps.end_ns(hold_ns, now)
+        if steps.settled() and end is not None and now >= end:
             timeline.event("hold_complete", hold_s=drill.hold)
             break
         if (

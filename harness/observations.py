@@ -137,7 +137,7 @@ class ObservationLog:
             self._harmful[since:n],
         )
 
-    def versions(self) -> tuple[list[str], array[int]]:
-        """Return the version table and each row's index into it, cut to len()."""
+    def versions(self, since: int = 0) -> tuple[list[str], array[int]]:
+        """Return the version table and the index into it of rows ``since``..len()."""
         n = self._count
-        return list(self._versions), self._version[:n]
+        return list(self._versions), self._version[since:n]

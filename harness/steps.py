@@ -16,7 +16,7 @@ from harness.control import CallOutcome, ControlBackend, ControlResult, PendingC
 from harness.observations import ObservationLog
 from harness.spec.models import Action, Drill, Step, Trigger
 from harness.timeline import Timeline
-from harness.watch import HarmDetector, StopWatcher
+from harness.watch import HarmDetector, TransitionWatcher
 
 __all__ = ["Ladder", "RungRecord", "StepPhase", "StepState", "Steps"]
 
@@ -62,7 +62,7 @@ class Ladder:
 
     rungs: list[tuple[str, ControlBackend]]
     grace_ns: int
-    watcher: StopWatcher
+    watcher: TransitionWatcher
     timeline: Timeline
     climbed: list[RungRecord] = field(default_factory=list)
     effective_ns: int | None = None
@@ -157,6 +157,8 @@ class Steps:
         self.stopped_ns: int | None = None
         """When the stop had held for the drill's hold: ``after: stopped`` fires then."""
         self.ladder: Ladder | None = None
+        self.rollbacks: list[TransitionWatcher] = []
+        """One watcher per rollback issued: when every answer came from the new version."""
 
     # ------------------------------------------------------------------ queries
 
@@ -175,6 +177,19 @@ class Steps:
         """The latest instant a step settled."""
         times = [s.settled_ns for s in self.states if s.settled_ns is not None]
         return max(times) if times else None
+
+    def end_ns(self, hold_ns: int, now: int) -> int | None:
+        """When the drill may end: the hold after the last step settled and, if seen by
+        then, after the last rollback took effect (so the analysis can confirm it)."""
+        last = self.last_settled_ns()
+        if last is None:
+            return None
+        end = last + hold_ns
+        for watcher in self.rollbacks:
+            watcher.update(now)
+            if watcher.effective_ns is not None:
+                end = max(end, watcher.effective_ns + hold_ns)
+        return end
 
     def pending_on_harm(self) -> bool:
         """Whether some step still waits for harm to be detected."""
@@ -256,7 +271,7 @@ class Steps:
         if action is Action.STOP:
             assert step.stop is not None
             rungs = [(name, self._backends[name]) for name in step.stop]
-            watcher = StopWatcher(self._log, now)
+            watcher = TransitionWatcher(self._log, now)
             ladder = Ladder(rungs, int(step.grace * 1e9), watcher, self._timeline)
             ladder.issue_next()
             state.ladder = ladder
@@ -271,6 +286,9 @@ class Steps:
             assert step.rollback is not None
             state.call = self._backends[step.rollback["via"]].call(
                 Action.ROLLBACK, {**step.params, "to": step.rollback["to"]}
+            )
+            self.rollbacks.append(
+                TransitionWatcher(self._log, state.call.issued_ns, version=step.rollback["to"])
             )
         else:
             assert step.resume is not None
