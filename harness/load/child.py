@@ -66,10 +66,13 @@ EXIT_ORPHANED: Final = 3
 
 def _die_with_parent() -> None:
     """Ask Linux to SIGKILL us when the thread that started us exits (the harness died)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        _fatal("prctl is not available: the load child needs Linux", EXIT_FATAL)
+    if prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
+        _fatal(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}", EXIT_FATAL)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -225,7 +225,8 @@ class LoadProcess:
                 self._stopped = True
                 return None
             if not self._stopped:
-                self._stopping = True
+                # a child that already died stays DEAD in health(); only a live one is "stopped"
+                self._stopping = proc.poll() is None and not self._eof.is_set()
                 if proc.stdin is not None:
                     with contextlib.suppress(OSError):
                         proc.stdin.close()

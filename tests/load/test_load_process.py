@@ -92,10 +92,11 @@ def test_harm_rules_flag_harmful_answers_and_only_those(
     with LoadProcess(config=config, log=drill_log, stderr_path=drill_stderr) as load:
         load.wait_ready(READY_TIMEOUT_S)
         assert drill_wait_for(lambda: len(drill_log) >= 10, 5.0)
-        switched_ns = time.monotonic_ns()
+        before_switch_ns = time.monotonic_ns()
         drill_target.switch(version="v2", **harmful_behaviour)
+        switched_ns = time.monotonic_ns()
         assert drill_wait_for(lambda: len(observations_since(drill_log, switched_ns)) >= 10, 5.0)
-    before = [obs for obs in drill_log if obs.end_ns < switched_ns]
+    before = [obs for obs in drill_log if obs.end_ns < before_switch_ns]
     after = observations_since(drill_log, switched_ns)
     assert before and not any(obs.harmful for obs in before)
     assert after and all(obs.harmful for obs in after)
@@ -112,13 +113,14 @@ def test_503_is_stopped(
     """A 503 answer is STOPPED (the default safe state) and a 500 is ERROR."""
     with LoadProcess(config=drill_load_config(), log=drill_log, stderr_path=drill_stderr) as load:
         load.wait_ready(READY_TIMEOUT_S)
-        t503 = time.monotonic_ns()
         drill_target.switch(status=503)
+        t503 = time.monotonic_ns()
         assert drill_wait_for(lambda: len(observations_since(drill_log, t503)) >= 5, 5.0)
-        t500 = time.monotonic_ns()
+        t500_switching = time.monotonic_ns()
         drill_target.switch(status=500)
+        t500 = time.monotonic_ns()
         assert drill_wait_for(lambda: len(observations_since(drill_log, t500)) >= 5, 5.0)
-    stopped = [obs for obs in observations_since(drill_log, t503) if obs.end_ns < t500]
+    stopped = [obs for obs in observations_since(drill_log, t503) if obs.end_ns < t500_switching]
     assert stopped and all(obs.state is State.STOPPED and obs.status == 503 for obs in stopped)
     errors = observations_since(drill_log, t500)
     assert errors and all(obs.state is State.ERROR and obs.status == 500 for obs in errors)
@@ -158,8 +160,8 @@ def test_connection_closed_without_an_answer_is_a_reset_and_stopped(
     config = drill_load_config(safe_state=SafeStateSpec(connection_refused=False))
     with LoadProcess(config=config, log=drill_log, stderr_path=drill_stderr) as load:
         load.wait_ready(READY_TIMEOUT_S)
-        switched_ns = time.monotonic_ns()
         drill_target.switch(close=True)
+        switched_ns = time.monotonic_ns()
         assert drill_wait_for(lambda: len(observations_since(drill_log, switched_ns)) >= 10, 5.0)
     after = observations_since(drill_log, switched_ns)
     assert all(obs.state is State.STOPPED and obs.status == 0 for obs in after)
@@ -176,8 +178,8 @@ def test_a_timeout_is_an_error_with_status_0(
     config = drill_load_config(timeout_s=0.2, users=2)
     with LoadProcess(config=config, log=drill_log, stderr_path=drill_stderr) as load:
         load.wait_ready(READY_TIMEOUT_S)
-        switched_ns = time.monotonic_ns()
         drill_target.switch(delay_s=0.6)
+        switched_ns = time.monotonic_ns()
         assert drill_wait_for(lambda: len(observations_since(drill_log, switched_ns)) >= 4, 5.0)
     after = observations_since(drill_log, switched_ns)
     assert all(obs.state is State.ERROR and obs.status == 0 for obs in after)
@@ -400,3 +402,40 @@ def test_the_child_exits_when_its_parent_is_not_the_one_in_the_config(
     )
     assert result.returncode == 3
     assert result.stdout.decode().startswith("#E parent is pid")
+
+
+@pytest.mark.parametrize("how", ["eof", "sigterm"])
+def test_the_child_stops_cleanly_on_eof_or_sigterm(
+    drill_load_config: Callable[..., LoadConfig], how: str
+) -> None:
+    """Closing stdin or sending SIGTERM alone ends the child with exit 0 and a final #D line."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness.load.child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(drill_load_config().to_json().encode() + b"\n")
+        child.stdin.flush()
+        lines: list[bytes] = []
+        while not any(line.startswith(b"#R") for line in lines):
+            line = child.stdout.readline()
+            assert line, "the child ended before spawning its users"
+            lines.append(line)
+        while sum(not line.startswith(b"#") for line in lines) < 10:
+            lines.append(child.stdout.readline())
+        if how == "eof":
+            child.stdin.close()
+        else:
+            child.send_signal(signal.SIGTERM)
+        lines += child.stdout.read().splitlines(keepends=True)
+        assert child.wait(10) == 0
+    finally:
+        child.kill()
+        child.wait()
+    observations = [line for line in lines if not line.startswith(b"#")]
+    assert lines[-1] == f"#D {len(observations)}\n".encode()
+    assert all(Observation.from_line(line.decode()).status == 200 for line in observations)
