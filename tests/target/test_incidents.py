@@ -103,12 +103,13 @@ def test_cpu_burn_consumes_cpu_then_expires(start_service: StartService) -> None
     service = start_service()
     client = service.client()
     before = _cpu_seconds(service.proc.pid)
-    client.admin("POST", "/admin/incidents/cpu_burn", {"threads": 1, "seconds": 0.6})
+    client.admin("POST", "/admin/incidents/cpu_burn", {"threads": 1, "seconds": 0.8})
     assert client.admin("GET", "/admin/status").body["incidents"]["cpu_burn"]["threads"] == 1
     off = service.wait_event("incident_off")[0]
     assert off["name"] == "cpu_burn" and off["reason"] == "expired"
     used = _cpu_seconds(service.proc.pid) - before
-    assert used > 0.3, used
+    # An idle service uses about nothing; the bound leaves room for a busy machine.
+    assert used > 0.12, used
     time.sleep(0.3)
     idle = _cpu_seconds(service.proc.pid)
     time.sleep(0.3)

@@ -1,10 +1,11 @@
 """A small shared worker pool that serves inference before admin work (``starved_admin``).
 
-Each request takes a worker slot before it is processed. Inference requests are served
-first-in first-out; an admin request only gets a slot when no inference request is waiting.
-Under a closed-loop load with more users than workers the inference queue never empties, so a
-stop call waits for the load to pause, which is how a control plane sharing an inference pool
-starves in practice.
+Each request takes a worker slot before it is processed and works ``hold_s`` on it (the
+stand-in for model compute). Inference requests are served first-in first-out; admin requests
+were given the background class and run only in the pool's idle time: no inference request
+waiting and every worker free. Under a load with more users than workers the pool is never
+idle, so a stop call waits until the load pauses, which is how a control plane that shares
+its inference pool starves in practice.
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ class PriorityWorkerPool:
 
     def __init__(self, workers: int, hold_s: float) -> None:
         self._cond = threading.Condition()
+        self._workers = workers
         self._free = workers
         self._hold_s = hold_s
         self._inference: deque[object] = deque()
         self._admin: deque[object] = deque()
+
+    def _may_start(self, ticket: object, queue: deque[object], admin: bool) -> bool:
+        if queue[0] is not ticket:
+            return False
+        if admin:
+            # Admin work runs in the pool's idle time only: nothing queued, every worker free.
+            return self._free == self._workers and not self._inference
+        return self._free > 0
 
     @contextmanager
     def slot(self, *, admin: bool) -> Iterator[None]:
@@ -35,9 +45,7 @@ class PriorityWorkerPool:
         queue = self._admin if admin else self._inference
         with self._cond:
             queue.append(ticket)
-            while not (
-                self._free > 0 and queue[0] is ticket and (not admin or not self._inference)
-            ):
+            while not self._may_start(ticket, queue, admin):
                 self._cond.wait()
             queue.popleft()
             self._free -= 1
