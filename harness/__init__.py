@@ -1,4 +1,4 @@
-"""govdrill: stop a real model service through real control paths and measure how long harm went on."""
+"""govdrill: stop a real model service through its real control paths; measure the harm."""
 
 __version__ = "0.1.0"
 

@@ -123,7 +123,9 @@ def _fmt(value: Any) -> str:
 
 def _report(result: Any, out: TextIO) -> None:
     summary = result.summary
-    print(f"\n{summary['drill']}: {summary['verdict'].upper()}  (run {summary['run_id']})", file=out)
+    print(
+        f"\n{summary['drill']}: {summary['verdict'].upper()}  (run {summary['run_id']})", file=out
+    )
     for name, d in summary.get("deadlines", {}).items():
         unit = "" if d.get("unit") == "count" else "s"
         print(
@@ -169,8 +171,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         except SpecError as exc:
             problems.append(exc)
     if problems:
-        for exc in problems:
-            print(exc, file=sys.stderr)
+        for problem in problems:
+            print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
     # Heavy imports only once the input is known to be good.
     from harness.engine import run_drill

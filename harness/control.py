@@ -101,13 +101,13 @@ class ControlBackend(abc.ABC):
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         """Do the action; return its outcome and a one-line detail."""
 
-    def call(
-        self, action: Action, params: Mapping[str, Any] | None = None
-    ) -> PendingCall:
+    def call(self, action: Action, params: Mapping[str, Any] | None = None) -> PendingCall:
         """Start the action on a daemon thread; the result arrives within the timeout."""
         pending = PendingCall(self.name, action, self._clock(), self.timeout_s, self._clock)
         thread = threading.Thread(
-            target=self._run, args=(pending, action, dict(params or {})), daemon=True,
+            target=self._run,
+            args=(pending, action, dict(params or {})),
+            daemon=True,
             name=f"control-{self.name}-{action.value}",
         )
         thread.start()
@@ -143,7 +143,9 @@ class PendingCall:
         if now > self._deadline_ns and outcome is not CallOutcome.TIMED_OUT:
             outcome, detail = CallOutcome.TIMED_OUT, f"answered after the timeout: {detail}"
         if self._result is None:
-            self._result = ControlResult(self.path, self.action, outcome, self.issued_ns, now, detail)
+            self._result = ControlResult(
+                self.path, self.action, outcome, self.issued_ns, now, detail
+            )
         self._done.set()
 
     def poll(self) -> ControlResult | None:

@@ -38,8 +38,8 @@ from harness.errors import (
 )
 from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
-from harness.load.config import LoadConfig
 from harness.load import process as load_process
+from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
@@ -141,7 +141,10 @@ def run_drill(
     staging = run_dir.create()
     secrets = _resolve_secrets(drill)
     timeline = Timeline(
-        staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redact=tuple(secrets.values())
+        staging / "timeline.jsonl",
+        zero_ns=state.zero_ns,
+        clock=clock,
+        redact=tuple(secrets.values()),
     )
     state.timeline = timeline
     if view is not None:
@@ -366,7 +369,9 @@ def _conclude(state: _Run) -> RunResult:
         instants = build_instants(state)
         metrics = analyse(state.log, instants)
         deadlines = judge(metrics, metric_deadlines(drill))
-        ground_truth = check_ground_truth(events, metrics, instants, log=state.log) if events else None
+        ground_truth = (
+            check_ground_truth(events, metrics, instants, log=state.log) if events else None
+        )
         summary = build_summary(state, metrics, deadlines, ground_truth)
     else:
         summary = build_summary(state, None, (), None)
@@ -456,4 +461,3 @@ def _harm_rule(rule: Any) -> dict[str, Any]:
     if rule.latency_over is not None:
         data["latency_over_s"] = rule.latency_over
     return data
-

@@ -1,4 +1,4 @@
-"""From a finished run to summary.json: the instants the analysis needs and the contract's fields."""
+"""From a finished run to summary.json: the instants to analyse and the contract's fields."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from harness import __version__
 from harness.control import CallOutcome
 from harness.metrics import (
     DeadlineResult,
-    DeadlineVerdict,
     Deadlines,
+    DeadlineVerdict,
     GroundTruthCheck,
     Metrics,
     RungAttempt,
@@ -207,4 +207,3 @@ def build_summary(
             {"pid": s.pid, "run_id": s.run_id, "cmdline": s.cmdline[:200]} for s in run.swept
         ]
     return summary
-

@@ -97,4 +97,3 @@ class TransitionWatcher:
         if self.effective_ns is None and len(self._new_ends) >= self._confirm:
             self.effective_ns = now_ns
         return self.effective_ns is not None
-

@@ -14,7 +14,15 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["OWNER_PID", "OWNER_START", "RUN_ID", "Leftover", "labels", "process_start_time", "sweep"]
+__all__ = [
+    "OWNER_PID",
+    "OWNER_START",
+    "RUN_ID",
+    "Leftover",
+    "labels",
+    "process_start_time",
+    "sweep",
+]
 
 RUN_ID = "GOVDRILL_RUN_ID"
 OWNER_PID = "GOVDRILL_OWNER_PID"

@@ -140,7 +140,9 @@ def load_located(path: Path) -> Located:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise SpecError([Problem(file, None, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
+            raise SpecError(
+                [Problem(file, None, "", f"file is larger than {MAX_FILE_BYTES} bytes")]
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError([Problem(file, None, "", "no such file")]) from None

@@ -309,17 +309,16 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                 problem(loc, f"unknown control path {name!r}{hint}", () if hint else paths)
             elif not path.supports(action):
                 problem(loc, f"control path {name!r} ({path.kind}) cannot {action.value}")
-        if step.inject is not None or step.clear is not None:
-            name = step.inject if step.inject is not None else step.clear
-            assert name is not None
-            if name not in target.incidents:
+        incident = step.inject if step.inject is not None else step.clear
+        if incident is not None:
+            if incident not in target.incidents:
                 problem(
                     (*where, action.value),
-                    f"target {target.target!r} has no incident {name!r}",
+                    f"target {target.target!r} has no incident {incident!r}",
                     target.incidents,
                 )
-            elif step.clear is not None and target.incidents[name].disable is None:
-                problem((*where, "clear"), f"incident {name!r} cannot be cleared")
+            elif step.clear is not None and target.incidents[incident].disable is None:
+                problem((*where, "clear"), f"incident {incident!r} cannot be cleared")
         if step.trigger is Trigger.AFTER_STEP:
             if step.after not in ids:
                 problem((*where, "after"), f"no step with id {step.after!r}", ["stopped", *ids])

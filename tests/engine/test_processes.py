@@ -78,7 +78,9 @@ def test_interrupt_tears_down_and_keeps_evidence(results: Path, signum: int) -> 
     summary = summary_of(run)
     assert summary["verdict"] == "interrupted"
     assert summary["observations"] > 0
-    events = [json.loads(line)["event"] for line in (run / "timeline.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)["event"] for line in (run / "timeline.jsonl").read_text().splitlines()
+    ]
     assert "interrupted" in events and "teardown" in events
 
 

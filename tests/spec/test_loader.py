@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -130,7 +131,9 @@ def test_after_unknown_step(tmp_path: Path) -> None:
 
 def test_step_needs_one_trigger_and_one_action(tmp_path: Path) -> None:
     """A step with two triggers is refused at its line."""
-    found = problems(tmp_path, GOOD.replace("  - at: 1s\n", "  - at: 1s\n    when: harm_detected\n"))
+    found = problems(
+        tmp_path, GOOD.replace("  - at: 1s\n", "  - at: 1s\n    when: harm_detected\n")
+    )
     assert any(":8: steps[0]:" in p and "exactly one trigger" in p for p in found), found
 
 
@@ -153,7 +156,7 @@ def test_alias_bomb_rejected_quickly(tmp_path: Path) -> None:
     """A billion-laughs document is refused within bounded work."""
     lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
     names = "abcdefghij"
-    for prev, cur in zip(names, names[1:], strict=False):
+    for prev, cur in itertools.pairwise(names):
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
     found = problems(tmp_path, "\n".join(lines) + "\n")
     assert len(found) == 1 and "alias bomb" in found[0]
