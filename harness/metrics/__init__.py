@@ -31,6 +31,11 @@ Effective stop
     Either way the effective stop is the last transition, ``(L, U]``, after which nothing
     served through the end of the window; when no stopped answer follows the last serving
     one there is none (kind NOT_STOPPED, or PARTIAL/RESURRECTED if stopped runs came first).
+    In a PARTIAL stop the answers come from several gates (workers, connections) and the
+    load cannot tell which answered, so ``(L, U]`` bounds the instant after which no serving
+    answer was *observed* (the product's definition of the effective stop), not the instant
+    the last worker's own gate closed: that worker may have served no observed request in
+    between. The kind says so; a clean stop has no such caveat.
 
     Intentional resumes: the stop's window ends at the drill's first resume after ``I``.
     A serving answer counts against the stop only if it ended by then (it was certainly

@@ -59,8 +59,16 @@ class _Columns:
     ``itertools.compress`` at C speed rather than a Python loop per row."""
 
     __slots__ = (
-        "_ended_after", "end", "harmful", "serving", "start", "stopped", "version", "versions",
-    )  # fmt: skip
+        "_ended_after",
+        "_started_before",
+        "end",
+        "harmful",
+        "serving",
+        "start",
+        "stopped",
+        "version",
+        "versions",
+    )
 
     def __init__(self, log: ObservationLog) -> None:
         start, end, _status, state, harmful = log.columns()
@@ -75,6 +83,7 @@ class _Columns:
         self.serving = state_bytes.translate(_ONLY_SERVING)
         self.stopped = state_bytes.translate(_ONLY_STOPPED)
         self._ended_after: dict[int, bytes] = {}
+        self._started_before: dict[int, bytes] = {}
 
     def ended_after(self, t_ns: int) -> bytes:
         """Rows that ended after ``t_ns`` (may have been handled after it)."""
@@ -89,7 +98,10 @@ class _Columns:
 
     def started_before(self, t_ns: int) -> bytes:
         """Rows that started before ``t_ns``."""
-        return bytes(map(t_ns.__gt__, self.start))
+        mask = self._started_before.get(t_ns)
+        if mask is None:
+            mask = self._started_before[t_ns] = bytes(map(t_ns.__gt__, self.start))
+        return mask
 
     def of_version(self, version: str | None) -> bytes:
         """Rows answered by ``version`` (none when it never answered)."""
