@@ -148,7 +148,7 @@ def _report(result: Any, out: TextIO) -> None:
         )
     if result.expectation is not None:
         if result.expectation.met:
-            print("  failed exactly as expected (expect:)", file=out)
+            print(f"  {summary['verdict']} exactly as its expect: block says", file=out)
         else:
             for line in result.expectation.mismatches:
                 print(f"  UNEXPECTED: {line}", file=out)

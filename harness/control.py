@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -283,7 +284,12 @@ class CommandBackend(ControlBackend):
 
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         command = getattr(self._spec, action.value)
-        fill = {**{k: str(v) for k, v in params.items()}}
+        fill = {
+            "python": sys.executable,
+            "url": self._env["GOVDRILL_TARGET_URL"],
+            "pid": self._env["GOVDRILL_TARGET_PID"],
+            **{k: str(v) for k, v in params.items()},
+        }
         if isinstance(command, str):
             argv: str | list[str] = resolve_refs(_fill_text(command, fill), self._values)
         else:

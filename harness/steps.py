@@ -95,11 +95,11 @@ class Ladder:
         ]
         return min(acks) if acks else None
 
-    def tick(self, now: int) -> bool:
-        """Advance; True once the ladder is settled (effective or exhausted)."""
+    def collect(self, *, wait: bool = False) -> None:
+        """Record rungs whose calls have returned (with ``wait``, each within its timeout)."""
         for rung in self.climbed:
             if rung.result is None:
-                rung.result = rung.call.poll()
+                rung.result = rung.call.result() if wait else rung.call.poll()
                 if rung.result is not None:
                     self.timeline.event(
                         "stop_rung_returned",
@@ -108,6 +108,10 @@ class Ladder:
                         outcome=rung.result.outcome.value,
                         detail=rung.result.detail,
                     )
+
+    def tick(self, now: int) -> bool:
+        """Advance; True once the ladder is settled (effective or exhausted)."""
+        self.collect()
         if self.effective_ns is not None or self.exhausted_ns is not None:
             return True
         if self.watcher.update(now):
@@ -219,6 +223,9 @@ class Steps:
         """Fire what is due and collect what has returned."""
         self._confirm_stop(now)
         for state in self.states:
+            if state.ladder is not None and state.phase is not StepPhase.RUNNING:
+                state.ladder.collect()  # calls still in flight after the stop took effect
+        for state in self.states:
             if state.phase is StepPhase.PENDING and self._due(state, now):
                 self._fire(state, now)
             if state.phase is StepPhase.RUNNING:
@@ -238,8 +245,10 @@ class Steps:
             self._timeline.event("stop_confirmed", held_s=self._drill.hold)
 
     def abandon(self, now: int) -> None:
-        """Mark what never fired (the drill is ending)."""
+        """Mark what never fired and collect calls still in flight (the drill is ending)."""
         for state in self.states:
+            if state.ladder is not None:
+                state.ladder.collect(wait=True)
             if state.phase is StepPhase.PENDING:
                 state.phase = StepPhase.NOT_FIRED
                 self._timeline.event("step_not_fired", step=state.id)
