@@ -24,6 +24,9 @@ stdout (binary, line-oriented, ASCII except versions which are UTF-8)
 stderr
     Locust's own logging and tracebacks, for the harness to keep as a file.
 
+Signals: SIGTERM stops cleanly; SIGINT is ignored (a terminal's Ctrl-C reaches the whole
+process group, and the harness, not the keyboard, ends its load).
+
 Exit codes: 0 after a clean stop (SIGTERM or EOF on stdin), 1 a fatal error during the load,
 2 a bad config, 3 the parent is not the one named in the config (it already died).
 
@@ -169,6 +172,9 @@ def main() -> NoReturn:
     _die_with_parent()
     # A SIGTERM that arrives while Locust is still importing must still end in a clean stop.
     signal.signal(signal.SIGTERM, _remember_sigterm)
+    # We share the harness's process group, so a terminal's Ctrl-C reaches us too: the
+    # harness decides when its load ends (EOF or SIGTERM), not the keyboard.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = _read_config()
     if os.getppid() != config.parent_pid:
         _fatal(

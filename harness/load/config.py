@@ -16,7 +16,8 @@ field              meaning
 ``users``          concurrent simulated users; each holds one keep-alive connection
 ``spawn_rate``     users started per second
 ``request``        the one request every user sends (:class:`RequestSpec`)
-``timeout_s``      connect and read timeout of one request; beyond it the request is a timeout
+``timeout_s``      the longest wait to connect, and for each read of the answer; beyond it the
+                   request is a timeout (an answer trickling in slower still counts as one)
 ``per_user_rate``  requests per second per user (Locust's ``constant_throughput``); ``None``: as
                    fast as the target answers
 ``harm``           harm rules (:class:`~harness.harm.HarmRuleSpec`); empty: nothing is harmful

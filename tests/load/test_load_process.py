@@ -404,11 +404,12 @@ def test_the_child_exits_when_its_parent_is_not_the_one_in_the_config(
     assert result.stdout.decode().startswith("#E parent is pid")
 
 
-@pytest.mark.parametrize("how", ["eof", "sigterm"])
+@pytest.mark.parametrize("how", ["eof", "sigterm", "sigint-ignored-then-eof"])
 def test_the_child_stops_cleanly_on_eof_or_sigterm(
     drill_load_config: Callable[..., LoadConfig], how: str
 ) -> None:
-    """Closing stdin or sending SIGTERM alone ends the child with exit 0 and a final #D line."""
+    """Closing stdin or sending SIGTERM alone ends the child with exit 0 and a final #D line;
+    a SIGINT (a terminal's Ctrl-C) does not stop it."""
     child = subprocess.Popen(
         [sys.executable, "-m", "harness.load.child"],
         stdin=subprocess.PIPE,
@@ -427,7 +428,14 @@ def test_the_child_stops_cleanly_on_eof_or_sigterm(
             lines.append(line)
         while sum(not line.startswith(b"#") for line in lines) < 10:
             lines.append(child.stdout.readline())
-        if how == "eof":
+        if how == "sigint-ignored-then-eof":
+            child.send_signal(signal.SIGINT)
+            seen = len(lines)
+            while sum(not line.startswith(b"#") for line in lines[seen:]) < 10:
+                line = child.stdout.readline()
+                assert line, "SIGINT ended the child"
+                lines.append(line)
+        if how.endswith("eof"):
             child.stdin.close()
         else:
             child.send_signal(signal.SIGTERM)
