@@ -35,6 +35,7 @@ from harness.spec.models import (
 )
 
 __all__ = [
+    "REFERENCE",
     "CallOutcome",
     "ControlBackend",
     "ControlResult",
@@ -45,7 +46,8 @@ __all__ = [
     "resolve_refs",
 ]
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A ``${NAME}`` reference, resolved at run time and never written into evidence."""
 
 
 class CallOutcome(enum.StrEnum):
@@ -79,7 +81,7 @@ def resolve_refs(text: str, values: Mapping[str, str]) -> str:
             return os.environ[name]
         raise KeyError(name)
 
-    return _REF.sub(one, text)
+    return REFERENCE.sub(one, text)
 
 
 class ControlBackend(abc.ABC):

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,13 +26,21 @@ import structlog
 import yaml
 
 from harness import __version__
-from harness.control import ControlBackend, HookBackend, HttpBackend, build_backend
+from harness.control import (
+    REFERENCE,
+    ControlBackend,
+    HookBackend,
+    HttpBackend,
+    build_backend,
+    resolve_refs,
+)
 from harness.errors import (
     EXIT_FAILED,
     EXIT_OK,
     GovdrillError,
     Interrupted,
     LoadError,
+    Problem,
     SandboxError,
     SpecError,
 )
@@ -137,9 +145,9 @@ def run_drill(
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = RunDir(results, drill.drill, stamp, run_id)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
+    secrets = _resolve_secrets(drill)
     state.swept = reaper.sweep()
     staging = run_dir.create()
-    secrets = _resolve_secrets(drill)
     timeline = Timeline(
         staging / "timeline.jsonl",
         zero_ns=state.zero_ns,
@@ -226,7 +234,7 @@ def _run_phases(
     detector = HarmDetector(clock)
     state.detector = detector
     load = LoadProcess(
-        config=_load_config(drill, endpoint.base_url),
+        config=_load_config(drill, endpoint.base_url, secrets),
         log=state.log,
         stderr_path=state.run_dir.staging / "load.stderr.log",
         on_observation=detector,
@@ -403,6 +411,7 @@ def _check_halt(halt: threading.Event) -> None:
 
 
 def _resolve_secrets(drill: Drill) -> dict[str, str]:
+    """The target's secrets for this run, after checking every ``${NAME}`` can be resolved."""
     values = {}
     problems = []
     for name, spec in drill.target.secrets.items():
@@ -411,12 +420,30 @@ def _resolve_secrets(drill: Drill) -> dict[str, str]:
         elif spec.generate:
             values[name] = _secrets.token_urlsafe(24)
         else:
-            problems.append(f"secret {name!r}: set ${spec.env}")
+            problems.append(
+                Problem(drill.source, None, f"target.secrets.{name}", f"${spec.env} is not set")
+            )
+    for where, name in _references(drill.model_dump(mode="json", by_alias=True), ""):
+        if name not in values and name not in os.environ:
+            problems.append(
+                Problem(drill.source, None, where, f"${{{name}}} is neither a secret nor set")
+            )
     if problems:
-        from harness.errors import Problem
-
-        raise SpecError([Problem(drill.drill, None, "target.secrets", p) for p in problems])
+        raise SpecError(problems)
     return values
+
+
+def _references(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every ``${NAME}`` in the drill, with the dotted field it appears in."""
+    if isinstance(node, str):
+        for match in REFERENCE.finditer(node):
+            yield where, match.group(1)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _references(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _references(value, f"{where}[{i}]")
 
 
 def _drill_as_run(drill: Drill) -> bytes:
@@ -426,7 +453,7 @@ def _drill_as_run(drill: Drill) -> bytes:
     return (header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).encode()
 
 
-def _load_config(drill: Drill, base_url: str) -> LoadConfig:
+def _load_config(drill: Drill, base_url: str, secrets: dict[str, str]) -> LoadConfig:
     request = drill.load.request
     return LoadConfig.from_dict(
         {
@@ -437,7 +464,7 @@ def _load_config(drill: Drill, base_url: str) -> LoadConfig:
                 "method": request.method,
                 "path": request.path,
                 "json": request.json_body,
-                "headers": dict(request.headers),
+                "headers": {k: resolve_refs(v, secrets) for k, v in request.headers.items()},
                 "body": request.body,
             },
             "parent_pid": os.getpid(),

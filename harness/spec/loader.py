@@ -38,6 +38,7 @@ def load_drill(
     if not isinstance(located.data, dict):
         raise SpecError([Problem(file, 1, "", "a drill is a mapping (key: value lines)")])
     data = apply_overrides(dict(located.data), overrides)
+    data["source"] = file
 
     problems: list[Problem] = []
     target = _resolve_target(data, located, path, targets_dirs, problems)

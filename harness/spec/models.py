@@ -475,6 +475,8 @@ class Drill(_Frozen):
 
     drill: str = Field(pattern=_NAME)
     description: str = ""
+    source: str = ""
+    """Set by the loader: the drill file's path, for messages."""
     target: Target
     target_args: list[str] = Field(default_factory=list)
     """Extra arguments for the target's start command (e.g. ``[--defect, stop_theater]``)."""
