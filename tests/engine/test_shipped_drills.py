@@ -9,9 +9,11 @@ import yaml
 
 from tests.engine.conftest import ROOT, govdrill, labelled_processes, only_run, summary_of
 
-DRILLS = sorted((ROOT / "drills").rglob("*.yaml")) + [
-    ROOT / "tests" / "engine" / "drills" / "hung-admin.yaml",
-    ROOT / "tests" / "engine" / "drills" / "command-stop.yaml",
+HERE = ROOT / "tests" / "engine" / "drills"
+DRILLS = [
+    *sorted((ROOT / "drills").rglob("*.yaml")),
+    HERE / "hung-admin.yaml",
+    HERE / "command-stop.yaml",
 ]
 
 pytestmark = pytest.mark.slow
