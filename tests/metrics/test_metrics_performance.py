@@ -6,10 +6,10 @@ import random
 import time
 
 import pytest
-from metrics_sim import MS, T0, S
 
 from harness.metrics import Deadlines, DeadlineVerdict, RunInstants, StopKind, analyse, judge
 from harness.observations import Observation, ObservationLog, State
+from tests.metrics.metrics_sim import MS, T0, S
 
 ROWS = 1_000_000
 

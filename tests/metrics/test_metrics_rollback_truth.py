@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from metrics_sim import MS, T0, Answer, S, Server, gate, simulate
-
 from harness.metrics import (
     Deadlines,
     DeadlineVerdict,
@@ -16,6 +14,7 @@ from harness.metrics import (
     judge,
 )
 from harness.observations import ObservationLog, State
+from tests.metrics.metrics_sim import MS, T0, Answer, S, Server, gate, simulate
 
 INCIDENT = T0 + S // 2
 ISSUED = T0 + 1 * S

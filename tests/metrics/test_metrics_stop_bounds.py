@@ -7,10 +7,10 @@ import statistics
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from metrics_sim import MS, T0, S, gate, log_of, shuffled, simulate
 
 from harness.metrics import Metrics, RunInstants, StopKind, analyse
 from harness.observations import State
+from tests.metrics.metrics_sim import MS, T0, S, gate, log_of, shuffled, simulate
 
 ISSUED = T0 + S // 2
 END = T0 + 5 * S // 2

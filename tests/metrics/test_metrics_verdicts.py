@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from metrics_sim import MS, T0, Answer, S, gate, simulate
 
 from harness.metrics import (
     AnalysisParams,
@@ -19,6 +18,7 @@ from harness.metrics import (
     judge,
 )
 from harness.observations import ObservationLog, State
+from tests.metrics.metrics_sim import MS, T0, Answer, S, gate, simulate
 
 INCIDENT = T0 + S // 2
 ISSUED = T0 + 1 * S
