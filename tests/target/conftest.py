@@ -63,7 +63,9 @@ class Client:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        body = (
+            raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        )
         start = time.monotonic_ns()
         try:
             self._conn.request(method, path, body=body, headers=headers)
@@ -184,8 +186,16 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         workdir.mkdir()
         (workdir / "admin-token").write_text(TOKEN + "\n")
         port_file = workdir / "port"
-        args = ["--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file),
-                "--events", str(workdir / "events.jsonl")]
+        args = [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--events",
+            str(workdir / "events.jsonl"),
+        ]
         if token_file:
             args += ["--token-file", str(workdir / "admin-token")]
         with open(workdir / "stderr.log", "wb") as stderr:

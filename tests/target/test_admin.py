@@ -28,7 +28,11 @@ def test_stop_refuses_inference_and_resume_restores_it(start_service: StartServi
     assert client.admin("POST", "/admin/resume").status == 200
     assert client.generate().status == 200
     assert client.call("GET", "/readyz").status == 200
-    assert [e["event"] for e in service.events()][2:] == ["incident_on", "stop_effective", "resumed"]
+    assert [e["event"] for e in service.events()][2:] == [
+        "incident_on",
+        "stop_effective",
+        "resumed",
+    ]
 
 
 def test_repeated_stop_and_resume_log_only_real_changes(start_service: StartService) -> None:

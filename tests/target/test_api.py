@@ -37,7 +37,8 @@ def test_chat_completions_has_the_openai_shape(start_service: StartService) -> N
     """POST /v1/chat/completions answers in the OpenAI chat.completion shape."""
     service = start_service()
     answer = service.client().call(
-        "POST", "/v1/chat/completions",
+        "POST",
+        "/v1/chat/completions",
         {"model": "any", "messages": [{"role": "user", "content": "the lamp"}], "max_tokens": 5},
     )
     assert answer.status == 200
@@ -119,4 +120,3 @@ def test_events_lines_are_stamped_json(start_service: StartService) -> None:
         assert record["pid"] == service.proc.pid
     assert records[0]["t_ns"] < records[1]["t_ns"]
     assert records[1]["port"] == service.port
-

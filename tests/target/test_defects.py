@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from conftest import Hammer, StartService, wait_ready
@@ -18,7 +19,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie still answers kill(0); it has exited all the same.
-    state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     return state != "Z"
 
 

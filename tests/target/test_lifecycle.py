@@ -68,8 +68,13 @@ def test_drain_timeout_exits_three(start_service: StartService) -> None:
 
 def test_bad_flags_exit_two_with_usage(start_service: StartService) -> None:
     """Unknown flags and bad values print usage and exit 2 without a traceback."""
-    for args in (["--bogus"], ["--port", "http"], ["--defect", "gremlins"],
-                 ["--v2-canary-rate", "1.5"], ["--model-version", "v7"]):
+    for args in (
+        ["--bogus"],
+        ["--port", "http"],
+        ["--defect", "gremlins"],
+        ["--v2-canary-rate", "1.5"],
+        ["--model-version", "v7"],
+    ):
         result = run_service_command(args)
         assert result.returncode == 2, args
         assert "usage:" in result.stderr
@@ -95,11 +100,28 @@ def test_help_documents_every_flag_and_defect() -> None:
     """--help exits 0 and names every public flag and defect."""
     result = run_service_command(["--help"])
     assert result.returncode == 0
-    for word in ("--host", "--port", "--port-file", "--admin-port", "--token-file", "--events",
-                 "--drain-timeout", "--model-version", "--v2-canary-rate", "--defect",
-                 "--slow-drain-seconds", "--resurrect-delay", "--starved-admin-delay-ms",
-                 "stop_theater", "slow_drain", "resurrect", "starved_admin", "lying_rollback",
-                 "ignore_sigterm", "Exit codes"):
+    for word in (
+        "--host",
+        "--port",
+        "--port-file",
+        "--admin-port",
+        "--token-file",
+        "--events",
+        "--drain-timeout",
+        "--model-version",
+        "--v2-canary-rate",
+        "--defect",
+        "--slow-drain-seconds",
+        "--resurrect-delay",
+        "--starved-admin-delay-ms",
+        "stop_theater",
+        "slow_drain",
+        "resurrect",
+        "starved_admin",
+        "lying_rollback",
+        "ignore_sigterm",
+        "Exit codes",
+    ):
         assert word in result.stdout, word
 
 

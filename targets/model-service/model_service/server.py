@@ -15,6 +15,7 @@ import random
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -226,9 +227,14 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         path = self.path.split("?", 1)[0]
-        reply = self.app.route(
-            self.command, path, body, self.headers.get("Authorization"), self.role
-        )
+        try:
+            reply = self.app.route(
+                self.command, path, body, self.headers.get("Authorization"), self.role
+            )
+        except Exception:
+            # A bug in a route: say so in JSON and on stderr, keep serving other requests.
+            traceback.print_exc()
+            reply = Reply(500, {"error": "internal_error"}, close=True)
         self._write(reply)
 
     def _read_body(self) -> bytes | None:
