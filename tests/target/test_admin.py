@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import TOKEN, Hammer, StartService, assert_instant_between
+from tests.target.live_service import TOKEN, Hammer, StartService, assert_instant_between
 
 
 def test_stop_refuses_inference_and_resume_restores_it(start_service: StartService) -> None:

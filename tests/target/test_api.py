@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 
-from conftest import TARGET_DIR, StartService
+from tests.target.live_service import TARGET_DIR, StartService
 
 CANARY_RE = re.compile(r"CANARY-[0-9a-f]{8}")
 

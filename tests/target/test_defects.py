@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Hammer, StartService, wait_ready
+
+from tests.target.live_service import Hammer, StartService, wait_ready
 
 
 def _alive(pid: int) -> bool:

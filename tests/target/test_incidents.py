@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import Hammer, StartService, assert_instant_between
+from tests.target.live_service import Hammer, StartService, assert_instant_between
 
 
 def _cpu_seconds(pid: int) -> float:

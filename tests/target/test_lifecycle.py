@@ -9,7 +9,8 @@ import threading
 import time
 
 import pytest
-from conftest import Answer, Client, StartService, run_service_command
+
+from tests.target.live_service import Answer, Client, StartService, run_service_command
 
 
 def _in_flight_generate(service_port: int, results: list[Answer]) -> threading.Thread:
