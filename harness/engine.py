@@ -239,6 +239,7 @@ def _run_phases(
         stderr_path=state.run_dir.staging / "load.stderr.log",
         on_observation=detector,
         clock=clock,
+        labels=reaper.labels(state.run_id),
     )
     state.load = load
     load.start()

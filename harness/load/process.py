@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -114,8 +114,10 @@ class LoadProcess:
         on_observation: Callable[[Observation], None] | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
         stall_after_s: float = STALL_AFTER_S,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
+        self._labels = dict(labels or {})
         self.log = log
         self.stderr_path = stderr_path
         self._on_observation = on_observation
@@ -174,6 +176,7 @@ class LoadProcess:
             p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
         )
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self._labels)  # so a sweep after a SIGKILLed harness finds it too
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.stderr_path, "ab") as stderr:
             self._proc = subprocess.Popen(

@@ -117,7 +117,15 @@ class _Harm:
     a harmful answer started at or after an instant also ended after it.
     """
 
-    __slots__ = ("ends_after", "first_end", "first_start", "since", "starts_after", "total")
+    __slots__ = (
+        "ends_after",
+        "first_end",
+        "first_start",
+        "serving_after",
+        "since",
+        "starts_after",
+        "total",
+    )
 
     def __init__(self, cols: _Columns, since: int | None) -> None:
         self.total = cols.harmful.count(1)
@@ -127,19 +135,33 @@ class _Harm:
         if since is None or not self.total:
             self.starts_after: list[int] = []
             self.ends_after: list[int] = []
+            self.serving_after: list[int] = []
         else:
             kept = _and(cols.harmful, cols.ended_after(since))
             self.starts_after = list(compress(cols.start, kept))
             self.ends_after = list(compress(cols.end, kept))
+            self.serving_after = list(compress(cols.serving, kept))
 
-    def counts(self, t_ns: int | None) -> tuple[int, int] | None:
+    def counts(self, t_ns: int | None, gate_closed_by: int | None = None) -> tuple[int, int] | None:
         """(certainly after, possibly after): harmful answers that started at or after
-        ``t_ns``, and that ended after it."""
+        ``t_ns``, and that may have been handled after it.
+
+        A serving answer was handled at or before its end and, after a clean stop whose
+        gate had certainly closed by ``gate_closed_by``, before that too: it may have been
+        handled after ``t_ns`` only if ``min(end, gate_closed_by) > t_ns``.
+        """
         if t_ns is None:
             return None
         assert self.since is not None and t_ns >= self.since
         certain = sum(map(t_ns.__le__, self.starts_after))
-        possible = sum(map(t_ns.__lt__, self.ends_after))
+        if gate_closed_by is None:
+            possible = sum(map(t_ns.__lt__, self.ends_after))
+        else:
+            possible = sum(
+                1
+                for end, serving in zip(self.ends_after, self.serving_after, strict=True)
+                if (min(end, gate_closed_by) if serving else end) > t_ns
+            )
         return certain, possible
 
 
@@ -176,8 +198,10 @@ def analyse(
     harmful_total = harm.total
     covered_from_issue = issued is not None and _covered(presence, issued, instants, max_gap_ns)
     covered_from_ack = acked is not None and _covered(presence, acked, instants, max_gap_ns)
-    after_issue = harm.counts(issued)
-    after_ack = harm.counts(acked)
+    # After a clean, confirmed stop every serving answer was handled before its upper bound.
+    gate = stop.upper_ns if stop.kind is StopKind.CLEAN and stop.confirmed else None
+    after_issue = harm.counts(issued, gate)
+    after_ack = harm.counts(acked, gate)
     rung_used, rung_certain = _rung_used(instants, stop)
     window_whole = instants.proof_end_ns == instants.load_end_ns
 

@@ -13,6 +13,7 @@ TargetEvent = tuple[int, str, Mapping[str, object]]
 """One line of a target's event log: (t_ns on the host monotonic clock, event, details)."""
 
 _STOP_EVENTS = frozenset({"stop_effective", "draining"})
+_BACK_EVENTS = frozenset({"resumed", "started", "ready"})
 _NEVER = 2**63 - 1
 
 
@@ -33,8 +34,8 @@ def check_ground_truth(
 
     The log is untrustworthy when answers it says could not happen were observed: a serving
     answer started more than ``tolerance_s`` after the claimed stop and ended before the
-    target's next logged ``resumed`` (or the drill's next resume); or a serving answer from
-    another version, or a harmful one, started that long after the claimed switch and ended
+    target's next logged ``resumed``, ``started`` or ``ready`` (or the drill's next resume);
+    or a serving answer from another version, or a harmful one, started that long after the claimed switch and ended
     before the target's next logged switch away. With ``log`` every observation is checked;
     without it only the latest such answer the metrics kept, so a claim followed by a logged
     resume or switch is then given the benefit of the doubt.
@@ -51,8 +52,9 @@ def check_ground_truth(
         if stop.lower_ns is not None and stop.upper_ns is not None:
             stop_within = stop.lower_ns <= stop_claim <= stop.upper_ns
             stop_error = (stop.lower_ns + stop.upper_ns) // 2 - stop_claim
+        # A process (re)started by a supervisor serves again honestly: its log says so.
         logged_resume = next(
-            (t for t, e, _d in timeline if e == "resumed" and t > stop_claim), _NEVER
+            (t for t, e, _d in timeline if e in _BACK_EVENTS and t > stop_claim), _NEVER
         )
         drill_resume = min((r for r in instants.resumes_ns if r > issued), default=_NEVER)
         until = min(logged_resume, drill_resume)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +38,11 @@ def summary_of(run: Path) -> dict[str, Any]:
     return data
 
 
-def labelled_processes() -> list[tuple[int, str]]:
-    """Every live process carrying a govdrill run label, with its command line."""
+def labelled_processes(
+    *, run_id: str | None = None, owner: int | None = None
+) -> list[tuple[int, str]]:
+    """Live processes (targets and load children) carrying a govdrill run label, of one run
+    or one harness when given."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,24 +53,13 @@ def labelled_processes() -> list[tuple[int, str]]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"GOVDRILL_RUN_ID=" in env and state != "Z":
-            found.append((int(entry.name), cmd))
-    return found
-
-
-def load_children() -> list[tuple[int, str]]:
-    """Live Locust load children (they carry no run label: matched by module name)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if b"GOVDRILL_RUN_ID=" not in env or state == "Z":
             continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
+        if run_id is not None and f"GOVDRILL_RUN_ID={run_id}\0".encode() not in env + b"\0":
             continue
-        if "harness.load.child" in cmd and state != "Z":
-            found.append((int(entry.name), cmd))
+        if owner is not None and f"GOVDRILL_OWNER_PID={owner}\0".encode() not in env + b"\0":
+            continue
+        found.append((int(entry.name), cmd))
     return found
 
 

@@ -16,7 +16,6 @@ from tests.engine.conftest import (
     ROOT,
     govdrill,
     labelled_processes,
-    load_children,
     only_run,
     summary_of,
 )
@@ -27,13 +26,15 @@ TRUTH = ROOT / "tests" / "engine" / "drills" / "truth.yaml"
 THEATER = ROOT / "drills" / "defects" / "stop-theater.yaml"
 
 
-def wait_gone(deadline_s: float = 5.0) -> list[tuple[int, str]]:
-    """Labelled processes still alive after waiting up to ``deadline_s``."""
+def wait_gone(
+    *, run_id: str | None = None, owner: int | None = None, deadline_s: float = 5.0
+) -> list[tuple[int, str]]:
+    """Labelled processes of one run or harness still alive after up to ``deadline_s``."""
     end = time.monotonic() + deadline_s
-    left = labelled_processes() + load_children()
+    left = labelled_processes(run_id=run_id, owner=owner)
     while left and time.monotonic() < end:
         time.sleep(0.05)
-        left = labelled_processes() + load_children()
+        left = labelled_processes(run_id=run_id, owner=owner)
     return left
 
 
@@ -56,13 +57,13 @@ def start_harness(drill: Path, results: Path) -> subprocess.Popen[str]:
 
 def test_nothing_left_after_pass_and_failure(results: Path) -> None:
     """A passing run and a failing run both leave no target and no load child."""
-    assert govdrill("run", str(TRUTH), "--results", str(results), "-q").returncode == 0
-    assert wait_gone() == []
+    assert govdrill("run", str(TRUTH), "--results", str(results / "pass"), "-q").returncode == 0
+    assert wait_gone(run_id=summary_of(only_run(results / "pass"))["run_id"]) == []
     failing = govdrill(
-        "run", str(THEATER), "--results", str(results), "-q", "--set", "expect=null"
+        "run", str(THEATER), "--results", str(results / "fail"), "-q", "--set", "expect=null"
     )  # fmt: skip
     assert failing.returncode == 1, failing.stdout + failing.stderr
-    assert wait_gone() == []
+    assert wait_gone(run_id=summary_of(only_run(results / "fail"))["run_id"]) == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -73,7 +74,7 @@ def test_interrupt_tears_down_and_keeps_evidence(results: Path, signum: int) -> 
     proc.send_signal(signum)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signum, out
-    assert wait_gone() == []
+    assert wait_gone(owner=proc.pid) == []
     run = only_run(results)
     summary = summary_of(run)
     assert summary["verdict"] == "interrupted"
@@ -87,11 +88,11 @@ def test_interrupt_tears_down_and_keeps_evidence(results: Path, signum: int) -> 
 def test_sigkilled_harness_leaves_no_orphan(results: Path) -> None:
     """SIGKILL of the harness: its target and load die with it; nothing is presented as done."""
     proc = start_harness(THEATER, results)
-    before = labelled_processes()
-    assert before, "the target should be running while the drill runs"
+    before = labelled_processes(owner=proc.pid)
+    assert len(before) >= 2, f"target and load child should run during the drill: {before}"
     proc.kill()
     proc.wait(timeout=10)
-    assert wait_gone() == []
+    assert wait_gone(owner=proc.pid) == []
     drill_dir = results / "defect-stop-theater"
     assert [p.name for p in drill_dir.iterdir() if not p.name.startswith(".")] == []
     assert any(p.name.endswith(".partial") for p in drill_dir.iterdir())

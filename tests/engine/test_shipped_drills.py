@@ -25,6 +25,7 @@ def test_drill_outcome(drill: Path, results: Path) -> None:
     done = govdrill("run", str(drill), "--results", str(results), "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     summary = summary_of(only_run(results))
+    assert labelled_processes(run_id=summary["run_id"]) == []
     expect = yaml.safe_load(drill.read_text()).get("expect")
     if expect is not None:
         assert summary["verdict"] == expect["verdict"]
@@ -34,4 +35,3 @@ def test_drill_outcome(drill: Path, results: Path) -> None:
     truth = summary["ground_truth"]
     if truth and truth["stop_claimed_ns"] is not None and summary["stop"]["kind"] == "clean":
         assert truth["stop_within_bounds"], truth
-    assert labelled_processes() == []
