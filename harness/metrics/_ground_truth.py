@@ -36,9 +36,9 @@ def check_ground_truth(
     answer started more than ``tolerance_s`` after the claimed stop and ended before the
     target's next logged ``resumed``, ``started`` or ``ready`` (or the drill's next resume);
     or a serving answer from another version, or a harmful one, started that long after the
-    claimed switch and ended before the target's next logged switch away. With ``log`` every observation is checked;
-    without it only the latest such answer the metrics kept, so a claim followed by a logged
-    resume or switch is then given the benefit of the doubt.
+    claimed switch and ended before the target's next logged switch away. With ``log``
+    every observation is checked; without it only the latest such answer the metrics kept,
+    so a claim followed by a logged resume or switch is then given the benefit of the doubt.
     """
     timeline = sorted(events, key=lambda event: event[0])
     tolerance = to_ns(tolerance_s)
