@@ -100,11 +100,13 @@ def find_target_file(name: str, drill_path: Path, targets_dirs: Sequence[Path] =
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a copy of the data."""
+    """Apply ``key.sub=value`` overrides (``steps[1].delay=2s`` reaches into lists; values
+    are parsed as YAML) to a copy of the data; the file's own data is never mutated."""
     problems: list[Problem] = []
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
+        path = _override_path(key) if sep else None
+        if not path:
             problems.append(Problem(OVERRIDES, None, item, "expected key=value"))
             continue
         try:
@@ -112,26 +114,55 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         except yaml.YAMLError as exc:
             problems.append(Problem(OVERRIDES, None, key, f"value is not valid YAML: {exc}"))
             continue
-        node: Any = data
-        parts = key.split(".")
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part) if isinstance(node, dict) else None
-            if child is None:
-                child = {}
-            elif isinstance(child, dict):
-                child = dict(child)
-            else:
-                problems.append(
-                    Problem(OVERRIDES, None, ".".join(parts[: i + 1]), "is not a mapping")
-                )
-                break
-            node[part] = child
-            node = child
-        else:
-            node[parts[-1]] = value
+        problem = _set_path(data, path, value)
+        if problem:
+            problems.append(Problem(OVERRIDES, None, key, problem))
     if problems:
         raise SpecError(problems)
     return data
+
+
+_OVERRIDE_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\[\d+\])*)")
+
+
+def _override_path(key: str) -> list[str | int] | None:
+    """``a.b[2].c`` as ``["a", "b", 2, "c"]``; None when malformed."""
+    path: list[str | int] = []
+    for part in key.split("."):
+        match = _OVERRIDE_PART.fullmatch(part)
+        if match is None:
+            return None
+        path.append(match.group(1))
+        path.extend(int(i) for i in re.findall(r"\d+", match.group(2)))
+    return path
+
+
+def _set_path(data: dict[str, Any], path: list[str | int], value: Any) -> str:
+    """Set ``value`` at ``path``, copying each container on the way; return a problem or ''."""
+    node: Any = data
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        where = _dotted(path[: depth + 1])
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                return f"{_dotted(path[:depth])} is not a list"
+            if part >= len(node):
+                return f"{where}: index out of range (the list has {len(node)} items)"
+        elif not isinstance(node, dict):
+            return f"{_dotted(path[:depth])} is not a mapping"
+        if last:
+            node[part] = value
+            return ""
+        child = node[part] if isinstance(part, int) else node.get(part)
+        if child is None:
+            child = {}
+        elif isinstance(child, dict | list):
+            child = type(child)(child)
+        else:
+            return f"{where} is neither a mapping nor a list"
+        node[part] = child
+        node = child
+    return ""
 
 
 # --------------------------------------------------------------------------- internals
