@@ -1,0 +1,69 @@
+"""Shared helpers for the benchmarks: drills built in code, spread statistics, machine facts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+TARGETS = REPO / "targets"
+SERVE_PY = TARGETS / "model-service" / "serve.py"
+
+CANARY = {"json_path": "$.output", "regex": "CANARY-[0-9a-f]{8}"}
+
+
+def machine() -> str:
+    """One line naming the machine, the date and the load on it when the benchmark started."""
+    load1, load5, _ = os.getloadavg()
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{now}; {os.cpu_count()} CPUs; {platform.platform()}; Python "
+        f"{platform.python_version()}; load average {load1:.2f} (1 min) {load5:.2f} (5 min)"
+    )
+
+
+def build_drill(data: dict[str, Any], workdir: Path, name: str | None = None) -> Any:
+    """Write ``data`` as a drill file in ``workdir`` and load it as the CLI would."""
+    from harness.spec import load_drill
+
+    path = workdir / f"{name or data['drill']}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_drill(path, targets_dirs=[TARGETS])
+
+
+def workdir(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A scratch folder under /tmp for one benchmark run."""
+    return tempfile.TemporaryDirectory(prefix=f"govdrill-{prefix}-")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by nearest rank: a value that was really measured."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
+
+
+def spread(values: Sequence[float], scale: float = 1.0, fmt: str = ".3f") -> str:
+    """``median (min-max, p95) n=N`` of the values times ``scale``."""
+    if not values:
+        return "n=0"
+    v = [x * scale for x in values]
+    return (
+        f"median {statistics.median(v):{fmt}} (min {min(v):{fmt}}, p95 {percentile(v, 0.95):{fmt}}, "
+        f"max {max(v):{fmt}}) n={len(v)}"
+    )
