@@ -24,6 +24,7 @@ from pathlib import Path
 from harness.errors import SandboxError
 from harness.sandbox import reaper
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
+from harness.sandbox.capture import OutputCapture
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 
 __all__ = ["ProcessSandbox", "free_port"]
@@ -79,6 +80,7 @@ class ProcessSandbox(Sandbox):
         self._log_dir = log_dir
         self._clock = clock
         self._proc: subprocess.Popen[bytes] | None = None
+        self._captures: list[OutputCapture] = []
         self._report: TeardownReport | None = None
         self._endpoint: Endpoint | None = None
         self.exited_ns: int | None = None
@@ -131,23 +133,27 @@ class ProcessSandbox(Sandbox):
         if self._spec.limits.nofile:
             limits[resource.RLIMIT_NOFILE] = self._spec.limits.nofile
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        with (
-            open(self._log_dir / "target.stdout.log", "wb") as out,
-            open(self._log_dir / "target.stderr.log", "wb") as err,
-        ):
-            try:
-                self._proc = subprocess.Popen(
-                    argv,
-                    cwd=self._workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,
-                    preexec_fn=_child_setup(limits),
-                )
-            except OSError as exc:
-                raise SandboxError(f"cannot start target {argv[0]!r}: {exc.strerror}") from None
+        self._captures = [
+            OutputCapture(self._log_dir / "target.stdout.log"),
+            OutputCapture(self._log_dir / "target.stderr.log"),
+        ]
+        out, err = self._captures
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=self._workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out.write_fd,
+                stderr=err.write_fd,
+                start_new_session=True,
+                preexec_fn=_child_setup(limits),
+            )
+        except OSError as exc:
+            raise SandboxError(f"cannot start target {argv[0]!r}: {exc.strerror}") from None
+        finally:
+            for capture in self._captures:
+                capture.start()
         deadline = self._clock() + int(self._ready.timeout * 1e9)
         if self._spec.port_file:
             port = self._wait_port_file(Path(self._fill(self._spec.port_file, values)), deadline)
@@ -267,13 +273,17 @@ class ProcessSandbox(Sandbox):
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
+        for capture in self._captures:
+            capture.close()
+        dropped = sum(c.dropped for c in self._captures)
         self._report = TeardownReport(
             way,
             proc.returncode,
-            "the harness's own teardown; not counted as a stop"
-            if way is not TeardownWay.ALREADY_GONE
-            else "the target had already exited",
-        )
+            ("the harness's own teardown; not counted as a stop"
+             if way is not TeardownWay.ALREADY_GONE
+             else "the target had already exited")
+            + (f"; {dropped} bytes of its output dropped beyond the log cap" if dropped else ""),
+        )  # fmt: skip
         return self._report
 
     def collect(self, into: Path) -> list[Path]:
