@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -213,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug or an unforeseen OS failure: the harness itself failed
+        print("govdrill: the harness itself failed (exit 3); please report this:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_HARNESS
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -344,18 +344,29 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
     """Always: stop the load, tear the target down, collect its logs."""
     timeline = state.timeline
     assert timeline is not None
-    if state.load is not None:
-        # The observation window ends when the harness decides to stop the load; answers
-        # that arrive while the child shuts down are kept but prove nothing beyond it.
-        state.load_end_ns = clock()
-        with contextlib.suppress(Exception):
-            state.load.stop()
-        timeline.event("load_stopped", window_end_ns=state.load_end_ns, observations=len(state.log))
-    if state.sandbox is not None:
-        exited_ns = getattr(state.sandbox, "exited_ns", None)
-        alive_before = state.sandbox.alive()
-        report = state.sandbox.teardown()
-        state.teardown = report
+    try:
+        if state.load is not None:
+            # The observation window ends when the harness decides to stop the load; answers
+            # that arrive while the child shuts down are kept but prove nothing beyond it.
+            state.load_end_ns = clock()
+            with contextlib.suppress(Exception):
+                state.load.stop()
+            timeline.event(
+                "load_stopped", window_end_ns=state.load_end_ns, observations=len(state.log)
+            )
+    finally:
+        if state.sandbox is not None:
+            _teardown(state, timeline)
+
+
+def _teardown(state: _Run, timeline: Timeline) -> None:
+    """Tear the target down first; only then record it (recording may fail, teardown not)."""
+    assert state.sandbox is not None
+    exited_ns = getattr(state.sandbox, "exited_ns", None)
+    alive_before = state.sandbox.alive()
+    report = state.sandbox.teardown()
+    state.teardown = report
+    try:
         timeline.event(
             "teardown",
             way=report.way.value,
@@ -364,6 +375,7 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
             target_exit_seen_ns=exited_ns,
             detail=report.detail,
         )
+    finally:
         with contextlib.suppress(OSError):
             state.sandbox.collect(state.run_dir.staging)
 

@@ -53,7 +53,9 @@ def run_timed(drill: Path, results: Path) -> tuple[int, str, float]:
 
 def test_crash_at_start(tmp_path: Path) -> None:
     """A target that exits at once is reported with its exit code and stderr, exit 3."""
-    cmd = '["{python}", "-c", "import sys; print(\'boom: no model\', file=sys.stderr); sys.exit(7)"]'
+    cmd = (
+        '["{python}", "-c", "import sys; print(\'boom: no model\', file=sys.stderr); sys.exit(7)"]'
+    )
     code, out, wall = run_timed(drill_with(tmp_path, cmd), tmp_path / "results")
     assert code == 3, out
     assert "exited with code 7" in out and "boom: no model" in out
@@ -69,7 +71,9 @@ def test_never_ready(tmp_path: Path) -> None:
     assert code == 3, out
     assert "not ready" in out and "within 2s" in out and "HTTP 404" in out
     assert wall < 15
-    assert labelled_processes() == [] or all("http.server" not in c for _, c in labelled_processes())
+    assert labelled_processes() == [] or all(
+        "http.server" not in c for _, c in labelled_processes()
+    )
 
 
 def test_binds_late(tmp_path: Path) -> None:
