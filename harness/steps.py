@@ -12,7 +12,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness.control import CallOutcome, ControlBackend, ControlResult, PendingCall
+from harness.control import CallOutcome, ControlBackend, ControlResult, HttpBackend, PendingCall
+from harness.evidence import StatusProbe, snapshot_before_rollback
 from harness.observations import ObservationLog
 from harness.spec.models import Action, Drill, Step, Trigger
 from harness.timeline import Timeline
@@ -64,6 +65,7 @@ class Ladder:
     grace_ns: int
     watcher: TransitionWatcher
     timeline: Timeline
+    escalate_on_failure: bool = True
     climbed: list[RungRecord] = field(default_factory=list)
     effective_ns: int | None = None
     exhausted_ns: int | None = None
@@ -119,7 +121,11 @@ class Ladder:
             self.timeline.event("stop_effective_seen", rung=self.current.name)
             return True
         current = self.current
-        failed = current.result is not None and current.result.outcome is not CallOutcome.ACKED
+        failed = (
+            self.escalate_on_failure
+            and current.result is not None
+            and current.result.outcome is not CallOutcome.ACKED
+        )
         if failed or now - current.issued_ns >= self.grace_ns:
             if len(self.climbed) < len(self.rungs):
                 self.timeline.event(
@@ -281,7 +287,13 @@ class Steps:
             assert step.stop is not None
             rungs = [(name, self._backends[name]) for name in step.stop]
             watcher = TransitionWatcher(self._log, now)
-            ladder = Ladder(rungs, int(step.grace * 1e9), watcher, self._timeline)
+            ladder = Ladder(
+                rungs,
+                int(step.grace * 1e9),
+                watcher,
+                self._timeline,
+                escalate_on_failure=step.escalate == "on_failure",
+            )
             ladder.issue_next()
             state.ladder = ladder
             if self.ladder is None:
@@ -293,15 +305,37 @@ class Steps:
             state.call = self._hooks[name].call(action, step.params)
         elif action is Action.ROLLBACK:
             assert step.rollback is not None
-            state.call = self._backends[step.rollback["via"]].call(
+            via = step.rollback["via"]
+            self._snapshot_before_rollback(via)  # a rollback must not destroy evidence
+            state.call = self._backends[via].call(
                 Action.ROLLBACK, {**step.params, "to": step.rollback["to"]}
             )
+            self._timeline.event("rollback_issued", t_ns=state.call.issued_ns, via=via)
             self.rollbacks.append(
                 TransitionWatcher(self._log, state.call.issued_ns, version=step.rollback["to"])
             )
         else:
             assert step.resume is not None
             state.call = self._backends[step.resume].call(Action.RESUME, step.params)
+
+    def _snapshot_before_rollback(self, via: str) -> None:
+        backend = self._backends[via]
+        http = self._drill.target.control_paths[via].http
+        probe: StatusProbe | None = None
+        if isinstance(backend, HttpBackend) and http is not None and http.status is not None:
+            status_call = http.status
+
+            def probe() -> tuple[str, str]:
+                outcome, detail = backend.request(status_call, None)
+                return outcome.value, detail
+
+        snapshot_before_rollback(
+            timeline=self._timeline,
+            log=self._log,
+            via=via,
+            status=probe,
+            timeout_s=backend.timeout_s,
+        )
 
     def _progress(self, state: StepState, now: int) -> None:
         if state.ladder is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import types
@@ -10,6 +11,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -18,7 +20,13 @@ from harness.errors import Problem, SpecError
 from harness.spec._yaml import Located, load_located
 from harness.spec.models import Action, Drill, Target, Trigger
 
-__all__ = ["apply_overrides", "find_target_file", "load_drill", "load_target"]
+__all__ = [
+    "apply_overrides",
+    "find_target_file",
+    "is_loopback_url",
+    "load_drill",
+    "load_target",
+]
 
 _REF = re.compile(r"\$\{([^}]*)\}")
 _REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -317,12 +325,30 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
             message += f" (known: {', '.join(allowed)})"
         problems.append(Problem(file, located.line_of(loc), _dotted(loc), message))
 
+    if not drill.allow_remote:
+        for name, declared in paths.items():
+            url = declared.http.base_url if declared.http is not None else None
+            if url and not is_loopback_url(url):
+                problem(
+                    ("target",),
+                    f"control path {name!r} points at {url}, which is not loopback; a drill"
+                    " must say allow_remote: true to reach beyond this machine",
+                )
     if drill.resolved_sandbox not in target.sandboxes:
         problem(
             ("sandbox",),
             f"target {target.target!r} declares no {drill.resolved_sandbox!r} sandbox",
             target.sandboxes,
         )
+    elif drill.resolved_sandbox in _SANDBOX_SPECS:
+        try:
+            _SANDBOX_SPECS[drill.resolved_sandbox].model_validate(
+                target.sandboxes[drill.resolved_sandbox]
+            )
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = _dotted(("sandboxes", drill.resolved_sandbox, *err["loc"]))
+                problem(("sandbox",), f"target {target.target!r}: {field}: {err['msg']}")
     if len(set(ids)) != len(ids):
         problem(("steps",), "step ids must be unique; give repeated steps an id")
     for i, step in enumerate(drill.steps):
@@ -341,6 +367,12 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                 problem(loc, f"unknown control path {name!r}{hint}", () if hint else paths)
             elif not path.supports(action):
                 problem(loc, f"control path {name!r} ({path.kind}) cannot {action.value}")
+            elif path.sandboxes and drill.resolved_sandbox not in path.sandboxes:
+                problem(
+                    loc,
+                    f"control path {name!r} ({path.kind}) works only in the {path.kind}"
+                    f" sandbox, not {drill.resolved_sandbox!r}",
+                )
         incident = step.inject if step.inject is not None else step.clear
         if incident is not None:
             if incident not in target.incidents:
@@ -351,6 +383,14 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                 )
             elif step.clear is not None and target.incidents[incident].disable is None:
                 problem((*where, "clear"), f"incident {incident!r} cannot be cleared")
+            elif target.incidents[incident].redeploy is not None and (
+                drill.resolved_sandbox != "docker"
+            ):
+                problem(
+                    (*where, action.value),
+                    f"incident {incident!r} redeploys a container: it needs the docker"
+                    f" sandbox, not {drill.resolved_sandbox!r}",
+                )
         if step.trigger is Trigger.AFTER_STEP:
             if step.after not in ids:
                 problem((*where, "after"), f"no step with id {step.after!r}", ["stopped", *ids])
@@ -363,6 +403,17 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
         if drill.expect.rung_used is not None and drill.expect.rung_used not in paths:
             problem(("expect", "rung_used"), f"unknown control path {drill.expect.rung_used!r}")
     return problems
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is on this machine (127.0.0.0/8, ::1 or localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name could resolve anywhere
 
 
 def _check_references(located: Located, file: str) -> list[Problem]:

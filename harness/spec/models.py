@@ -18,8 +18,13 @@ from harness.spec.durations import Duration
 __all__ = [
     "Action",
     "CommandPath",
+    "ComposeSandboxSpec",
+    "ContainerLimits",
+    "ContainerOp",
+    "ContainerPath",
     "ControlPath",
     "Deadlines",
+    "DockerSandboxSpec",
     "Drill",
     "Expect",
     "HarmRule",
@@ -120,10 +125,15 @@ class SignalPath(_Frozen):
     @field_validator("signal")
     @classmethod
     def _known_signal(cls, v: str) -> str:
-        name = v.upper() if v.upper().startswith("SIG") else f"SIG{v.upper()}"
-        if not isinstance(getattr(_signal, name, None), _signal.Signals):
-            raise ValueError(f"unknown signal {v!r}")
-        return name
+        return _signal_name(v)
+
+
+def _signal_name(v: str) -> str:
+    """The canonical ``SIGNAME`` of ``v`` (``term``, ``SIGTERM``); ValueError if unknown."""
+    name = v.upper() if v.upper().startswith("SIG") else f"SIG{v.upper()}"
+    if not isinstance(getattr(_signal, name, None), _signal.Signals):
+        raise ValueError(f"unknown signal {v!r}")
+    return name
 
 
 class CommandPath(_Frozen):
@@ -148,50 +158,134 @@ class CommandPath(_Frozen):
         return self
 
 
+ContainerOpName = Literal["stop", "kill", "pause", "unpause", "start", "restart", "redeploy"]
+
+_OPS_FOR_ACTION: dict[str, tuple[str, ...]] = {
+    "stop": ("stop", "kill", "pause", "restart"),
+    "resume": ("unpause", "start", "restart"),
+    "rollback": ("redeploy",),
+}
+
+
+class ContainerOp(_Frozen):
+    """One container-runtime operation; ``stop: kill`` is short for ``stop: {op: kill}``."""
+
+    op: ContainerOpName
+    stop_timeout: Duration = 10.0
+    """For stop, restart and redeploy: the runtime's wait between SIGTERM and SIGKILL."""
+    signal: str = "SIGKILL"
+    """For kill: the signal the runtime delivers to the container's main process."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"op": data} if isinstance(data, str) else data
+
+    @field_validator("signal")
+    @classmethod
+    def _known_signal(cls, v: str) -> str:
+        return _signal_name(v)
+
+
+class ContainerPath(_Frozen):
+    """A control path through the container runtime (docker SDK, or the compose CLI)."""
+
+    stop: ContainerOp | None = None
+    resume: ContainerOp | None = None
+    rollback: ContainerOp | None = None
+    timeout: Duration = 30.0
+    """The longest one call may take (a redeploy waits for the new container to be ready)."""
+
+    @model_validator(mode="after")
+    def _ops_fit_actions(self) -> ContainerPath:
+        for action, allowed in _OPS_FOR_ACTION.items():
+            op = getattr(self, action)
+            if op is not None and op.op not in allowed:
+                raise ValueError(
+                    f"{action}: op {op.op!r} cannot {action} (allowed: {', '.join(allowed)})"
+                )
+        if not any(getattr(self, a) is not None for a in _OPS_FOR_ACTION):
+            raise ValueError("declare at least one of stop, resume, rollback")
+        return self
+
+
+_PATH_KINDS = ("http", "signal", "command", "docker", "compose")
+
+
 class ControlPath(_Frozen):
     """One named real way to stop, resume or roll back the target: exactly one kind."""
 
     http: HttpPath | None = None
     signal: SignalPath | None = None
     command: CommandPath | None = None
+    docker: ContainerPath | None = None
+    """Container operations through the Docker Engine API (the docker sandbox only)."""
+    compose: ContainerPath | None = None
+    """Container operations through the compose CLI (the compose sandbox only)."""
     description: str = ""
 
     @model_validator(mode="after")
     def _one_kind(self) -> ControlPath:
-        kinds = [k for k in ("http", "signal", "command") if getattr(self, k) is not None]
+        kinds = [k for k in _PATH_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "a control path needs exactly one of http, signal, command"
+                "a control path needs exactly one of " + ", ".join(_PATH_KINDS)
                 + (f" (got {', '.join(kinds)})" if kinds else "")
             )
+        if self.compose is not None:
+            for action in ("stop", "resume", "rollback"):
+                op = getattr(self.compose, action)
+                if op is not None and op.op in ("redeploy",):
+                    raise ValueError(f"compose.{action}: a compose path cannot redeploy")
         return self
 
     @property
     def kind(self) -> str:
-        """The control path's kind: http, signal or command."""
-        for k in ("http", "signal", "command"):
+        """The control path's kind: http, signal, command, docker or compose."""
+        for k in _PATH_KINDS:
             if getattr(self, k) is not None:
                 return k
         raise AssertionError("validated to have one kind")
+
+    @property
+    def sandboxes(self) -> tuple[str, ...] | None:
+        """The only sandboxes this path works in, or None when it works in any."""
+        if self.docker is not None:
+            return ("docker",)
+        if self.compose is not None:
+            return ("compose",)
+        return None
 
     def supports(self, action: Action) -> bool:
         """Whether this path can perform ``action`` (signals can only stop)."""
         if self.signal is not None:
             return action is Action.STOP
-        spec = self.http if self.http is not None else self.command
+        spec = getattr(self, self.kind)
         return getattr(spec, action.value, None) is not None
 
 
 class IncidentHook(_Frozen):
-    """How to switch one simulated incident on (and off) through the target's hooks."""
+    """How to switch one simulated incident on (and off): an HTTP hook of the target, or a
+    redeploy of another model version through a docker control path (a bad release)."""
 
     via: str
-    """The http control path whose address and headers the hook uses."""
-    enable: HttpCall
+    """The http control path whose address and headers the hook uses, or for ``redeploy``
+    the docker control path whose rollback redeploys."""
+    enable: HttpCall | None = None
     disable: HttpCall | None = None
+    redeploy: str | None = None
+    """The version (image tag) the incident deploys, e.g. ``v2``."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Default parameters, merged under the drill's own and sent as the JSON body."""
     description: str = ""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> IncidentHook:
+        if (self.enable is None) == (self.redeploy is None):
+            raise ValueError("an incident needs exactly one of enable (an HTTP hook) or redeploy")
+        if self.redeploy is not None and self.disable is not None:
+            raise ValueError("a redeploy incident is undone by a rollback, not by disable")
+        return self
 
 
 class SecretSpec(_Frozen):
@@ -221,6 +315,69 @@ class ResourceLimits(_Frozen):
     memory_mb: int | None = Field(default=1024, ge=16)
     cpu_s: int | None = Field(default=600, ge=1)
     nofile: int | None = Field(default=4096, ge=64)
+
+
+class ContainerLimits(_Frozen):
+    """Limits of a containerised target (cgroups)."""
+
+    memory_mb: int = Field(default=512, ge=16)
+    cpus: float = Field(default=1.0, gt=0)
+    pids: int = Field(default=256, ge=8)
+
+
+class DockerSandboxSpec(_Frozen):
+    """How to build and run the target as a hardened container.
+
+    Every version is one tag of ``image``, built from the Dockerfile's stage of that name
+    (``versions: {v1: v1}``) with the ``BASE_IMAGE`` build argument (``base_image``, or the
+    ``GOVDRILL_BASE_IMAGE`` environment variable when set). ``command`` follows the image's
+    entrypoint and may use ``{secrets_dir}`` and ``{events_dir}``.
+    """
+
+    image: str = Field(pattern=r"^[a-z0-9][a-z0-9_./-]*$")
+    context: str = "."
+    """The build context, relative to the target's folder."""
+    dockerfile: str = "Dockerfile"
+    base_image: str = "python:3.12-slim"
+    versions: dict[str, str] = Field(min_length=1)
+    """Image tag → Dockerfile stage; every one is built before the target starts."""
+    version: str
+    """The tag the target starts from."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    command: list[str] = Field(default_factory=list)
+    secrets_dir: str = "/run/secrets"
+    events: str | None = None
+    """The ground-truth event log inside the container; its folder is a host bind mount."""
+    tmpfs: dict[str, str] = Field(default_factory=lambda: {"/tmp": "size=16m"})
+    user: str | None = None
+    """Default: 65534:65534 (nobody) when the harness runs as root, else the harness's uid:gid."""
+    limits: ContainerLimits = Field(default_factory=ContainerLimits)
+    teardown_grace: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _version_declared(self) -> DockerSandboxSpec:
+        if self.version not in self.versions:
+            raise ValueError(
+                f"version: {self.version!r} is not one of versions ({', '.join(self.versions)})"
+            )
+        return self
+
+
+class ComposeSandboxSpec(_Frozen):
+    """How to run the target as one service of a compose project (one project per run).
+
+    The compose file takes ``GOVDRILL_PORT``, ``GOVDRILL_EVENTS_DIR``, ``GOVDRILL_SECRETS_DIR``
+    and ``GOVDRILL_BASE_IMAGE`` from the environment; the harness adds its labels and the
+    drill's ``target_args`` (after ``command``) in an override file of its own.
+    """
+
+    file: str
+    """The compose file, relative to the target's folder."""
+    service: str
+    port: int = Field(default=8000, ge=1, le=65535)
+    command: list[str] = Field(default_factory=list)
+    events: str | None = None
+    teardown_grace: Duration = 2.0
 
 
 class ProcessSandboxSpec(_Frozen):
@@ -259,16 +416,31 @@ class Target(_Frozen):
             raise ValueError("sandboxes: declare at least one sandbox")
         for name, hook in self.incidents.items():
             path = self.control_paths.get(hook.via)
-            if path is None or path.http is None:
+            have = ", ".join(sorted(self.control_paths)) or "none"
+            if hook.redeploy is not None:
+                if path is None or path.docker is None or path.docker.rollback is None:
+                    raise ValueError(
+                        f"incidents.{name}.via: {hook.via!r} is not a docker control path with"
+                        f" a rollback (redeploy) of this target (have: {have})"
+                    )
+            elif path is None or path.http is None:
                 raise ValueError(
                     f"incidents.{name}.via: {hook.via!r} is not an http control path of this"
-                    f" target (have: {', '.join(sorted(self.control_paths)) or 'none'})"
+                    f" target (have: {have})"
                 )
         return self
 
     def process_spec(self) -> ProcessSandboxSpec:
         """The validated process sandbox declaration."""
         return ProcessSandboxSpec.model_validate(self.sandboxes["process"])
+
+    def docker_spec(self) -> DockerSandboxSpec:
+        """The validated docker sandbox declaration."""
+        return DockerSandboxSpec.model_validate(self.sandboxes["docker"])
+
+    def compose_spec(self) -> ComposeSandboxSpec:
+        """The validated compose sandbox declaration."""
+        return ComposeSandboxSpec.model_validate(self.sandboxes["compose"])
 
 
 # --------------------------------------------------------------------------- drill
@@ -373,6 +545,9 @@ class Step(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
     grace: Duration = 1.0
     """Per rung of a stop ladder: how long to wait for the stop to take effect."""
+    escalate: Literal["on_failure", "after_grace"] = "on_failure"
+    """``on_failure``: a rung whose call fails or times out gives way to the next at once;
+    ``after_grace``: every rung gets its whole grace (to prove a refused call changed nothing)."""
 
     @model_validator(mode="after")
     def _one_trigger_one_action(self) -> Step:
@@ -492,6 +667,9 @@ class Drill(_Frozen):
     """Safety cap: the drill ends here whatever is pending."""
     deadlines: Deadlines = Field(default_factory=Deadlines)
     expect: Expect | None = None
+    allow_remote: bool = False
+    """Control paths and targets are limited to loopback unless the drill says otherwise, so a
+    drill cannot hit production by accident."""
 
     def step_ids(self) -> list[str]:
         """Every step's id: its own, or its action name (numbered when repeated)."""
