@@ -1,0 +1,98 @@
+"""The hooks pytest calls: options, markers, drill file collection and the ``drill_runner``
+fixture. This module only forwards; the work, and every heavy import, happens elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.pytest.settings import SETTINGS, DrillSettings, settings_of
+
+if TYPE_CHECKING:
+    from harness.pytest.collect import DrillFile
+    from harness.pytest.runner import DrillRunner
+
+YAML_SUFFIXES = (".yaml", ".yml")
+SANDBOXES = ("process", "docker", "compose", "external")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``--drill-*`` options and ``drill_*`` ini values."""
+    group = parser.getgroup("govdrill", "governability drills (govdrill)")
+    group.addoption(
+        "--drill-sandbox",
+        choices=SANDBOXES,
+        default=None,
+        help="run every drill in this sandbox instead of the one it names",
+    )
+    group.addoption(
+        "--drill-results",
+        default=None,
+        metavar="DIR",
+        help="where runs write their evidence (default: the drill_results ini value, else"
+        " results/ in the rootdir)",
+    )
+    group.addoption(
+        "--drill-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of every drill, e.g. --drill-set load.users=5 (repeatable)",
+    )
+    group.addoption(
+        "--drill-targets",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="look for targets/<name>/target.yaml here first (repeatable)",
+    )
+    parser.addini(
+        "drill_glob",
+        type="args",
+        default=[],
+        help="patterns of drill files (default: *.yaml *.yml; a pattern with a / is matched"
+        " against the path from the rootdir); only YAML with a top-level drill: key is collected",
+    )
+    parser.addini("drill_results", type="string", default="", help="default of --drill-results")
+    parser.addini(
+        "drill_targets", type="paths", default=[], help="folders searched for targets first"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers and resolve the drill settings once."""
+    config.addinivalue_line("markers", "drill: a govdrill drill run as a test")
+    if not any(line.split(":")[0].strip() == "slow" for line in config.getini("markers")):
+        config.addinivalue_line("markers", "slow: runs a whole drill (govdrill)")
+    config.stash[SETTINGS] = DrillSettings.from_config(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DrillFile | None:
+    """Collect a YAML file as a drill when it matches ``drill_glob`` (or was named on the
+    command line) and its top-level mapping has a ``drill:`` key."""
+    settings = settings_of(parent.config)
+    named = parent.session.isinitpath(file_path) and file_path.suffix in YAML_SUFFIXES
+    if not (named or settings.matches(file_path)):
+        return None
+    from harness.pytest.collect import DrillFile, is_drill_file
+
+    if not is_drill_file(file_path):
+        return None
+    file: DrillFile = DrillFile.from_parent(parent, path=file_path)
+    return file
+
+
+@pytest.fixture
+def drill_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DrillRunner]:
+    """Load, build and run drills from a test, with the session's ``--drill-*`` settings;
+    every run's metrics become the test's JUnit properties."""
+    from harness.pytest.runner import DrillRunner
+
+    yield DrillRunner(
+        settings_of(request.config),
+        scratch=tmp_path,
+        properties=request.node.user_properties,
+    )
