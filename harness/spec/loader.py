@@ -18,7 +18,15 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, SpecError
 from harness.spec._yaml import Located, load_located
-from harness.spec.models import Action, Drill, Target, Trigger
+from harness.spec.models import (
+    Action,
+    ComposeSandboxSpec,
+    DockerSandboxSpec,
+    Drill,
+    ProcessSandboxSpec,
+    Target,
+    Trigger,
+)
 
 __all__ = [
     "apply_overrides",
@@ -31,6 +39,11 @@ __all__ = [
 _REF = re.compile(r"\$\{([^}]*)\}")
 _REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OVERRIDES = "<--set>"
+_SANDBOX_SPECS: dict[str, type[BaseModel]] = {
+    "process": ProcessSandboxSpec,
+    "docker": DockerSandboxSpec,
+    "compose": ComposeSandboxSpec,
+}
 
 
 def load_drill(
