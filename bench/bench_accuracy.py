@@ -166,10 +166,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 runs per level and kind")
     parser.add_argument("--runs", type=int, help="runs per level and kind (default 10)")
     parser.add_argument("--json", type=Path, help="also write every run and the table here")
+    parser.add_argument("--levels", default=",".join(LEVELS), help="comma-separated subset")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset")
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 10)
     print(_common.machine())
-    combos = [(k, lv) for k in KINDS for lv in LEVELS]
+    combos = [(k, lv) for k in args.kinds.split(",") for lv in args.levels.split(",")]
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     with _common.workdir("accuracy") as tmp:
