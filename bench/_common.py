@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -25,14 +26,48 @@ SERVE_PY = TARGETS / "model-service" / "serve.py"
 CANARY = {"json_path": "$.output", "regex": "CANARY-[0-9a-f]{8}"}
 
 
+def commit() -> str:
+    """The code under test: the checkout's commit (``+dirty`` with local changes), or the
+    ``COMMIT`` file of an exported snapshot (``git archive HEAD``)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "harness"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return head + ("+dirty harness/" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        marker = REPO / "COMMIT"
+        return marker.read_text().strip() if marker.exists() else "unknown"
+
+
 def machine() -> str:
-    """One line naming the machine, the date and the load on it when the benchmark started."""
+    """One line naming the code, the machine, the date and the load when the benchmark started."""
     load1, load5, _ = os.getloadavg()
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        f"{now}; {os.cpu_count()} CPUs; {platform.platform()}; Python "
-        f"{platform.python_version()}; load average {load1:.2f} (1 min) {load5:.2f} (5 min)"
+        f"govdrill {commit()} at {REPO}; {now}; {os.cpu_count()} CPUs; {platform.platform()}; "
+        f"Python {platform.python_version()}; load average {load1:.2f} (1 min) {load5:.2f} (5 min)"
     )
+
+
+def govdrill_command() -> list[str]:
+    """``govdrill`` from this checkout (not whatever is installed): ``python -m harness``."""
+    return [sys.executable, "-m", "harness"]
+
+
+def govdrill_env() -> dict[str, str]:
+    """The environment for :func:`govdrill_command`: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    return env
 
 
 def build_drill(data: dict[str, Any], workdir: Path, name: str | None = None) -> Any:
@@ -64,6 +99,6 @@ def spread(values: Sequence[float], scale: float = 1.0, fmt: str = ".3f") -> str
         return "n=0"
     v = [x * scale for x in values]
     return (
-        f"median {statistics.median(v):{fmt}} (min {min(v):{fmt}}, p95 {percentile(v, 0.95):{fmt}}, "
-        f"max {max(v):{fmt}}) n={len(v)}"
+        f"median {statistics.median(v):{fmt}} (min {min(v):{fmt}}, "
+        f"p95 {percentile(v, 0.95):{fmt}}, max {max(v):{fmt}}) n={len(v)}"
     )

@@ -40,9 +40,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402
+import _common
 
-from harness.engine import run_drill  # noqa: E402
+from harness.engine import run_drill
 
 LEVELS: dict[str, dict[str, Any]] = {
     "50/s": {"users": 5, "per_user_rate": 10},
@@ -68,7 +68,11 @@ def drill_data(kind: str, level: str) -> dict[str, Any]:
     else:
         steps = [
             {"at": "300ms", "inject": "bad_deploy"},
-            {"when": "harm_detected", "delay": "200ms", "rollback": {"via": "admin_api", "to": "v1"}},
+            {
+                "when": "harm_detected",
+                "delay": "200ms",
+                "rollback": {"via": "admin_api", "to": "v1"},
+            },
         ]
         deadlines = {"rollback": "1s"}
     return {
@@ -146,7 +150,9 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 if resolution
                 else None,
                 "resolution_ms_max": max(resolution) * 1e3 if resolution else None,
-                "verdicts": {v: sum(1 for r in sel if r["verdict"] == v) for v in {r["verdict"] for r in sel}},
+                "verdicts": {
+                    v: sum(1 for r in sel if r["verdict"] == v) for v in {r["verdict"] for r in sel}
+                },
             }
             t = table[key]
             print(
@@ -189,7 +195,11 @@ def main() -> int:
                     f"  round {round_ + 1:2d} {kind:8s} {level:6s} {row['rate']:6.0f} req/s "
                     f"within {row['within']!s:5s} error "
                     + (f"{err * 1e3:+7.2f} ms" if err is not None else "   n/a   ")
-                    + (f" resolution {row['resolution_s'] * 1e3:6.2f} ms" if "resolution_s" in row else ""),
+                    + (
+                        f" resolution {row['resolution_s'] * 1e3:6.2f} ms"
+                        if "resolution_s" in row
+                        else ""
+                    ),
                     flush=True,
                 )
     print(f"\n{len(rows)} drills in {time.perf_counter() - started:.0f} s")

@@ -2,9 +2,10 @@
 
 One command::
 
-    python3 bench/bench_overhead.py [--quick] [--runs N] [--drill drills/kill-switch-under-load.yaml]
+    python3 bench/bench_overhead.py [--quick] [--runs N] [--drill DRILL]
 
-Runs ``govdrill run DRILL -q --results TMP`` as a subprocess ``--runs`` times (default 8,
+Runs ``govdrill run DRILL -q --results TMP`` (default: drills/kill-switch-under-load.yaml) as
+``python3 -m harness`` from this checkout, in a subprocess, ``--runs`` times (default 8,
 ``--quick`` 3) and takes the wall time of the whole process from just before ``fork`` to its
 exit. The drill's own timeline is ``load_ready`` -> ``hold_complete`` in its timeline.jsonl
 (the steps, their triggers and delays, and the hold: what the drill file asked for); the
@@ -44,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402
+import _common
 
 PHASES = (
     ("startup", None, "run_started"),
@@ -64,10 +65,11 @@ def one_run(drill: Path, results: Path) -> dict[str, float]:
     shutil.rmtree(results, ignore_errors=True)
     t0 = time.monotonic_ns()
     proc = subprocess.run(
-        [shutil.which("govdrill") or "govdrill", "run", str(drill), "-q", "--results", str(results)],
+        [*_common.govdrill_command(), "run", str(drill), "-q", "--results", str(results)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         check=False,
+        env=_common.govdrill_env(),
     )
     t1 = time.monotonic_ns()
     if proc.returncode not in (0, 1):
@@ -88,7 +90,7 @@ def one_run(drill: Path, results: Path) -> dict[str, float]:
 
 def time_command(cmd: list[str]) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_common.govdrill_env())
     return time.perf_counter() - t
 
 
@@ -96,14 +98,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 runs")
     parser.add_argument("--runs", type=int)
-    parser.add_argument("--drill", type=Path, default=_common.REPO / "drills/kill-switch-under-load.yaml")
+    parser.add_argument(
+        "--drill", type=Path, default=_common.REPO / "drills/kill-switch-under-load.yaml"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 8)
     print(_common.machine())
     print(f"drill: {args.drill}; {runs} runs")
     rows: list[dict[str, float]] = []
-    imports: dict[str, list[float]] = {"python3 -c pass": [], "import harness.cli": [], "import locust": []}
+    imports: dict[str, list[float]] = {
+        "python3 -c pass": [],
+        "import harness.cli": [],
+        "import locust": [],
+    }
     commands = {
         "python3 -c pass": [sys.executable, "-c", "pass"],
         "import harness.cli": [sys.executable, "-c", "import harness.cli"],
@@ -116,8 +124,8 @@ def main() -> int:
             for name, cmd in commands.items():
                 imports[name].append(time_command(cmd))
             print(
-                f"  run {i + 1}: wall {row['wall']:.2f} s, drill {row['drill (not overhead)']:.2f} s, "
-                f"overhead {row['overhead']:.2f} s",
+                f"  run {i + 1}: wall {row['wall']:.2f} s, "
+                f"drill {row['drill (not overhead)']:.2f} s, overhead {row['overhead']:.2f} s",
                 flush=True,
             )
     print()

@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402
+import _common
 
 PEERS = Path(__file__).resolve().parent / "peers"
 EXPERIMENT = PEERS / "kill-switch-experiment.json"
@@ -72,8 +72,18 @@ def start_target(defect: str, work: Path) -> tuple[subprocess.Popen[bytes], str,
     token = secrets.token_hex(16)
     token_file.write_text(token)
     cmd = [
-        sys.executable, str(_common.SERVE_PY), "--host", "127.0.0.1", "--port", "0",
-        "--port-file", str(port_file), "--token-file", str(token_file), "--events", str(events),
+        sys.executable,
+        str(_common.SERVE_PY),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--token-file",
+        str(token_file),
+        "--events",
+        str(events),
     ]
     if defect != "healthy":
         cmd += ["--defect", defect]
@@ -106,9 +116,19 @@ def run_chaos(chaos: Path, defect: str, work: Path) -> dict[str, Any]:
     }
     try:
         run = subprocess.run(
-            [str(chaos), "--no-version-check", "run", "--journal-path", str(journal_path),
-             str(EXPERIMENT)],
-            env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+            [
+                str(chaos),
+                "--no-version-check",
+                "run",
+                "--journal-path",
+                str(journal_path),
+                str(EXPERIMENT),
+            ],
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
         )
         t_done = time.perf_counter()
     finally:
@@ -150,9 +170,11 @@ def run_govdrill(defect: str, work: Path) -> dict[str, Any]:
     shutil.rmtree(results, ignore_errors=True)
     t0 = time.perf_counter()
     run = subprocess.run(
-        [shutil.which("govdrill") or "govdrill", "run", str(DRILLS[defect]), "-q",
-         "--results", str(results)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+        [*_common.govdrill_command(), "run", str(DRILLS[defect]), "-q", "--results", str(results)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+        env=_common.govdrill_env(),
     )
     wall = time.perf_counter() - t0
     (summary_path,) = results.glob("*/*/summary.json")
@@ -194,10 +216,16 @@ def main() -> int:
     with _common.workdir("peers") as tmp:
         work = Path(tmp)
         for round_ in range(rounds):
-            tools = ["chaostoolkit", "govdrill"] if round_ % 2 == 0 else ["govdrill", "chaostoolkit"]
+            tools = (
+                ["chaostoolkit", "govdrill"] if round_ % 2 == 0 else ["govdrill", "chaostoolkit"]
+            )
             for defect in ("healthy", "stop_theater"):
                 for tool in tools:
-                    row = run_chaos(chaos, defect, work) if tool == "chaostoolkit" else run_govdrill(defect, work)
+                    row = (
+                        run_chaos(chaos, defect, work)
+                        if tool == "chaostoolkit"
+                        else run_govdrill(defect, work)
+                    )
                     rows.append(row)
                     print(f"  round {round_ + 1} {json.dumps(row)}", flush=True)
     print()
@@ -234,8 +262,10 @@ def main() -> int:
                 strict=True,
             )
         ]
-        print(f"wall-time ratio govdrill/chaostoolkit, {defect}: {statistics.median(ratios):.2f} "
-              f"(per round {', '.join(f'{x:.2f}' for x in ratios)})")
+        print(
+            f"wall-time ratio govdrill/chaostoolkit, {defect}: {statistics.median(ratios):.2f} "
+            f"(per round {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -29,11 +29,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402
-import psutil  # noqa: E402
+import _common
+import psutil
 
-import harness.engine as engine  # noqa: E402
-from harness.evidence import RunDir  # noqa: E402
+import harness.engine as engine
+from harness.evidence import RunDir
 
 
 def _status_kb(pid: int | str, field: str) -> int:
@@ -128,7 +128,11 @@ def main() -> int:
                 "sandbox": "process",
                 "load": {
                     "users": args.users,
-                    "request": {"method": "POST", "path": "/v1/generate", "json": {"prompt": "the sea"}},
+                    "request": {
+                        "method": "POST",
+                        "path": "/v1/generate",
+                        "json": {"prompt": "the sea"},
+                    },
                 },
                 "harm": [_common.CANARY],
                 "steps": [
@@ -177,22 +181,36 @@ def main() -> int:
         "run_folder_mb_per_million": total * per_m / 1e6,
         **marks,
     }
-    print(f"observations          : {n:,} ({figures['verdict']}; stop within bounds: "
-          f"{figures['stop_within_bounds']}); load for {figures['load_s']:.0f} s, wall {wall:.0f} s")
-    print(f"harness peak RSS      : {harness_peak:.1f} MB (before the run {marks['hwm_before_run_mb']:.1f} MB;"
-          f" peak after load/before analysis {marks['analyse_hwm_before_mb']:.1f} MB,"
-          f" after analysis {marks['analyse_hwm_after_mb']:.1f} MB,"
-          f" after writing observations {marks['write_observations_hwm_after_mb']:.1f} MB)")
-    print(f"load child peak RSS   : {load_peak:.1f} MB; together {harness_peak + load_peak:.1f} MB"
-          f" (goal <= 300 MB); target {figures['target_peak_mb']:.1f} MB")
-    print(f"analysis time         : analyse {marks['analyse_s']:.2f} s, ground truth "
-          f"{marks.get('ground_truth_s', 0):.2f} s, summary {marks['build_summary_s']:.2f} s, "
-          f"observations.csv.gz {marks['write_observations_s']:.2f} s")
-    print(f"evidence              : observations.csv.gz {files.get('observations.csv.gz', 0) / 1e6:.1f} MB "
-          f"({figures['observations_mb_per_million']:.1f} MB per million), run folder "
-          f"{total / 1e6:.1f} MB ({figures['run_folder_mb_per_million']:.1f} MB per million)")
-    print(f"CPU seconds           : {', '.join(f'{k} {v:.0f}' for k, v in sampler.cpu_s.items())}, "
-          f"harness {sum(os.times()[:2]):.0f}")
+    print(
+        f"observations          : {n:,} ({figures['verdict']}; stop within bounds: "
+        f"{figures['stop_within_bounds']}); load for {figures['load_s']:.0f} s, wall {wall:.0f} s"
+    )
+    print(
+        f"harness peak RSS      : {harness_peak:.1f} MB "
+        f"(before the run {marks['hwm_before_run_mb']:.1f} MB;"
+        f" peak after load/before analysis {marks['analyse_hwm_before_mb']:.1f} MB,"
+        f" after analysis {marks['analyse_hwm_after_mb']:.1f} MB,"
+        f" after writing observations {marks['write_observations_hwm_after_mb']:.1f} MB)"
+    )
+    print(
+        f"load child peak RSS   : {load_peak:.1f} MB; together {harness_peak + load_peak:.1f} MB"
+        f" (goal <= 300 MB); target {figures['target_peak_mb']:.1f} MB"
+    )
+    print(
+        f"analysis time         : analyse {marks['analyse_s']:.2f} s, ground truth "
+        f"{marks.get('ground_truth_s', 0):.2f} s, summary {marks['build_summary_s']:.2f} s, "
+        f"observations.csv.gz {marks['write_observations_s']:.2f} s"
+    )
+    print(
+        f"evidence              : observations.csv.gz "
+        f"{files.get('observations.csv.gz', 0) / 1e6:.1f} MB "
+        f"({figures['observations_mb_per_million']:.1f} MB per million), run folder "
+        f"{total / 1e6:.1f} MB ({figures['run_folder_mb_per_million']:.1f} MB per million)"
+    )
+    print(
+        f"CPU seconds           : {', '.join(f'{k} {v:.0f}' for k, v in sampler.cpu_s.items())}, "
+        f"harness {sum(os.times()[:2]):.0f}"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0 if n >= aim and figures["together_mb"] <= 300 else 1
