@@ -24,9 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.sandbox.base import Endpoint, Sandbox
+from harness.sandbox.containers import ContainerRuntime
 from harness.spec.models import (
     Action,
     CommandPath,
+    ContainerPath,
     ControlPath,
     HttpCall,
     HttpPath,
@@ -37,12 +39,14 @@ from harness.spec.models import (
 __all__ = [
     "REFERENCE",
     "CallOutcome",
+    "ContainerBackend",
     "ControlBackend",
     "ControlResult",
     "HookBackend",
     "HttpBackend",
     "PendingCall",
     "build_backend",
+    "build_hook",
     "resolve_refs",
 ]
 
@@ -316,6 +320,33 @@ class CommandBackend(ControlBackend):
         return CallOutcome.FAILED, f"exit {done.returncode} {tail}".strip()
 
 
+class ContainerBackend(ControlBackend):
+    """A container-runtime operation (stop, kill, pause, restart, redeploy) through the
+    docker SDK or the compose CLI: success is the runtime's own acknowledgement."""
+
+    def __init__(
+        self, name: str, kind: str, spec: ContainerPath, sandbox: Sandbox, clock: Callable[[], int]
+    ) -> None:
+        super().__init__(name, clock)
+        self._kind = kind
+        self._spec = spec
+        self._sandbox = sandbox
+
+    @property
+    def timeout_s(self) -> float:
+        """The longest one call may take."""
+        return self._spec.timeout
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        op = getattr(self._spec, action.value)
+        sandbox = self._sandbox
+        if not isinstance(sandbox, ContainerRuntime) or sandbox.name != self._kind:
+            return CallOutcome.FAILED, f"a {self._kind} control path needs the {self._kind} sandbox"
+        version = params.get("to", params.get("version"))
+        detail = sandbox.container_op(op, version=None if version is None else str(version))
+        return CallOutcome.ACKED, detail
+
+
 def _fill_text(text: str, params: Mapping[str, str]) -> str:
     for key, value in params.items():
         text = text.replace("{" + key + "}", value)
@@ -350,8 +381,27 @@ def build_backend(
         return HttpBackend(name, spec.http, endpoint, values, clock)
     if spec.signal is not None:
         return SignalBackend(name, spec.signal, sandbox, clock)
+    if spec.docker is not None:
+        return ContainerBackend(name, "docker", spec.docker, sandbox, clock)
+    if spec.compose is not None:
+        return ContainerBackend(name, "compose", spec.compose, sandbox, clock)
     assert spec.command is not None
     return CommandBackend(name, spec.command, endpoint, values, clock)
+
+
+def build_hook(
+    name: str,
+    hook: IncidentHook,
+    backends: Mapping[str, ControlBackend],
+    clock: Callable[[], int] = time.monotonic_ns,
+) -> ControlBackend:
+    """The backend for one incident hook: an HTTP hook, or a redeploy through a docker path."""
+    via = backends[hook.via]
+    if hook.redeploy is not None:
+        assert isinstance(via, ContainerBackend)
+        return RedeployHookBackend(name, hook.redeploy, via, clock)
+    assert isinstance(via, HttpBackend)
+    return HookBackend(name, hook, via, clock)
 
 
 class HookBackend(ControlBackend):
@@ -371,6 +421,29 @@ class HookBackend(ControlBackend):
 
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         if action is Action.INJECT:
+            assert self._hook.enable is not None
             return self._http.request(self._hook.enable, {**self._hook.params, **params})
         assert self._hook.disable is not None
         return self._http.request(self._hook.disable, None)
+
+
+class RedeployHookBackend(ControlBackend):
+    """A bad-release incident: the running container is replaced by another version's image,
+    through the rollback (redeploy) of a docker control path."""
+
+    def __init__(
+        self, name: str, version: str, deploy: ContainerBackend, clock: Callable[[], int]
+    ) -> None:
+        super().__init__(name, clock)
+        self._version = version
+        self._deploy = deploy
+
+    @property
+    def timeout_s(self) -> float:
+        """The redeploy uses its control path's timeout."""
+        return self._deploy.timeout_s
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        if action is not Action.INJECT:
+            return CallOutcome.FAILED, "a redeploy incident is undone by a rollback"
+        return self._deploy._perform(Action.ROLLBACK, {"to": self._version})

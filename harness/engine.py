@@ -29,9 +29,8 @@ from harness import __version__
 from harness.control import (
     REFERENCE,
     ControlBackend,
-    HookBackend,
-    HttpBackend,
     build_backend,
+    build_hook,
     resolve_refs,
 )
 from harness.errors import (
@@ -200,20 +199,43 @@ def _run_phases(
 ) -> None:
     drill, timeline = state.drill, state.timeline
     assert timeline is not None
-    if drill.resolved_sandbox != "process":
+    sandbox: Sandbox
+    if drill.resolved_sandbox in ("docker", "compose"):
+        # Imported here: the Docker SDK is loaded only by runs that use a container.
+        from harness.sandbox.factory import container_sandbox
+
+        containers = container_sandbox(
+            drill,
+            workdir=workdir,
+            secrets=secrets,
+            run_id=state.run_id,
+            emit=timeline.event,
+            clock=clock,
+        )
+        sandbox = state.sandbox = containers
+        for left in containers.sweep():
+            timeline.event(
+                "swept_leftover",
+                kind=left.kind,
+                resource=left.name,
+                run_id=left.run_id,
+                owner_pid=left.owner_pid,
+            )
+    elif drill.resolved_sandbox == "process":
+        sandbox = ProcessSandbox(
+            spec=drill.target.process_spec(),
+            ready=drill.target.ready,
+            target_dir=Path(drill.target.directory),
+            workdir=workdir,
+            secrets=secrets,
+            run_id=state.run_id,
+            extra_args=tuple(drill.target_args),
+            log_dir=state.run_dir.staging,
+            clock=clock,
+        )
+        state.sandbox = sandbox
+    else:
         raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
-    sandbox = ProcessSandbox(
-        spec=drill.target.process_spec(),
-        ready=drill.target.ready,
-        target_dir=Path(drill.target.directory),
-        workdir=workdir,
-        secrets=secrets,
-        run_id=state.run_id,
-        extra_args=tuple(drill.target_args),
-        log_dir=state.run_dir.staging,
-        clock=clock,
-    )
-    state.sandbox = sandbox
     timeline.event("sandbox_starting", sandbox=sandbox.name)
     endpoint = sandbox.start()
     timeline.event("target_ready", base_url=endpoint.base_url, pid=endpoint.pid)
@@ -225,11 +247,10 @@ def _run_phases(
         )
         for name, spec in drill.target.control_paths.items()
     }
-    hooks: dict[str, ControlBackend] = {}
-    for name, hook in drill.target.incidents.items():
-        http = backends[hook.via]
-        assert isinstance(http, HttpBackend)
-        hooks[name] = HookBackend(name, hook, http, clock)
+    hooks: dict[str, ControlBackend] = {
+        name: build_hook(name, hook, backends, clock)
+        for name, hook in drill.target.incidents.items()
+    }
 
     detector = HarmDetector(clock)
     state.detector = detector

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import http.client
 import json
 import os
@@ -217,7 +218,11 @@ class EngineEvents:
         self._stream = self._client.events(
             decode=True, filters={"type": "container", "label": f"{LABEL_RUN}={self._run_id}"}
         )
-        self._thread = threading.Thread(target=self._read, name="engine-events", daemon=True)
+        # In a copy of this context, so the events carry the run's bound drill and run id.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._read,), name="engine-events", daemon=True
+        )
         self._thread.start()
 
     def _read(self) -> None:

@@ -1,0 +1,339 @@
+"""The compose sandbox: the target as one service of a compose project named for the run.
+
+The project is driven with ``docker compose`` (v2) when the docker CLI has it, else with
+``docker-compose`` (v1). The compose file takes the run's port, event folder, secrets folder
+and base image from ``GOVDRILL_*`` environment variables; an override file written into the
+run's working directory adds the run's labels (to the service and its network) and the
+drill's ``target_args``. Signals and teardown go through the Docker SDK on the labelled
+container; the ``compose`` control paths go through the compose CLI, as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from harness.errors import SandboxError
+from harness.sandbox import containers
+from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
+from harness.sandbox.containers import ContainerRuntime, Emit, Swept
+from harness.sandbox.docker import BASE_IMAGE_ENV
+from harness.sandbox.process import free_port
+from harness.spec.models import ComposeSandboxSpec, ContainerOp, ReadySpec
+
+__all__ = ["ComposeSandbox", "compose_cli"]
+
+HOST = "127.0.0.1"
+_UP_TIMEOUT_S = 600.0
+_GONE = ("exited", "dead", "removing")
+
+
+def compose_cli() -> list[str]:
+    """The compose command: ``docker compose`` (v2) if present, else ``docker-compose`` (v1)."""
+    docker = shutil.which("docker")
+    if docker is not None:
+        try:
+            probe = subprocess.run(
+                [docker, "compose", "version"],
+                capture_output=True,
+                timeout=20,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            probe = None
+        if probe is not None and probe.returncode == 0:
+            return [docker, "compose"]
+    v1 = shutil.which("docker-compose")
+    if v1 is not None:
+        return [v1]
+    raise SandboxError("neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed")
+
+
+class ComposeSandbox(Sandbox, ContainerRuntime):
+    """Runs a target as a service of its own compose project, published on 127.0.0.1."""
+
+    name = "compose"
+
+    def __init__(
+        self,
+        *,
+        spec: ComposeSandboxSpec,
+        ready: ReadySpec,
+        target_dir: Path,
+        workdir: Path,
+        secrets: Mapping[str, str],
+        run_id: str,
+        extra_args: tuple[str, ...] = (),
+        emit: Emit,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._spec = spec
+        self._ready = ready
+        self._file = (target_dir / spec.file).resolve()
+        self._workdir = workdir
+        self._secrets = secrets
+        self._run_id = run_id
+        self._extra_args = extra_args
+        self._emit = emit
+        self._clock = clock
+        self.project = f"govdrill-{run_id}"
+        self._labels = containers.run_labels(run_id)
+        self._offset_ns, _ = containers.wall_minus_monotonic_ns()
+        self._client: Any = None
+        self._cli: list[str] | None = None
+        self._events: containers.EngineEvents | None = None
+        self._container: Any = None
+        self._host_port = 0
+        self._lock = threading.Lock()
+        self._logs: list[containers.ContainerLogs] = []
+        self._report: TeardownReport | None = None
+        self._started = False
+        self.exit_code: int | None = None
+        self.clock_check: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ start
+
+    def sweep(self) -> list[Swept]:
+        """Remove what dead harnesses left on this engine; return it (for the evidence)."""
+        return containers.sweep(self._engine())
+
+    def _engine(self) -> Any:
+        if self._client is None:
+            self._client = containers.connect()
+        return self._client
+
+    def _compose(self, *args: str, timeout_s: float) -> str:
+        """Run one compose command on this run's project; RuntimeError when it fails."""
+        if self._cli is None:
+            self._cli = compose_cli()
+        argv = [
+            *self._cli,
+            "--project-name",
+            self.project,
+            "--file",
+            str(self._file),
+            "--file",
+            str(self._workdir / "compose.override.json"),
+            *args,
+        ]
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=self._file.parent,
+                env=self._env,
+                capture_output=True,
+                timeout=timeout_s,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{' '.join(args[:1])} still running after {timeout_s:g}s") from None
+        text = (done.stdout + done.stderr).decode(errors="replace").strip()
+        if done.returncode != 0:
+            raise RuntimeError(f"compose {args[0]} exited {done.returncode}: {text[-400:]}")
+        return text
+
+    def start(self) -> Endpoint:
+        """Bring the project up (building its image), find the container, wait until ready."""
+        client = self._engine()
+        self._host_port = free_port(HOST)
+        self._prepare()
+        self._events = containers.EngineEvents(client, self._run_id, self._emit, self._offset_ns)
+        self._events.start()
+        began = self._clock()
+        self._started = True
+        try:
+            self._compose("up", "--detach", "--build", timeout_s=_UP_TIMEOUT_S)
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            raise SandboxError(f"cannot bring the compose project up: {exc}") from None
+        up_s = (self._clock() - began) / 1e9
+        found = client.containers.list(
+            all=True,
+            filters={"label": [f"{containers.LABEL_RUN}={self._run_id}"]},
+        )
+        if not found:
+            raise SandboxError(f"compose started no container labelled for run {self._run_id}")
+        self._container = found[0]
+        self._emit(
+            "compose_up",
+            project=self.project,
+            cli=" ".join(Path(a).name for a in self._cli or []),
+            container=self._container.name,
+            seconds=round(up_s, 3),
+            published=f"{HOST}:{self._host_port}->{self._spec.port}/tcp",
+        )
+        ready_ns = self._wait_ready(began)
+        self.clock_check = containers.check_shared_clock(self.events_path, began, ready_ns)
+        self._emit("clock_check", **self.clock_check)
+        pid = (self._container.attrs.get("State") or {}).get("Pid") or None
+        return Endpoint(f"http://{HOST}:{self._host_port}", HOST, self._host_port, pid)
+
+    def _prepare(self) -> None:
+        user, uid, gid = containers.container_user(None)
+        secrets_dir = self._workdir / "secrets"
+        secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, value in self._secrets.items():
+            path = secrets_dir / name
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
+            with os.fdopen(fd, "w") as f:
+                f.write(value)
+            if uid is not None and gid is not None:
+                os.chown(path, uid, gid)
+        events_dir = self._workdir / "events"
+        events_dir.mkdir(mode=0o700, exist_ok=True)
+        if uid is not None and gid is not None:
+            os.chown(events_dir, uid, gid)
+        service: dict[str, Any] = {"labels": self._labels, "user": user}
+        if self._extra_args:
+            service["command"] = [*self._spec.command, *self._extra_args]
+        override = {
+            "services": {self._spec.service: service},
+            "networks": {"default": {"labels": self._labels}},
+        }
+        (self._workdir / "compose.override.json").write_text(json.dumps(override, indent=2))
+        self._env = {
+            **os.environ,
+            "GOVDRILL_PORT": str(self._host_port),
+            "GOVDRILL_EVENTS_DIR": str(events_dir),
+            "GOVDRILL_SECRETS_DIR": str(secrets_dir),
+        }
+        if not os.environ.get(BASE_IMAGE_ENV):
+            self._env.pop(BASE_IMAGE_ENV, None)  # the compose file's own default applies
+
+    def _wait_ready(self, began_ns: int) -> int:
+        container = self._container
+
+        def exited() -> str | None:
+            container.reload()
+            if container.status in _GONE:
+                code = (container.attrs.get("State") or {}).get("ExitCode")
+                return f"exited with code {code}"
+            return None
+
+        containers.wait_http_ready(
+            HOST,
+            self._host_port,
+            self._ready.path,
+            deadline_ns=began_ns + int((self._ready.timeout + _UP_TIMEOUT_S) * 1e9),
+            interval_s=self._ready.interval,
+            timeout_s=self._ready.timeout,
+            clock=self._clock,
+            exited=exited,
+        )
+        now = self._clock()
+        container.reload()
+        self._emit(
+            "container_ready",
+            container=container.name,
+            start_to_ready_s=round((now - began_ns) / 1e9, 3),
+        )
+        return now
+
+    # ------------------------------------------------------------------ control
+
+    def send_signal(self, signum: int, *, to_group: bool) -> None:
+        """Deliver ``signum`` to the service container's main process (PID 1)."""
+        import docker.errors
+
+        if self._container is None:
+            raise ProcessLookupError("target was never started")
+        try:
+            self._container.kill(signal=int(signum))
+        except docker.errors.NotFound:
+            raise ProcessLookupError("the container is gone") from None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise ProcessLookupError(
+                    f"the container is not running: {exc.explanation}"
+                ) from None
+            raise
+
+    def alive(self) -> bool:
+        """Whether the service's container still runs (paused counts as running)."""
+        import docker.errors
+
+        if self._container is None:
+            return False
+        try:
+            self._container.reload()
+        except docker.errors.NotFound:
+            return False
+        return bool(self._container.status in ("running", "paused", "restarting"))
+
+    @property
+    def exited_ns(self) -> int | None:
+        """When the engine reported the container's death, on the host clock."""
+        if self._events is None or self._container is None:
+            return None
+        died = self._events.died.get(self._container.id)
+        return None if died is None else died[0]
+
+    def container_op(self, op: ContainerOp, *, version: str | None = None) -> str:
+        """Perform one operation on the service through the compose CLI."""
+        service = self._spec.service
+        grace = str(math.ceil(op.stop_timeout))
+        args: tuple[str, ...]
+        if op.op == "stop":
+            args = ("stop", "--timeout", grace, service)
+        elif op.op == "kill":
+            args = ("kill", "-s", op.signal, service)
+        elif op.op == "restart":
+            args = ("restart", "--timeout", grace, service)
+        elif op.op in ("start", "pause", "unpause"):
+            args = (op.op, service)
+        else:
+            raise ValueError(f"a compose path cannot {op.op}")
+        with self._lock:
+            self._compose(*args, timeout_s=max(30.0, op.stop_timeout + 30.0))
+        return f"compose {' '.join(args)}: done"
+
+    @property
+    def events_path(self) -> Path | None:
+        """The target's ground-truth event log, as seen on the host."""
+        if self._spec.events is None:
+            return None
+        return self._workdir / "events" / PurePosixPath(self._spec.events).name
+
+    # ------------------------------------------------------------------ teardown
+
+    def teardown(self) -> TeardownReport:
+        """End the container (SIGTERM, SIGKILL after the grace), ``compose down`` the project,
+        and remove anything labelled for the run; never counted as a stop."""
+        if self._report is not None:
+            return self._report
+        if self._events is not None:
+            self._events.tearing_down = True
+        report = containers.end_run(
+            self._client, self._container, self._run_id, self._spec.teardown_grace, self._logs
+        )
+        if self._started:
+            try:
+                self._compose(
+                    "down", "--volumes", "--remove-orphans", "--timeout", "1", timeout_s=60
+                )
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                report = TeardownReport(
+                    report.way, report.exit_code, f"{report.detail}; compose down failed: {exc}"
+                )
+            if self._client is not None:  # whatever compose left behind
+                containers.remove_run(self._client, self._run_id)
+        self._report = report
+        self.exit_code = report.exit_code
+        if self._events is not None:
+            self._events.close()
+        if self._client is not None:
+            self._client.close()
+        return self._report
+
+    def collect(self, into: Path) -> list[Path]:
+        """Write the container's stdout/stderr and copy the event log into ``into``."""
+        return containers.write_collected(into, self._logs, self.events_path)
