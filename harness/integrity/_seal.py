@@ -1,0 +1,118 @@
+"""Seal a staged run: the manifest of every file, then the signed in-toto attestation.
+
+Written inside the staging folder, before the rename that makes the run visible, so a run
+that crashed before its end never presents a manifest. ``manifest.json`` lists the SHA-256
+and size of every other file, the timeline's chain head and who signed; its own digest
+(``self_sha256``, over the manifest without that field) makes an edit of it visible without
+a key. ``attestation.dsse.json`` is a DSSE envelope around an in-toto Statement v1 whose
+subjects are the run's files (manifest included) and whose predicate is the drill's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.evidence import write_atomic
+from harness.integrity._canonical import canonical_json
+from harness.integrity._dsse import envelope, payload_bytes, statement
+from harness.integrity._keys import Signer, public_key_pem
+from harness.timeline import verify_chain
+
+__all__ = [
+    "ENVELOPE",
+    "MANIFEST",
+    "MANIFEST_FORMAT",
+    "PREDICATE_TYPE",
+    "SIGNER_PUBLIC_KEY",
+    "expected_statement",
+    "file_digest",
+    "manifest_self_digest",
+    "run_files",
+    "seal_run",
+]
+
+MANIFEST = "manifest.json"
+ENVELOPE = "attestation.dsse.json"
+SIGNER_PUBLIC_KEY = "signer.pub.pem"
+MANIFEST_FORMAT = "govdrill-manifest/v1"
+PREDICATE_TYPE = "urn:govdrill:predicate:drill-result:v1"
+"""A name, not a web address: the predicate's fields are documented in the README."""
+
+_PREDICATE_KEYS = (
+    "drill", "run_id", "target", "sandbox", "verdict", "deadlines", "metrics", "rung_used",
+    "resurrected", "stop_theater", "ground_truth", "expectation", "observations", "versions",
+    "error",
+)  # fmt: skip
+_TIMELINE = "timeline.jsonl"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file at ``path``, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_files(folder: Path) -> Iterator[str]:
+    """Every file of a run except the two that describe the others, as sorted POSIX paths."""
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return (n for n in names if n not in (MANIFEST, ENVELOPE))
+
+
+def manifest_self_digest(manifest: dict[str, Any]) -> str:
+    """The digest a manifest carries of itself: over its canonical form without the field."""
+    body = {k: v for k, v in manifest.items() if k != "self_sha256"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def expected_statement(folder: Path, manifest: dict[str, Any]) -> bytes:
+    """The statement a run's envelope must carry, rebuilt from the manifest and summary."""
+    subjects = {name: entry["sha256"] for name, entry in manifest["files"].items()}
+    subjects[MANIFEST] = file_digest(folder / MANIFEST)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    predicate = {key: summary[key] for key in _PREDICATE_KEYS if key in summary}
+    predicate["run"] = manifest["run"]
+    predicate["timeline_head_sha256"] = manifest["timeline"]["head_sha256"]
+    return payload_bytes(statement(subjects, PREDICATE_TYPE, predicate))
+
+
+def seal_run(folder: Path, *, run_name: str, signer: Signer | None) -> dict[str, Any]:
+    """Write the signer's public key, ``manifest.json`` and ``attestation.dsse.json`` into
+    the staged run ``folder``; returns the manifest."""
+    if signer is not None:
+        write_atomic(folder / SIGNER_PUBLIC_KEY, public_key_pem(signer.public))
+    files = {
+        name: {"sha256": file_digest(folder / name), "bytes": (folder / name).stat().st_size}
+        for name in run_files(folder)
+    }
+    chain = verify_chain(folder / _TIMELINE)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "run": run_name,
+        "drill": summary.get("drill"),
+        "run_id": summary.get("run_id"),
+        "hash": "sha256",
+        "canonical_json": "RFC 8785 (sorted keys, no whitespace, UTF-8)",
+        "files": files,
+        "timeline": {"file": _TIMELINE, "lines": chain.lines, "head_sha256": chain.head},
+        "attestation": {
+            "file": ENVELOPE,
+            "statement": "https://in-toto.io/Statement/v1",
+            "predicate_type": PREDICATE_TYPE,
+            "signer": None
+            if signer is None
+            else {"alg": "ed25519", "keyid": signer.keyid, "public_key": SIGNER_PUBLIC_KEY},
+        },
+    }
+    manifest["self_sha256"] = manifest_self_digest(manifest)
+    write_atomic(folder / MANIFEST, canonical_json(manifest) + b"\n")
+    payload = expected_statement(folder, manifest)
+    write_atomic(folder / ENVELOPE, canonical_json(envelope(payload, signer)) + b"\n")
+    return manifest
