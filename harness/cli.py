@@ -1,4 +1,4 @@
-"""The ``govdrill`` command: run and validate drills, with the exit codes of the contract.
+"""The ``govdrill`` command: run and validate drills, report, verify and trend their evidence.
 
 Exit codes: 0 passed (or failed exactly as expected), 1 a deadline missed or unverified,
 2 bad input, 3 the harness itself failed, 130/143 interrupted by SIGINT/SIGTERM.
@@ -23,6 +23,7 @@ import structlog
 from harness import __version__
 from harness.errors import (
     EXIT_BAD_INPUT,
+    EXIT_FAILED,
     EXIT_HARNESS,
     EXIT_OK,
     GovdrillError,
@@ -56,6 +57,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--targets", action="append", type=Path, default=[], metavar="DIR")
     run.add_argument("-q", "--quiet", action="store_true", help="no live view")
+    run.add_argument(
+        "--sign-key",
+        metavar="PATH",
+        help="sign each run's attestation with this Ed25519 key (default: $GOVDRILL_SIGNING_KEY)",
+    )
+    run.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML here")
+    run.add_argument(
+        "--prometheus-textfile",
+        type=Path,
+        metavar="PATH",
+        help="write the results for node-exporter's textfile collector (a .prom file)",
+    )
+    run.add_argument("--pushgateway", metavar="URL", help="push the results to a Pushgateway")
+
+    report = sub.add_parser("report", help="regenerate a run's report.html from its files")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--out", type=Path, metavar="PATH", help="default: RUN_DIR/report.html")
+
+    verify = sub.add_parser("verify", help="check a run against its manifest and signature")
+    verify.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    verify.add_argument("--key", type=Path, metavar="PUB", help="the public key you trust")
+
+    history = sub.add_parser("history", help="time_to_stop and friends across runs")
+    history.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    history.add_argument("--drill", metavar="NAME", help="only this drill")
+    history.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="METRIC=DURATION",
+        help="flag a regression when the recent p95 upper bound exceeds it (repeatable)",
+    )
+    history.add_argument("--window", type=int, default=5, metavar="N", help="recent runs (5)")
+    history.add_argument(
+        "--tolerance", type=float, default=0.25, help="allowed slowdown vs the best window"
+    )
+    history.add_argument(
+        "--min-delta", type=float, default=0.05, metavar="SECONDS", help="ignore smaller drifts"
+    )
+    history.add_argument("--html", type=Path, metavar="PATH", help="also write a chart page")
+
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing runs")
+    keygen.add_argument("out", type=Path, metavar="OUT", help="private key; OUT.pub is public")
 
     validate = sub.add_parser("validate", help="check drill files without running anything")
     validate.add_argument("drills", nargs="+", type=Path, metavar="DRILL")
@@ -177,22 +221,145 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     # Heavy imports only once the input is known to be good.
     from harness.engine import run_drill
+    from harness.integrity import current_signer, load_signer, signing_key
     from harness.live import RichView, choose_view
 
+    try:
+        signer = load_signer(args.sign_key) if args.sign_key else current_signer()
+    except GovdrillError as exc:
+        print(f"govdrill: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     worst = EXIT_OK
-    with _halt_on_signals() as halt:
-        for drill in drills:
-            view = choose_view(drill.drill, quiet=args.quiet)
-            with view if isinstance(view, RichView) else contextlib.nullcontext():
-                result = run_drill(drill, results=args.results, view=view, halt=halt)
-            _report(result, out)
-            if result.summary["verdict"] == "interrupted":
-                return 128 + int(result.summary.get("interrupted_by_signal", signal.SIGINT))
-            if result.summary["verdict"] == "error":
-                worst = max(worst, EXIT_HARNESS)
-            else:
-                worst = max(worst, result.exit_code)
+    done: list[Path] = []
+    try:
+        with _halt_on_signals() as halt, signing_key(signer):
+            for drill in drills:
+                view = choose_view(drill.drill, quiet=args.quiet)
+                with view if isinstance(view, RichView) else contextlib.nullcontext():
+                    result = run_drill(drill, results=args.results, view=view, halt=halt)
+                done.append(result.run_dir)
+                _report(result, out)
+                if result.summary["verdict"] == "interrupted":
+                    return 128 + int(result.summary.get("interrupted_by_signal", signal.SIGINT))
+                if result.summary["verdict"] == "error":
+                    worst = max(worst, EXIT_HARNESS)
+                else:
+                    worst = max(worst, result.exit_code)
+    finally:
+        if done:
+            worst = max(worst, _export(args, done))
     return worst
+
+
+def _export(args: argparse.Namespace, runs: list[Path]) -> int:
+    """Write the JUnit and Prometheus outputs asked for; 3 when one of them fails."""
+    from harness.evidence import write_atomic
+    from harness.export import RunRecord, junit_xml, push_to_gateway, write_textfile
+
+    records = [RunRecord.read(run) for run in runs]
+    status = EXIT_OK
+    try:
+        if args.junit:
+            args.junit.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(args.junit, junit_xml(records))
+        if args.prometheus_textfile:
+            write_textfile(args.prometheus_textfile, records)
+    except (OSError, GovdrillError) as exc:
+        print(f"govdrill: cannot write the results: {exc}", file=sys.stderr)
+        status = EXIT_HARNESS
+    if args.pushgateway:
+        try:
+            push_to_gateway(args.pushgateway, records)
+        except OSError as exc:
+            print(f"govdrill: push to {args.pushgateway} failed: {exc}", file=sys.stderr)
+            status = EXIT_HARNESS
+    return status
+
+
+def _report_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.integrity import MANIFEST, verify_run
+    from harness.report import REPORT, write_report
+
+    run_dir: Path = args.run_dir
+    if not (run_dir / "summary.json").is_file():
+        print(f"govdrill: {run_dir} is not a run folder (no summary.json)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = write_report(run_dir, args.out)
+    print(f"report: {path}", file=out)
+    if args.out is None and (run_dir / MANIFEST).is_file():
+        changed = [f for f in verify_run(run_dir).findings if f.path == REPORT]
+        if changed:
+            print(
+                f"note: {REPORT} now differs from the sealed one (another govdrill version?);"
+                " `govdrill verify` will name it. Use --out to write elsewhere.",
+                file=sys.stderr,
+            )
+    return EXIT_OK
+
+
+def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.integrity import verify_run
+
+    report = verify_run(args.run_dir, key=args.key)
+    for finding in report.findings:
+        print(f"FAIL {finding}", file=out)
+    for note in report.notes:
+        print(f"note: {note}", file=out)
+    signed = f"signed by {report.signed_by[:16]}…" if report.signed_by else "unsigned"
+    if report.intact:
+        print(f"OK {args.run_dir}: {report.files} files intact, timeline chain intact, {signed}",
+              file=out)  # fmt: skip
+        return EXIT_OK
+    print(f"TAMPERED {args.run_dir}: {len(report.findings)} problem(s)", file=out)
+    return EXIT_FAILED
+
+
+def _history_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.evidence import write_atomic
+    from harness.history import analyse, collect, history_html, parse_budget, print_report
+
+    try:
+        budgets = dict(parse_budget(b) for b in args.budget)
+    except ValueError as exc:
+        print(f"govdrill history: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.window < 1:
+        print("govdrill history: --window must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    points, skipped = collect(args.results, args.drill)
+    if not points:
+        which = f" of drill {args.drill}" if args.drill else ""
+        print(f"govdrill history: no finished runs{which} under {args.results}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = analyse(
+        points,
+        budgets=budgets,
+        window=args.window,
+        tolerance=args.tolerance,
+        min_delta=args.min_delta,
+    )
+    report.skipped = skipped
+    print_report(report, out)
+    if args.html:
+        write_atomic(args.html, history_html(report).encode())
+        print(f"chart: {args.html}", file=out)
+    return EXIT_FAILED if report.regressions else EXIT_OK
+
+
+def _keygen_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.errors import EvidenceError
+    from harness.integrity import generate_keypair, key_id, load_signer
+
+    try:
+        private, public = generate_keypair(args.out)
+    except EvidenceError as exc:
+        print(f"govdrill keygen: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    keyid = key_id(load_signer(str(private)).public)
+    print(f"private key: {private} (mode 0600; keep it secret)", file=out)
+    print(f"public key:  {public} (give this to whoever verifies)", file=out)
+    print(f"key id:      {keyid}", file=out)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,6 +370,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args, out)
+        if args.command == "report":
+            return _report_command(args, out)
+        if args.command == "verify":
+            return _verify_command(args, out)
+        if args.command == "history":
+            return _history_command(args, out)
+        if args.command == "keygen":
+            return _keygen_command(args, out)
         return _run(args, out)
     except SpecError as exc:
         print(exc, file=sys.stderr)

@@ -36,6 +36,7 @@ from harness.control import (
 from harness.errors import (
     EXIT_FAILED,
     EXIT_OK,
+    EvidenceError,
     GovdrillError,
     Interrupted,
     LoadError,
@@ -45,11 +46,14 @@ from harness.errors import (
 )
 from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
+from harness.export import RunRecord, junit_xml
+from harness.integrity import current_signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
+from harness.report import write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.process import ProcessSandbox
@@ -421,10 +425,20 @@ def _conclude(state: _Run) -> RunResult:
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
         summary["expectation"] = expectation.to_summary()
+    try:
+        signer = current_signer()
+    except EvidenceError as exc:  # a bad key must not cost the run: keep it, unsigned
+        signer = None
+        timeline.event("signing_key_unusable", error=str(exc))
     timeline.event("verdict", verdict=verdict.value)
     state.run_dir.write_observations(state.log, state.zero_ns)
     write_json(staging / "summary.json", summary)
     timeline.close()
+    # Everything below reads the run's own files, as `govdrill report` and `verify` do, and
+    # is written before the seal: a run that dies here never presents a manifest.
+    write_atomic(staging / "junit.xml", junit_xml([RunRecord.read(staging, state.run_dir.name)]))
+    write_report(staging)
+    seal_run(staging, run_name=state.run_dir.name, signer=signer)
     run_path = state.run_dir.seal()
     summary_path = run_path / "summary.json"
     return RunResult(

@@ -4,6 +4,11 @@
 file is written does it become ``results/<drill>/<UTC-time>-<run-id>/``. A harness killed
 mid-run leaves a ``.partial`` folder that nothing presents as complete. Each file inside is
 itself written atomically (temporary file, fsync, rename).
+
+Before a rollback, ``snapshot_before_rollback`` freezes what an investigation needs into
+``snapshots/before-rollback/`` (the target's status through the rollback path, the versions
+the load saw, the target's logs so far), because a rollback may replace the very process or
+container whose state and logs show what went wrong.
 """
 
 from __future__ import annotations
@@ -12,25 +17,36 @@ import gzip
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from harness.errors import EvidenceError
-from harness.observations import ObservationLog
+from harness.observations import ObservationLog, State
+from harness.timeline import Timeline
 
-__all__ = ["RunDir", "write_atomic", "write_json"]
+__all__ = ["SNAPSHOT_DIR", "RunDir", "snapshot_before_rollback", "write_atomic", "write_json"]
+
+SNAPSHOT_DIR = "snapshots"
+_TARGET_LOGS = ("target.stdout.log", "target.stderr.log")
+_RECENT_OBSERVATIONS = 500
+_LOOK_BACK = 200_000
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one."""
+def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one
+    (``fsync=False`` skips the flush to disk, for writes on a latency-critical thread)."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                if fsync:
+                    os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -39,9 +55,10 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise EvidenceError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def write_json(path: Path, value: Any) -> None:
+def write_json(path: Path, value: Any, *, fsync: bool = True) -> None:
     """Write ``value`` as indented JSON, atomically."""
-    write_atomic(path, (json.dumps(value, indent=2, sort_keys=False) + "\n").encode())
+    data = (json.dumps(value, indent=2, sort_keys=False) + "\n").encode()
+    write_atomic(path, data, fsync=fsync)
 
 
 class RunDir:
@@ -107,3 +124,124 @@ class RunDir:
             raise EvidenceError(f"cannot seal {self.staging}: {exc.strerror or exc}") from exc
         self.sealed = True
         return self.final
+
+
+StatusProbe = Callable[[], tuple[str, str]]
+"""Asks the target for its status: returns (outcome, detail) like a control call."""
+
+
+def snapshot_before_rollback(
+    *,
+    timeline: Timeline,
+    log: ObservationLog,
+    via: str,
+    status: StatusProbe | None,
+    timeout_s: float,
+    clock: Callable[[], int] = time.monotonic_ns,
+) -> Path:
+    """Freeze the target's status, recent versions and logs before a rollback is issued.
+
+    Runs on the engine's tick thread, so it is bounded: the status probe runs on its own
+    thread and is given at most ``timeout_s`` (the control path's own timeout); everything
+    else is local copying, not flushed to disk here (the files are small and the rollback
+    waits on them). Returns the snapshot folder, next to the run's timeline.
+    """
+    started = clock()
+    run_folder = timeline.path.parent
+    base = run_folder / SNAPSHOT_DIR
+    folder = base / "before-rollback"
+    n = 2
+    while folder.exists():
+        folder = base / f"before-rollback-{n}"
+        n += 1
+    folder.mkdir(parents=True)
+    probe: dict[str, Any] = {"via": via}
+    thread = None
+    if status is None:
+        probe["outcome"] = "not_available"
+        probe["detail"] = f"control path {via!r} declares no status call"
+    else:
+        thread = threading.Thread(
+            target=_probe, args=(status, probe), daemon=True, name="snapshot-status"
+        )
+        thread.start()
+    # The logs and the load's view are copied while the probe is in flight.
+    copied = {}
+    for name in _TARGET_LOGS:
+        source = run_folder / name
+        if source.is_file():
+            data = source.read_bytes()  # what the target had written up to now
+            write_atomic(folder / name, data, fsync=False)
+            copied[name] = len(data)
+    write_json(folder / "load-view.json", _load_view(log, clock()), fsync=False)
+    if thread is not None:
+        thread.join(max(0.0, timeout_s - (clock() - started) / 1e9))
+        if thread.is_alive():
+            probe = {
+                "via": via,
+                "outcome": "timed_out",
+                "detail": f"no status within {timeout_s:g}s",
+            }
+    write_json(folder / "status.json", dict(probe), fsync=False)
+    took_ns = clock() - started
+    write_json(
+        folder / "snapshot.json",
+        {
+            "taken_before": "rollback",
+            "started_t_s": round((started - timeline.zero_ns) / 1e9, 6),
+            "took_ms": round(took_ns / 1e6, 3),
+            "status_outcome": probe.get("outcome"),
+            "target_log_bytes": copied,
+            "files": sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")),
+        },
+        fsync=False,
+    )
+    timeline.event(
+        "snapshot_taken",
+        t_ns=started,
+        folder=folder.relative_to(run_folder).as_posix(),
+        took_ms=round(took_ns / 1e6, 3),
+        status=probe.get("outcome"),
+        via=via,
+    )
+    return folder
+
+
+def _probe(status: StatusProbe, into: dict[str, Any]) -> None:
+    try:
+        outcome, detail = status()
+    except Exception as exc:  # the snapshot records a failing status; it never stops a drill
+        outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
+    into["outcome"] = outcome
+    into["detail"] = detail
+    body = detail.split(" ", 2)[2] if detail.startswith("HTTP ") and detail.count(" ") >= 2 else ""
+    try:
+        into["body"] = json.loads(body)
+    except ValueError:
+        into["body_text"] = body
+
+
+def _load_view(log: ObservationLog, now_ns: int) -> dict[str, Any]:
+    """What the load saw just before the snapshot: states and versions of recent answers,
+    and the version of the last answer served at all."""
+    n = len(log)
+    since = max(0, n - _RECENT_OBSERVATIONS)
+    start, _end, _status, state, harmful = log.columns(since)
+    names, index = log.versions(since)
+    last_served = None
+    back = max(0, n - _LOOK_BACK)
+    old_states = log.columns(back)[3]
+    old_names, old_index = log.versions(back)
+    for i in range(len(old_states) - 1, -1, -1):
+        if old_states[i] == State.SERVING and old_names[old_index[i]]:
+            last_served = old_names[old_index[i]]
+            break
+    return {
+        "observations_so_far": n,
+        "recent": len(start),
+        "recent_window_s": round((now_ns - start[0]) / 1e9, 6) if len(start) else None,
+        "states": dict(Counter(State(s).name.lower() for s in state)),
+        "versions": dict(Counter(names[i] or "(none)" for i in index)),
+        "harmful": sum(harmful),
+        "last_version_served": last_served,
+    }

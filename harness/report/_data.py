@@ -1,0 +1,250 @@
+"""Everything the report shows, read from a run folder's own files into one typed object."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["Bins", "Mark", "RunData", "read_run"]
+
+SERVING, STOPPED, ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """One instant (or bounded interval) the picture marks, in seconds since the run's zero."""
+
+    key: str
+    label: str
+    t_s: float
+    lower_s: float | None = None
+    upper_s: float | None = None
+    color: str = "#333"
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    """Observations counted per time bin, by what the answer was (by the instant it ended)."""
+
+    start_s: float
+    width_s: float
+    ok: list[int]
+    harmful: list[int]
+    stopped: list[int]
+    error: list[int]
+    version: list[str]
+    """The version most serving answers in the bin came from ('' when none served)."""
+
+    def __len__(self) -> int:
+        return len(self.ok)
+
+
+@dataclass(slots=True)
+class Observations:
+    """The observation columns, in seconds since the run's zero."""
+
+    start: list[float] = field(default_factory=list)
+    end: list[float] = field(default_factory=list)
+    state: list[int] = field(default_factory=list)
+    harmful: list[int] = field(default_factory=list)
+    version: list[str] = field(default_factory=list)
+
+    def bin(self, lo_s: float, hi_s: float, width_s: float) -> Bins:
+        """Count the answers that ended in [lo_s, hi_s) per bin of ``width_s``."""
+        n = max(1, int((hi_s - lo_s) / width_s + 0.999999))
+        ok, harm, stop, err = [0] * n, [0] * n, [0] * n, [0] * n
+        votes: list[dict[str, int]] = [{} for _ in range(n)]
+        for end, state, harmful, version in zip(
+            self.end, self.state, self.harmful, self.version, strict=True
+        ):
+            if end < lo_s or end >= hi_s:
+                continue
+            i = min(n - 1, int((end - lo_s) / width_s))
+            if harmful:
+                harm[i] += 1
+            elif state == SERVING:
+                ok[i] += 1
+            elif state == STOPPED:
+                stop[i] += 1
+            else:
+                err[i] += 1
+            if state == SERVING and version:
+                votes[i][version] = votes[i].get(version, 0) + 1
+        versions = [max(sorted(v), key=v.__getitem__) if v else "" for v in votes]
+        return Bins(lo_s, width_s, ok, harm, stop, err, versions)
+
+
+@dataclass(slots=True)
+class RunData:
+    """A run as its folder holds it."""
+
+    folder: Path
+    summary: dict[str, Any]
+    drill: dict[str, Any]
+    events: list[dict[str, Any]]
+    target_events: list[dict[str, Any]]
+    observations: Observations
+    snapshots: dict[str, dict[str, Any]]
+    files: list[tuple[str, int]]
+
+    @property
+    def zero_ns(self) -> int:
+        """The run's zero on the host's monotonic clock."""
+        return int(self.summary.get("zero_ns", 0))
+
+    def event(self, name: str, **match: Any) -> dict[str, Any] | None:
+        """The first timeline event called ``name`` whose fields match."""
+        for e in self.events:
+            if e.get("event") == name and all(e.get(k) == v for k, v in match.items()):
+                return e
+        return None
+
+    def metric(self, name: str) -> dict[str, Any] | None:
+        """A metric's value and bounds from the summary, if measured."""
+        m = self.summary.get("metrics", {}).get(name)
+        return m if m and m.get("value") is not None else None
+
+    def marks(self) -> list[Mark]:
+        """The instants of the run worth marking on its picture, in time order."""
+        s = self.summary
+        marks: list[Mark] = []
+        steps = s.get("steps") or []
+        inject = next((x for x in steps if x["action"] == "inject" and x["fired_t_s"]), None)
+        if inject is not None:
+            marks.append(
+                Mark("incident", "incident injected", inject["fired_t_s"], color="#7b3fa0")
+            )
+        detected = self.event("harm_detected")
+        if detected is not None:
+            marks.append(Mark("detected", "harm detected", detected["t_s"], color="#b8860b"))
+        rungs = s.get("rungs") or []
+        if rungs:
+            issued = rungs[0]["issued_t_s"]
+            marks.append(Mark("stop", f"stop issued ({rungs[0]['name']})", issued, color="#1f5fa8"))
+            for rung in rungs[1:]:
+                marks.append(
+                    Mark("escalated", f"escalated to {rung['name']}", rung["issued_t_s"],
+                         color="#1f5fa8")
+                )  # fmt: skip
+            ack = self.metric("time_to_ack")
+            if ack is not None:
+                marks.append(
+                    Mark("ack", "stop acknowledged", issued + ack["value"], color="#5a8fd0")
+                )
+            stop = self.metric("time_to_stop")
+            if stop is not None:
+                marks.append(
+                    Mark("effective", "effective stop", issued + stop["value"],
+                         issued + stop["lower"], issued + stop["upper"], color="#0b7a3e",
+                         note="the gate closed between these bounds")
+                )  # fmt: skip
+        snap = self.event("snapshot_taken")
+        if snap is not None:
+            marks.append(Mark("snapshot", "evidence snapshot", snap["t_s"], color="#666"))
+        rollback = self.event("rollback_issued")
+        if rollback is None:
+            step = next((x for x in steps if x["action"] == "rollback" and x["fired_t_s"]), None)
+            rollback = None if step is None else {"t_s": step["fired_t_s"]}
+        if rollback is not None:
+            marks.append(Mark("rollback", "rollback issued", rollback["t_s"], color="#a0522d"))
+            rb = self.metric("rollback_time")
+            if rb is not None:
+                t = rollback["t_s"]
+                marks.append(
+                    Mark("rolled_back", "rollback verified", t + rb["value"], t + rb["lower"],
+                         t + rb["upper"], color="#8b4513",
+                         note="every answer from the target version, none harmful")
+                )  # fmt: skip
+        hold = self.event("hold_complete")
+        if hold is not None:
+            held = float(hold.get("hold_s") or 0)
+            marks.append(
+                Mark("hold", f"hold of {held:g} s complete", hold["t_s"], hold["t_s"] - held,
+                     hold["t_s"], color="#555", note="kept observing: no harm, no resurrection")
+            )  # fmt: skip
+        return sorted(marks, key=lambda m: m.t_s)
+
+    def target_claims(self) -> list[tuple[float, str, dict[str, Any]]]:
+        """The target's own event log, in seconds since the run's zero."""
+        out = []
+        for e in self.target_events:
+            try:
+                t = (int(e["t_ns"]) - self.zero_ns) / 1e9
+            except (KeyError, TypeError, ValueError):
+                continue
+            fields = {k: v for k, v in e.items() if k not in ("t_ns", "event")}
+            out.append((t, str(e.get("event")), fields))
+        return out
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
+def _observations(path: Path) -> Observations:
+    obs = Observations()
+    if not path.is_file():
+        return obs
+    text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+    for line in text.splitlines():
+        if not line or line[0] in "#s":
+            continue
+        parts = line.split(",", 5)
+        if len(parts) != 6:
+            continue
+        obs.start.append(int(parts[0]) / 1e6)
+        obs.end.append(int(parts[1]) / 1e6)
+        obs.state.append(int(parts[3]))
+        obs.harmful.append(int(parts[4]))
+        obs.version.append(parts[5])
+    return obs
+
+
+_NOT_LISTED = {"report.html", "manifest.json", "attestation.dsse.json", "signer.pub.pem"}
+"""Files that do not exist yet when the report is first written, or are the report."""
+
+
+def read_run(folder: Path) -> RunData:
+    """Read the run in ``folder``; raises OSError/ValueError when summary.json is unusable."""
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    drill_path = folder / "drill.yaml"
+    drill = yaml.safe_load(drill_path.read_text(encoding="utf-8")) if drill_path.is_file() else {}
+    snapshots = {}
+    for index in sorted((folder / "snapshots").glob("*/snapshot.json")):
+        entry = {"snapshot": json.loads(index.read_text(encoding="utf-8"))}
+        for name in ("status.json", "load-view.json"):
+            part = index.parent / name
+            if part.is_file():
+                entry[name.removesuffix(".json")] = json.loads(part.read_text(encoding="utf-8"))
+        snapshots[index.parent.relative_to(folder).as_posix()] = entry
+    files = [
+        (p.relative_to(folder).as_posix(), p.stat().st_size)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in _NOT_LISTED and not p.name.startswith(".")
+    ]
+    return RunData(
+        folder=folder,
+        summary=summary,
+        drill=drill if isinstance(drill, dict) else {},
+        events=_json_lines(folder / "timeline.jsonl"),
+        target_events=_json_lines(folder / "target.events.jsonl"),
+        observations=_observations(folder / "observations.csv.gz"),
+        snapshots=snapshots,
+        files=files,
+    )
