@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing runs")
     keygen.add_argument("out", type=Path, metavar="OUT", help="private key; OUT.pub is public")
 
+    halt = sub.add_parser(
+        "halt", help="the halt button: stop running drills as Ctrl-C would, keeping evidence"
+    )
+    halt.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="default: every running drill")
+    halt.add_argument("--reason", default="halted by an operator", help="kept in the evidence")
+    halt.add_argument("--list", action="store_true", help="only list running drills")
+
     validate = sub.add_parser("validate", help="check drill files without running anything")
     validate.add_argument("drills", nargs="+", type=Path, metavar="DRILL")
     validate.add_argument("--set", dest="overrides", action="append", default=[])
@@ -137,6 +144,33 @@ def _halt_on_signals() -> Iterator[threading.Event]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def _halt(args: argparse.Namespace, out: TextIO) -> int:
+    from harness import runs
+
+    found = runs.running()
+    if args.run_ids:
+        wanted = set(args.run_ids)
+        unknown = wanted - {r.run_id for r in found}
+        for run_id in sorted(unknown):
+            print(f"govdrill: no running drill with run id {run_id}", file=sys.stderr)
+        found = [r for r in found if r.run_id in wanted]
+    if not found:
+        print("no drills running", file=out)
+        return EXIT_OK if args.list else EXIT_FAILED
+    for drill in found:
+        line = f"{drill.run_id}  {drill.drill}  pid {drill.pid}  since {drill.started}"
+        if args.list:
+            print(line, file=out)
+            continue
+        try:
+            runs.halt(drill, args.reason)
+        except ProcessLookupError:
+            print(f"{line}: already gone", file=out)
+            continue
+        print(f"halting {line}", file=out)
+    return EXIT_OK
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
@@ -370,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args, out)
+        if args.command == "halt":
+            return _halt(args, out)
         if args.command == "report":
             return _report_command(args, out)
         if args.command == "verify":

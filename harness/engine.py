@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import structlog
 import yaml
 
-from harness import __version__
+from harness import __version__, runs
 from harness.control import (
     REFERENCE,
     ControlBackend,
@@ -133,6 +133,7 @@ class _Run:
     swept: list[reaper.Leftover] = field(default_factory=list)
     error: GovdrillError | None = None
     interrupted: Interrupted | None = None
+    halted_by: dict[str, Any] | None = None
 
 
 def run_drill(
@@ -176,12 +177,16 @@ def run_drill(
             timeline.event(
                 "swept_leftover", pid=left.pid, run_id=left.run_id, cmdline=left.cmdline[:200]
             )
-        with tempfile.TemporaryDirectory(prefix=f"govdrill-{run_id}-") as workdir:
+        with (
+            runs.register(run_id, drill.drill, staging),
+            tempfile.TemporaryDirectory(prefix=f"govdrill-{run_id}-") as workdir,
+        ):
             try:
                 _run_phases(state, Path(workdir), secrets, view, halt, clock)
             except Interrupted as exc:
                 state.interrupted = exc
-                timeline.event("interrupted", signal=exc.signum)
+                state.halted_by = runs.halt_note(run_id)
+                timeline.event("interrupted", signal=exc.signum, halted_by=state.halted_by)
             except (SandboxError, LoadError) as exc:
                 state.error = exc
                 timeline.event("harness_error", error=str(exc))

@@ -169,6 +169,8 @@ def build_summary(
         summary["error"] = str(run.error)
     if run.interrupted is not None:
         summary["interrupted_by_signal"] = run.interrupted.signum
+        if run.halted_by is not None:
+            summary["halted_by"] = run.halted_by
     if run.load_failure:
         summary["load_failure"] = run.load_failure
     steps = run.steps
