@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from harness.errors import EvidenceError
+
 __all__ = ["GENESIS", "ChainCheck", "Timeline", "verify_chain"]
 
 GENESIS = "0" * 64
@@ -49,8 +51,13 @@ class _LineWriter:
         with self._lock:
             event["prev_sha256"] = self.head
             line = json.dumps(event, default=str)
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            except OSError as exc:  # a full disk: say so plainly; teardown still runs
+                raise EvidenceError(
+                    f"cannot write {self._stream.name}: {exc.strerror or exc}"
+                ) from exc
             self.head = hashlib.sha256(line.encode()).hexdigest()
             self.lines += 1
 
