@@ -30,6 +30,7 @@ the reported ``[lower, upper]``; goal 100 %), the **error** of the point estimat
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import shutil
 import statistics
@@ -98,13 +99,20 @@ def one_run(kind: str, level: str, work: Path) -> dict[str, Any]:
         stamps.setdefault(event["event"], event["t_s"])
     gt = summary.get("ground_truth") or {}
     metric = summary["metrics"].get("time_to_stop" if kind == "stop" else "rollback_time") or {}
-    window = stamps.get("hold_complete", 0) - stamps.get("load_ready", 0)
+    # The achieved rate: answers that ended between load_ready and hold_complete (the spawn
+    # ramp and the load's shutdown are outside the drill's window).
+    lo_us, hi_us = stamps.get("load_ready", 0) * 1e6, stamps.get("hold_complete", 0) * 1e6
+    window = (hi_us - lo_us) / 1e6
+    with gzip.open(result.run_dir / "observations.csv.gz", "rt") as rows:
+        in_window = sum(
+            1 for line in rows if line[0].isdigit() and lo_us <= int(line.split(",", 2)[1]) <= hi_us
+        )
     row = {
         "kind": kind,
         "level": level,
         "verdict": summary["verdict"],
         "observations": summary["observations"],
-        "rate": summary["observations"] / window if window > 0 else 0.0,
+        "rate": in_window / window if window > 0 else 0.0,
         "within": gt.get(f"{kind}_within_bounds"),
         "error_s": gt.get(f"{kind}_error_s"),
         "claimed": gt.get(f"{kind}_claimed_ns") is not None,
