@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -60,7 +61,7 @@ PHASES = (
 )
 
 
-def one_run(drill: Path, results: Path) -> dict[str, float]:
+def one_run(drill: Path, results: Path) -> dict[str, Any]:
     """One ``govdrill run``: its wall time and phases, in seconds."""
     shutil.rmtree(results, ignore_errors=True)
     t0 = time.monotonic_ns()
@@ -85,6 +86,10 @@ def one_run(drill: Path, results: Path) -> dict[str, float]:
         end = t1 if b is None else stamps[b]
         row[name] = (end - start) / 1e9
     row["overhead"] = row["wall"] - row["drill (not overhead)"]
+    (summary_path,) = results.glob("*/*/summary.json")
+    truth = json.loads(summary_path.read_text()).get("ground_truth") or {}
+    row["stop_within_bounds"] = truth.get("stop_within_bounds")
+    row["rollback_within_bounds"] = truth.get("rollback_within_bounds")
     return row
 
 
@@ -106,7 +111,7 @@ def main() -> int:
     runs = args.runs or (3 if args.quick else 8)
     print(_common.machine())
     print(f"drill: {args.drill}; {runs} runs")
-    rows: list[dict[str, float]] = []
+    rows: list[dict[str, Any]] = []
     imports: dict[str, list[float]] = {
         "python3 -c pass": [],
         "import harness.cli": [],
@@ -125,7 +130,9 @@ def main() -> int:
                 imports[name].append(time_command(cmd))
             print(
                 f"  run {i + 1}: wall {row['wall']:.2f} s, "
-                f"drill {row['drill (not overhead)']:.2f} s, overhead {row['overhead']:.2f} s",
+                f"drill {row['drill (not overhead)']:.2f} s, overhead {row['overhead']:.2f} s "
+                f"(ground truth within bounds: stop {row['stop_within_bounds']}, "
+                f"rollback {row['rollback_within_bounds']})",
                 flush=True,
             )
     print()
