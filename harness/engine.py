@@ -187,6 +187,8 @@ def run_drill(
                 state.interrupted = exc
                 state.halted_by = runs.halt_note(run_id)
                 timeline.event("interrupted", signal=exc.signum, halted_by=state.halted_by)
+                if state.steps is not None:
+                    state.steps.undo_incidents()
             except (SandboxError, LoadError) as exc:
                 state.error = exc
                 timeline.event("harness_error", error=str(exc))

@@ -250,6 +250,29 @@ class Steps:
             self.stopped_ns = now
             self._timeline.event("stop_confirmed", held_s=self._drill.hold)
 
+    def undo_incidents(self) -> None:
+        """Switch off every incident this drill switched on and did not clear (on an
+        interrupted or failed run: stop injecting before leaving). Bounded by each hook's
+        timeout; what cannot be undone is recorded."""
+        injected = [
+            s.step.inject
+            for s in self.states
+            if s.step.inject is not None and s.phase in (StepPhase.RUNNING, StepPhase.DONE)
+        ]
+        cleared = {s.step.clear for s in self.states if s.phase is StepPhase.DONE}
+        for name in dict.fromkeys(n for n in injected if n is not None and n not in cleared):
+            if self._drill.target.incidents[name].disable is None:
+                self._timeline.event("incident_not_undone", incident=name, why="no disable call")
+                continue
+            result = self._hooks[name].call(Action.CLEAR).result()
+            self._timeline.event(
+                "incident_undone",
+                incident=name,
+                outcome=result.outcome.value,
+                detail=result.detail,
+                t_ns=result.returned_ns,
+            )
+
     def abandon(self, now: int) -> None:
         """Mark what never fired and collect calls still in flight (the drill is ending)."""
         for state in self.states:

@@ -70,7 +70,7 @@ def test_nothing_left_after_pass_and_failure(results: Path) -> None:
 def test_interrupt_tears_down_and_keeps_evidence(results: Path, signum: int) -> None:
     """Ctrl-C (or SIGTERM) mid-drill: exit 128+n, target gone, run kept and marked interrupted."""
     proc = start_harness(THEATER, results)
-    time.sleep(0.3)
+    time.sleep(1.0)  # the incident is on and the stop issued: the drill is mid-step
     proc.send_signal(signum)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signum, out
@@ -83,6 +83,9 @@ def test_interrupt_tears_down_and_keeps_evidence(results: Path, signum: int) -> 
         json.loads(line)["event"] for line in (run / "timeline.jsonl").read_text().splitlines()
     ]
     assert "interrupted" in events and "teardown" in events
+    # Stop injecting before leaving: the incident it switched on is switched off again.
+    assert "incident_undone" in events
+    assert events.index("interrupted") < events.index("incident_undone") < events.index("teardown")
 
 
 def test_sigkilled_harness_leaves_no_orphan(results: Path) -> None:
