@@ -51,6 +51,15 @@ def test_drill_glob_narrows_collection(pytester: pytest.Pytester) -> None:
     assert [line for line in result.outlines if "::" in line] == ["drills/nested/in.yaml::inside"]
 
 
+def test_targets_default_to_beside_and_above_the_drill(pytester: pytest.Pytester) -> None:
+    """Without ``--drill-targets`` a drill finds ``targets/<name>/`` above it, as the CLI does."""
+    (pytester.path / "targets").symlink_to(TARGETS)
+    pytester.mkdir("drills")
+    (pytester.path / "drills" / "ok.yaml").write_text(small_drill("ok"))
+    result = pytester.runpytest("--co", "-q", "drills")
+    assert [line for line in result.outlines if "::" in line] == ["drills/ok.yaml::ok"]
+
+
 def test_k_selects_drills_by_name(pytester: pytest.Pytester) -> None:
     """``-k`` selects drills by their drill name like any other test."""
     pytester.makefile(".yaml", first=small_drill("alpha-drill"), second=small_drill("beta-drill"))
