@@ -69,13 +69,19 @@ class DrillItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the drill for real and judge it against its deadlines or its ``expect``."""
-        from harness.pytest.outcome import judge_outcome
+        from harness.pytest.outcome import DrillFailed, judge_outcome, render_report
         from harness.pytest.runner import run_recorded
 
         result = run_recorded(self.drill, settings_of(self.config), self.user_properties)
-        xfail_reason = judge_outcome(self.drill, result, shown_from=self.config.rootpath)
-        if xfail_reason is not None:
-            pytest.xfail(xfail_reason)
+        root = self.config.rootpath
+        xfail_reason = judge_outcome(self.drill, result, shown_from=root)
+        if xfail_reason is None:
+            return
+        if self.config.getoption("runxfail"):
+            # --runxfail turns pytest.xfail() into a no-op; report the failure itself instead.
+            headline = f"drill {self.name} FAILED as its expect block says (--runxfail)"
+            raise DrillFailed(render_report(self.drill, result, headline, shown_from=root))
+        pytest.xfail(xfail_reason)
 
     def repr_failure(
         self,

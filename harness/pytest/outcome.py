@@ -29,9 +29,11 @@ def judge_outcome(drill: Drill, result: RunResult, *, shown_from: Path | None = 
 
     name = result.drill
     if result.verdict is RunVerdict.ERROR:
-        detail = result.message or result.summary.get("error", "")
+        detail = result.message or str(result.summary.get("error", ""))
         raise DrillFailed(
-            render_report(drill, result, f"drill {name} ERROR: {detail}", shown_from=shown_from)
+            render_report(
+                drill, result, f"drill {name} ERROR", detail=detail, shown_from=shown_from
+            )
         )
     if drill.expect is not None:
         check = result.expectation
@@ -48,10 +50,16 @@ def judge_outcome(drill: Drill, result: RunResult, *, shown_from: Path | None = 
 
 
 def render_report(
-    drill: Drill, result: RunResult, headline: str, *, shown_from: Path | None = None
+    drill: Drill,
+    result: RunResult,
+    headline: str,
+    *,
+    detail: str = "",
+    shown_from: Path | None = None,
 ) -> str:
-    """A few lines: the deadlines not met at their drill-file lines, measured against limit
-    with bounds, the expectation mismatches, the telling facts, and the evidence folder."""
+    """A few lines: the headline, any detail (a harness error), the deadlines not met at their
+    drill-file lines measured against limit with bounds, the expectation mismatches, the
+    telling facts, and the evidence folder."""
     summary = result.summary
     file = _shown(drill.source, shown_from)
     lines_of = deadline_lines(drill.source)
@@ -59,6 +67,7 @@ def render_report(
         f"{headline} (run {result.run_id}, target {summary.get('target')},"
         f" sandbox {summary.get('sandbox')})"
     ]
+    out.extend(line for line in detail.splitlines() if line.strip())
     met = []
     for name, deadline in summary.get("deadlines", {}).items():
         if deadline["verdict"] == "met":

@@ -70,13 +70,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = DrillSettings.from_config(config)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Never walk the results folder: its runs hold ``drill.yaml`` copies of drills."""
+    results = settings_of(config).results
+    return True if collection_path == results or results in collection_path.parents else None
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DrillFile | None:
     """Collect a YAML file as a drill when it matches ``drill_glob`` (or was named on the
-    command line) and its top-level mapping has a ``drill:`` key."""
+    command line), is not part of a run's evidence, and its top-level mapping has a
+    ``drill:`` key."""
     settings = settings_of(parent.config)
     named = parent.session.isinitpath(file_path) and file_path.suffix in YAML_SUFFIXES
     if not (named or settings.matches(file_path)):
         return None
+    if (file_path.parent / "summary.json").exists():
+        return None  # the drill as run, inside a run's evidence folder elsewhere
     from harness.pytest.collect import DrillFile, is_drill_file
 
     if not is_drill_file(file_path):

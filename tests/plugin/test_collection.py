@@ -39,6 +39,19 @@ def test_only_yaml_with_a_drill_key_is_collected(pytester: pytest.Pytester) -> N
     ]
 
 
+def test_evidence_copies_of_drills_are_not_collected(pytester: pytest.Pytester) -> None:
+    """The results folder and any run folder (a ``drill.yaml`` beside a ``summary.json``) are
+    skipped, so a second ``pytest`` run does not collect the drills the first one recorded."""
+    pytester.makefile(".yaml", ok=small_drill("ok"))
+    for run in ("results/ok/20260101T000000Z-0123abcd", "kept/ok/20260101T000000Z-4567cdef"):
+        folder = pytester.mkdir(run.split("/")[0]) / run.split("/", 1)[1]
+        folder.mkdir(parents=True)
+        (folder / "drill.yaml").write_text(small_drill("ok"))
+    (pytester.path / "kept" / "ok" / "20260101T000000Z-4567cdef" / "summary.json").write_text("{}")
+    result = pytester.runpytest("--co", "-q", f"--drill-targets={TARGETS}")
+    assert [line for line in result.outlines if "::" in line] == ["ok.yaml::ok"]
+
+
 def test_drill_glob_narrows_collection(pytester: pytest.Pytester) -> None:
     """The ``drill_glob`` ini value decides which files are looked at; a pattern with a slash
     matches the path from the rootdir, nested folders included."""
