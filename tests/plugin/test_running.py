@@ -127,8 +127,8 @@ def test_drill_runner_fixture_builds_parametrizes_and_runs(
     pytester: pytest.Pytester, drill_args: list[str]
 ) -> None:
     """``drill_runner`` builds drills from a mapping or YAML text and loads them from a path,
-    applies the test's overrides then ``--drill-set``, runs them into ``--drill-results`` and
-    returns the result with its summary."""
+    applies the test's overrides then ``--drill-set`` and ``--drill-sandbox``, runs them into
+    ``--drill-results`` and returns the result with its summary."""
     drill = small_drill("fixture")
     pytester.makefile(".txt", drill=drill)  # a path the plugin does not collect
     pytester.makepyfile(
@@ -144,6 +144,7 @@ def test_drill_runner_fixture_builds_parametrizes_and_runs(
             for drill in (from_text, from_dict, from_path):
                 assert drill.load.users == 3
                 assert drill.hold == 0.4  # --drill-set has the last word
+                assert drill.sandbox == "process"  # from --drill-sandbox
 
         @pytest.mark.parametrize("users", [2, 3])
         def test_run(drill_runner, users):
@@ -155,7 +156,9 @@ def test_drill_runner_fixture_builds_parametrizes_and_runs(
             drill_runner.check(drill, result)
         """
     )
-    result = pytester.runpytest(*drill_args, "--drill-set", "hold=400ms", "--junitxml=j.xml")
+    result = pytester.runpytest(
+        *drill_args, "--drill-set", "hold=400ms", "--drill-sandbox", "process", "--junitxml=j.xml"
+    )
     result.assert_outcomes(passed=3)
     runs = runs_under(pytester.path / "results")
     assert len(runs) == 2
