@@ -331,7 +331,8 @@ class DockerSandboxSpec(_Frozen):
     Every version is one tag of ``image``, built from the Dockerfile's stage of that name
     (``versions: {v1: v1}``) with the ``BASE_IMAGE`` build argument (``base_image``, or the
     ``GOVDRILL_BASE_IMAGE`` environment variable when set). ``command`` follows the image's
-    entrypoint and may use ``{secrets_dir}`` and ``{events_dir}``.
+    entrypoint (the drill's ``target_args`` follow it); each secret is a read-only file
+    ``secrets_dir/<name>`` in the container, and ``events``' folder is a host bind mount.
     """
 
     image: str = Field(pattern=r"^[a-z0-9][a-z0-9_./-]*$")
