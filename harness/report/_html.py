@@ -387,6 +387,12 @@ def render(run: RunData) -> str:
     versions = s.get("versions") or {}
     title = f"{s.get('drill')} — run {s.get('run_id')}"
     verdict = _pill(s.get("verdict")).replace('class="pill', 'class="pill verdict')
+    problems = "".join(
+        f'<p><span class="pill missed">{escape(key.replace("_", " "))}</span>'
+        f" {escape(str(s[key]))}</p>"
+        for key in ("error", "load_failure", "interrupted_by_signal")
+        if s.get(key) is not None
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -399,6 +405,7 @@ def render(run: RunData) -> str:
 {escape(str(first.get("wall", "—")))} · {_s(s.get("observations"))} observations ·
 govdrill {escape(str(versions.get("govdrill", "")))}</div>
 <p>{escape(description)}</p>
+{problems}
 {_tiles(run)}
 <section><h2>What the load saw</h2>
 {_pictures(run, marks, claims)}

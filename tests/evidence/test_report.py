@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.report._data import read_run
-from tests.engine.conftest import govdrill
-from tests.evidence.conftest import Runs
+from tests.engine.conftest import govdrill, only_run
+from tests.evidence.conftest import SHORT, Runs
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +117,17 @@ def test_report_renders_in_headless_chromium(five_runs: Runs, tmp_path: Path) ->
         or "net::ERR" in line
     ]  # fmt: skip
     assert not page_errors, page_errors
+
+
+def test_harness_error_run_is_sealed_reported_and_verifiable(tmp_path: Path) -> None:
+    """A target that cannot start still leaves a sealed run whose report names the error."""
+    done = govdrill(
+        "run", str(SHORT), "--results", str(tmp_path / "results"), "-q",
+        "--set", "target_args=[--no-such-flag]",
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout
+    run = only_run(tmp_path / "results")
+    html = (run / "report.html").read_text()
+    assert '"pill missed">error</span> target exited with code 2' in html
+    assert "No observations were recorded" in html
+    assert govdrill("verify", str(run)).returncode == 0
