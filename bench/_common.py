@@ -26,6 +26,16 @@ SERVE_PY = TARGETS / "model-service" / "serve.py"
 CANARY = {"json_path": "$.output", "regex": "CANARY-[0-9a-f]{8}"}
 
 
+def use_this_checkout() -> None:
+    """Run from this checkout, so every child process runs its code too.
+
+    The load child is started as ``python -m harness.load.child``, and ``-m`` puts the
+    current directory first on the child's path, ahead of the PYTHONPATH the harness sets:
+    started from another checkout, the child would run that checkout's code.
+    """
+    os.chdir(REPO)
+
+
 def commit() -> str:
     """The code under test: the checkout's commit (``+dirty`` with local changes), or the
     ``COMMIT`` file of an exported snapshot (``git archive HEAD``)."""

@@ -184,6 +184,7 @@ def main() -> int:
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset")
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 10)
+    _common.use_this_checkout()
     print(_common.machine())
     combos = [(k, lv) for k in args.kinds.split(",") for lv in args.levels.split(",")]
     rows: list[dict[str, Any]] = []

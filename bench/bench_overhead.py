@@ -109,6 +109,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 8)
+    args.drill = args.drill.resolve()
+    _common.use_this_checkout()
     print(_common.machine())
     print(f"drill: {args.drill}; {runs} runs")
     rows: list[dict[str, Any]] = []

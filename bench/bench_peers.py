@@ -210,6 +210,7 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     chaos = ensure_chaos(args.chaos)
     version = subprocess.run([str(chaos), "--version"], capture_output=True, text=True).stdout
+    _common.use_this_checkout()
     print(_common.machine())
     print(f"{version.strip()}; {rounds} rounds, tools alternating")
     rows: list[dict[str, Any]] = []

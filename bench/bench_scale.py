@@ -87,6 +87,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     aim = args.requests or (200_000 if args.quick else 1_000_000)
+    _common.use_this_checkout()
     print(_common.machine())
 
     marks: dict[str, Any] = {}
