@@ -220,11 +220,19 @@ def _report(result: Any, out: TextIO) -> None:
         print("  STOP THEATER: harmful answers after the stop was acknowledged", file=out)
     truth = summary.get("ground_truth")
     if truth:
-        print(
-            f"  target's own log: stop within observed bounds: {truth.get('stop_within_bounds')},"
-            f" trustworthy: {truth.get('log_trustworthy')}",
-            file=out,
-        )
+        for what in ("stop", "rollback"):
+            if truth.get(f"{what}_claimed_ns") is None:
+                continue
+            inside = "inside" if truth.get(f"{what}_within_bounds") else "OUTSIDE"
+            error = truth.get(f"{what}_error_s")
+            print(
+                f"  target's own log: {what} claimed {inside} the observed bounds"
+                + (f" (estimate off by {error * 1000:+.1f} ms)" if error is not None else ""),
+                file=out,
+            )
+        if not truth.get("log_trustworthy", True):
+            reasons = "; ".join(truth.get("reasons", []))
+            print(f"  TARGET LOG NOT TRUSTWORTHY: {reasons}", file=out)
     if result.expectation is not None:
         if result.expectation.met:
             print(f"  {summary['verdict']} exactly as its expect: block says", file=out)

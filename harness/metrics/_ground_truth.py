@@ -47,7 +47,16 @@ def check_ground_truth(
     stop, issued = metrics.stop, instants.stop_issued_ns
     stop_claim = stop_within = stop_error = None
     if issued is not None:
-        stop_claim = next((t for t, e, _d in timeline if e in _STOP_EVENTS and t >= issued), None)
+        # Claims after the observation window (the harness's own teardown drains the target,
+        # and an honest target logs that) say nothing about the stop under drill.
+        stop_claim = next(
+            (
+                t
+                for t, e, _d in timeline
+                if e in _STOP_EVENTS and issued <= t <= instants.load_end_ns
+            ),
+            None,
+        )
     if stop_claim is not None and issued is not None:
         if stop.lower_ns is not None and stop.upper_ns is not None:
             stop_within = stop.lower_ns <= stop_claim <= stop.upper_ns
@@ -75,7 +84,9 @@ def check_ground_truth(
             (
                 t
                 for t, e, d in timeline
-                if e == "version_switched" and d.get("to") == version and t >= rollback.issued_ns
+                if e == "version_switched"
+                and d.get("to") == version
+                and rollback.issued_ns <= t <= instants.load_end_ns
             ),
             None,
         )
