@@ -131,6 +131,8 @@ class _Run:
     load_failure: str = ""
     teardown: TeardownReport | None = None
     swept: list[reaper.Leftover] = field(default_factory=list)
+    swept_resources: list[dict[str, str]] = field(default_factory=list)
+    """Containers and networks of dead harnesses this run removed."""
     error: GovdrillError | None = None
     interrupted: Interrupted | None = None
     halted_by: dict[str, Any] | None = None
@@ -225,6 +227,9 @@ def _run_phases(
         )
         sandbox = state.sandbox = containers
         for left in containers.sweep():
+            state.swept_resources.append(
+                {"kind": left.kind, "name": left.name, "run_id": left.run_id}
+            )
             timeline.event(
                 "swept_leftover",
                 kind=left.kind,

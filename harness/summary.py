@@ -204,8 +204,9 @@ def build_summary(
             "exit_code": run.teardown.exit_code,
             "detail": run.teardown.detail,
         }
-    if run.swept:
+    if run.swept or run.swept_resources:
         summary["swept_leftovers"] = [
-            {"pid": s.pid, "run_id": s.run_id, "cmdline": s.cmdline[:200]} for s in run.swept
-        ]
+            {"kind": "process", "pid": s.pid, "run_id": s.run_id, "cmdline": s.cmdline[:200]}
+            for s in run.swept
+        ] + run.swept_resources
     return summary
