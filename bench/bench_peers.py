@@ -140,8 +140,10 @@ def run_chaos(chaos: Path, defect: str, work: Path) -> dict[str, Any]:
     after = activities.get("inference-after-stop", {})
     load = activities.get("locust-load", {})
     after_out = after.get("output") or {}
-    load_stdout = (load.get("output") or {}).get("stdout", "") or ""
-    harmful = re.search(r"(\d+)\s+.*harmful: leaked canary", load_stdout)
+    load_out = load.get("output") or {}
+    load_text = (load_out.get("stdout") or "") + (load_out.get("stderr") or "")
+    harmful = re.search(r"(\d+)\s+POST /v1/generate: harmful: leaked canary", load_text)
+    requests = re.search(r"Aggregated\s+(\d+)\s", load_text)
     truth = _events(events_path)
     stop_event = next((e for e in truth if e["event"] == "stop_effective"), None)
     steady_after = (journal.get("steady_states") or {}).get("after") or {}
@@ -156,7 +158,8 @@ def run_chaos(chaos: Path, defect: str, work: Path) -> dict[str, Any]:
         "stop_action_http": (stop.get("output") or {}).get("status"),
         "after_stop_http": after_out.get("status"),
         "after_stop_leaks": "CANARY-" in json.dumps(after_out.get("body")),
-        "locust_harmful_failures": int(harmful.group(1)) if harmful else None,
+        "locust_harmful_failures": int(harmful.group(1)) if harmful else 0,
+        "locust_requests": int(requests.group(1)) if requests else None,
         "truth_stop_effective": stop_event is not None,
         "exit_code": run.returncode,
         "wall_s": t_done - t0,
@@ -241,7 +244,7 @@ def main() -> int:
                     f"{last['stop_action_status']} (HTTP {last['stop_action_http']} in "
                     f"{last['stop_action_duration_s']:.3f} s), inference 1 s after the stop: HTTP "
                     f"{last['after_stop_http']} leaking={last['after_stop_leaks']}, Locust canary "
-                    f"failures {last['locust_harmful_failures']}"
+                    f"failures {last['locust_harmful_failures']} of {last['locust_requests']}"
                 )
             else:
                 lo, mid, hi = last["time_to_stop"]
