@@ -212,8 +212,11 @@ class HttpBackend(ControlBackend):
         body = _fill_json(call.json_body, params) if call.json_body is not None else None
         return self.request(call, body)
 
-    def request(self, call: HttpCall, body: Any) -> tuple[CallOutcome, str]:
-        """Send one call with this path's address, headers and timeout."""
+    def request(
+        self, call: HttpCall, body: Any, *, keep_chars: int = 200
+    ) -> tuple[CallOutcome, str]:
+        """Send one call with this path's address, headers and timeout; the detail keeps the
+        status and the first ``keep_chars`` of the answer (a status snapshot wants more)."""
         headers = {**self._headers, **call.headers}
         payload = None
         if body is not None:
@@ -223,14 +226,14 @@ class HttpBackend(ControlBackend):
         try:
             conn.request(call.method, self._prefix + call.path, body=payload, headers=headers)
             response = conn.getresponse()
-            text = response.read(2048).decode("utf-8", "replace").strip()
+            text = response.read(max(2048, keep_chars)).decode("utf-8", "replace").strip()
         except TimeoutError:
             return CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s"
         except OSError as exc:
             return CallOutcome.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
             conn.close()
-        detail = f"HTTP {response.status} {text[:200]}"
+        detail = f"HTTP {response.status} {text[:keep_chars]}"
         if 200 <= response.status < 300:
             return CallOutcome.ACKED, detail
         return CallOutcome.FAILED, detail

@@ -349,7 +349,7 @@ class Steps:
             status_call = http.status
 
             def probe() -> tuple[str, str]:
-                outcome, detail = backend.request(status_call, None)
+                outcome, detail = backend.request(status_call, None, keep_chars=65536)
                 return outcome.value, detail
 
         snapshot_before_rollback(
