@@ -190,6 +190,7 @@ def run_govdrill(defect: str, work: Path) -> dict[str, Any]:
         "verdict": s["verdict"],
         "expectation_met": (s.get("expectation") or {}).get("met"),
         "stop_deadline": s["deadlines"]["stop"]["verdict"],
+        "deadlines": {k: v["verdict"] for k, v in s["deadlines"].items()},
         "time_to_stop": [stop.get("lower"), stop.get("value"), stop.get("upper")],
         "time_to_ack_s": (s["metrics"].get("time_to_ack") or {}).get("value"),
         "harmful_after_ack": s["metrics"]["harmful_after_ack"]["value"],
