@@ -27,6 +27,7 @@ from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.containers import ContainerRuntime, Emit, Swept
 from harness.sandbox.docker import BASE_IMAGE_ENV
 from harness.sandbox.process import free_port
+from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ComposeSandboxSpec, ContainerOp, ReadySpec
 
 __all__ = ["ComposeSandbox", "compose_cli"]
@@ -219,7 +220,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
                 return f"exited with code {code}"
             return None
 
-        containers.wait_http_ready(
+        wait_http_ready(
             HOST,
             self._host_port,
             self._ready.path,
@@ -242,32 +243,13 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
 
     def send_signal(self, signum: int, *, to_group: bool) -> None:
         """Deliver ``signum`` to the service container's main process (PID 1)."""
-        import docker.errors
-
         if self._container is None:
             raise ProcessLookupError("target was never started")
-        try:
-            self._container.kill(signal=int(signum))
-        except docker.errors.NotFound:
-            raise ProcessLookupError("the container is gone") from None
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409:
-                raise ProcessLookupError(
-                    f"the container is not running: {exc.explanation}"
-                ) from None
-            raise
+        containers.signal_container(self._container, signum)
 
     def alive(self) -> bool:
         """Whether the service's container still runs (paused counts as running)."""
-        import docker.errors
-
-        if self._container is None:
-            return False
-        try:
-            self._container.reload()
-        except docker.errors.NotFound:
-            return False
-        return bool(self._container.status in ("running", "paused", "restarting"))
+        return self._container is not None and containers.container_running(self._container)
 
     @property
     def exited_ns(self) -> int | None:

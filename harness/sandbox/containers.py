@@ -17,7 +17,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
-import http.client
 import json
 import os
 import shutil
@@ -52,7 +51,6 @@ __all__ = [
     "owner_is_gone",
     "run_labels",
     "sweep",
-    "wait_http_ready",
     "wall_minus_monotonic_ns",
     "write_collected",
 ]
@@ -273,40 +271,30 @@ class EngineEvents:
             self._thread.join(2.0)
 
 
-def wait_http_ready(
-    host: str,
-    port: int,
-    path: str,
-    *,
-    deadline_ns: int,
-    interval_s: float,
-    timeout_s: float,
-    clock: Callable[[], int],
-    exited: Callable[[], str | None],
-) -> None:
-    """Poll ``GET path`` until it answers 200; SandboxError when ``exited()`` says the target
-    ended, or at the deadline."""
-    last = "no answer yet"
-    while clock() < deadline_ns:
-        gone = exited()
-        if gone is not None:
-            raise SandboxError(f"target {gone} while waiting for readiness")
-        conn = http.client.HTTPConnection(host, port, timeout=1)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return
-            last = f"HTTP {response.status}"
-        except OSError as exc:
-            last = str(exc) or type(exc).__name__
-        finally:
-            conn.close()
-        time.sleep(interval_s)
-    raise SandboxError(
-        f"target not ready at http://{host}:{port}{path} within {timeout_s:g}s (last: {last})"
-    )
+def signal_container(container: Any, signum: int) -> None:
+    """Deliver ``signum`` to the container's main process (PID 1), as ``docker kill -s`` does;
+    raises ProcessLookupError when the container no longer runs."""
+    import docker.errors
+
+    try:
+        container.kill(signal=int(signum))
+    except docker.errors.NotFound:
+        raise ProcessLookupError("the container is gone") from None
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # not running
+            raise ProcessLookupError(f"the container is not running: {exc.explanation}") from None
+        raise
+
+
+def container_running(container: Any) -> bool:
+    """Whether ``container`` still runs, after refreshing it (paused counts as running)."""
+    import docker.errors
+
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return False
+    return bool(container.status in ("running", "paused", "restarting"))
 
 
 def check_shared_clock(events: Path | None, started_ns: int, ready_ns: int) -> dict[str, Any]:

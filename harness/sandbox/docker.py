@@ -26,6 +26,7 @@ from harness.sandbox import containers
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.containers import ContainerRuntime, Emit, Swept
 from harness.sandbox.process import free_port
+from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
 
 __all__ = ["BASE_IMAGE_ENV", "DockerSandbox", "build_images"]
@@ -254,13 +255,13 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             container.reload()
             if container.status in _GONE and container.status != "created":
                 code = (container.attrs.get("State") or {}).get("ExitCode")
-                tail = container.logs(stdout=False, stderr=True, tail=15).decode(errors="replace")
-                return f"exited with code {code}" + (
-                    f"; its stderr ends:\n{tail.strip()}" if tail.strip() else ""
-                )
+                return f"exited with code {code}"
             return None
 
-        containers.wait_http_ready(
+        def stderr_tail() -> str:
+            return str(container.logs(stdout=False, stderr=True, tail=15).decode(errors="replace"))
+
+        wait_http_ready(
             HOST,
             self._host_port,
             self._ready.path,
@@ -269,6 +270,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             timeout_s=self._ready.timeout,
             clock=self._clock,
             exited=exited,
+            stderr_tail=stderr_tail,
         )
         now = self._clock()
         container.reload()
@@ -291,33 +293,16 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         """Deliver ``signum`` to the container's main process (PID 1), as ``docker kill -s``
         does; a container's PID 1 is its process group's leader, so ``to_group`` is the same.
         Raises ProcessLookupError when the container no longer runs."""
-        import docker.errors
-
-        container = self._current()
-        try:
-            container.kill(signal=int(signum))
-        except docker.errors.NotFound:
-            raise ProcessLookupError("the container is gone") from None
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409:  # not running
-                raise ProcessLookupError(
-                    f"the container is not running: {exc.explanation}"
-                ) from None
-            raise
+        containers.signal_container(self._current(), signum)
 
     def alive(self) -> bool:
         """Whether the current container still runs (paused counts as running)."""
-        import docker.errors
-
         if self._container is None:
             return False
-        try:
-            self._container.reload()
-        except docker.errors.NotFound:
-            return False
-        if self._container.status in ("running", "paused", "restarting"):
+        if containers.container_running(self._container):
             return True
-        self.exit_code = (self._container.attrs.get("State") or {}).get("ExitCode")
+        if self._container.status in ("exited", "dead"):  # not merely gone from the engine
+            self.exit_code = (self._container.attrs.get("State") or {}).get("ExitCode")
         return False
 
     @property

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import http.client
 import os
 import resource
 import shutil
@@ -25,6 +24,7 @@ from harness.errors import SandboxError
 from harness.sandbox import reaper
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
 from harness.sandbox.capture import OutputCapture
+from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 
 __all__ = ["ProcessSandbox", "free_port"]
@@ -184,26 +184,26 @@ class ProcessSandbox(Sandbox):
         raise SandboxError(f"target wrote no port to {path} within {self._ready.timeout:g}s")
 
     def _wait_ready(self, deadline: int) -> None:
-        assert self._endpoint is not None
-        last = "no answer yet"
-        while self._clock() < deadline:
-            self._check_running("readiness")
-            conn = http.client.HTTPConnection(self._endpoint.host, self._endpoint.port, timeout=1)
-            try:
-                conn.request("GET", self._ready.path)
-                response = conn.getresponse()
-                response.read()
-                if response.status == 200:
-                    return
-                last = f"HTTP {response.status}"
-            except OSError as exc:
-                last = str(exc) or type(exc).__name__
-            finally:
-                conn.close()
-            time.sleep(self._ready.interval)
-        raise SandboxError(
-            f"target not ready at {self._endpoint.base_url}{self._ready.path} within"
-            f" {self._ready.timeout:g}s (last: {last})"
+        assert self._endpoint is not None and self._proc is not None
+        proc = self._proc
+
+        def exited() -> str | None:
+            code = proc.poll()
+            if code is None:
+                return None
+            self._note_exit(code)
+            return f"exited with code {code}"
+
+        wait_http_ready(
+            self._endpoint.host,
+            self._endpoint.port,
+            self._ready.path,
+            deadline_ns=deadline,
+            interval_s=self._ready.interval,
+            timeout_s=self._ready.timeout,
+            clock=self._clock,
+            exited=exited,
+            stderr_tail=lambda: _tail(self._log_dir / "target.stderr.log"),
         )
 
     # ------------------------------------------------------------------ control

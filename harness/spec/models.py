@@ -9,9 +9,16 @@ from __future__ import annotations
 import enum
 import re
 import signal as _signal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from harness.spec.durations import Duration
 
@@ -46,6 +53,16 @@ __all__ = [
 ]
 
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with '/'")
+    return value
+
+
+UrlPath = Annotated[str, AfterValidator(_absolute_path)]
+"""The path part of a URL, starting with '/'."""
 
 
 class _Frozen(BaseModel):
@@ -91,16 +108,9 @@ class HttpCall(_Frozen):
     """One HTTP request of a control path or incident hook."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    path: str
+    path: UrlPath
     json_body: Any = Field(default=None, alias="json")
     headers: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_absolute(cls, v: str) -> str:
-        if not v.startswith("/"):
-            raise ValueError("must start with '/'")
-        return v
 
 
 class HttpPath(_Frozen):
@@ -229,7 +239,8 @@ class ControlPath(_Frozen):
         kinds = [k for k in _PATH_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "a control path needs exactly one of " + ", ".join(_PATH_KINDS)
+                "a control path needs exactly one of "
+                + ", ".join(_PATH_KINDS)
                 + (f" (got {', '.join(kinds)})" if kinds else "")
             )
         if self.compose is not None:
@@ -451,17 +462,10 @@ class RequestSpec(_Frozen):
     """The request each simulated user sends."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    path: str = "/v1/generate"
+    path: UrlPath = "/v1/generate"
     json_body: Any = Field(default=None, alias="json")
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_absolute(cls, v: str) -> str:
-        if not v.startswith("/"):
-            raise ValueError("must start with '/'")
-        return v
 
 
 class LoadSpec(_Frozen):
