@@ -115,6 +115,9 @@ def main() -> int:
     engine.check_ground_truth = timed("ground_truth", engine.check_ground_truth)
     engine.build_summary = timed("build_summary", engine.build_summary)
     RunDir.write_observations = timed("write_observations", RunDir.write_observations)  # type: ignore[method-assign]
+    for name in ("write_report", "seal_run"):  # evidence steps of later harness versions
+        if hasattr(engine, name):
+            setattr(engine, name, timed(name, getattr(engine, name)))
 
     with _common.workdir("scale") as tmp:
         work = Path(tmp)
@@ -201,6 +204,12 @@ def main() -> int:
         f"analysis time         : analyse {marks['analyse_s']:.2f} s, ground truth "
         f"{marks.get('ground_truth_s', 0):.2f} s, summary {marks['build_summary_s']:.2f} s, "
         f"observations.csv.gz {marks['write_observations_s']:.2f} s"
+        + "".join(
+            f", {name} {marks[name + '_s']:.2f} s (peak after it "
+            f"{marks[name + '_hwm_after_mb']:.1f} MB)"
+            for name in ("write_report", "seal_run")
+            if name + "_s" in marks
+        )
     )
     print(
         f"evidence              : observations.csv.gz "
