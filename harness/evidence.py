@@ -22,28 +22,44 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.errors import EvidenceError
 from harness.observations import ObservationLog, State
 from harness.timeline import Timeline
 
-__all__ = ["SNAPSHOT_DIR", "RunDir", "snapshot_before_rollback", "write_atomic", "write_json"]
+__all__ = [
+    "SNAPSHOT_DIR",
+    "RunDir",
+    "snapshot_before_rollback",
+    "write_atomic",
+    "write_atomic_stream",
+    "write_json",
+]
 
 SNAPSHOT_DIR = "snapshots"
 _TARGET_LOGS = ("target.stdout.log", "target.stderr.log")
 _RECENT_OBSERVATIONS = 500
 _LOOK_BACK = 200_000
+_ROWS_PER_CHUNK = 65_536
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one
     (``fsync=False`` skips the flush to disk, for writes on a latency-critical thread)."""
+    write_atomic_stream(path, lambda f: f.write(data), fsync=fsync)
+
+
+def write_atomic_stream(
+    path: Path, produce: Callable[[BinaryIO], object], *, fsync: bool = True
+) -> None:
+    """Like ``write_atomic``, for content ``produce`` writes piece by piece (never all in
+    memory at once)."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                produce(f)
                 f.flush()
                 if fsync:
                     os.fsync(f.fileno())
@@ -94,17 +110,25 @@ class RunDir:
         path = self.staging / "observations.csv.gz"
         start, end, status, state, harmful = log.columns()
         versions, version_index = log.versions()
-        lines: list[str] = [
-            "# times in microseconds since the run's zero (timeline.jsonl: zero_ns)\n",
-            "start_us,end_us,status,state,harmful,version\n",
-        ]
-        append = lines.append
-        for i in range(len(start)):
-            append(
-                f"{(start[i] - zero_ns) // 1000},{(end[i] - zero_ns) // 1000},{status[i]},"
-                f"{state[i]},{harmful[i]},{versions[version_index[i]]}\n"
-            )
-        write_atomic(path, gzip.compress("".join(lines).encode(), compresslevel=3, mtime=0))
+        rows = len(start)
+
+        def produce(raw: BinaryIO) -> None:
+            # Streamed in chunks: a million rows as one string would cost ~200 MB.
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3, mtime=0) as out:
+                out.write(
+                    b"# times in microseconds since the run's zero (timeline.jsonl: zero_ns)\n"
+                    b"start_us,end_us,status,state,harmful,version\n"
+                )
+                for first in range(0, rows, _ROWS_PER_CHUNK):
+                    out.write(
+                        "".join(
+                            f"{(start[i] - zero_ns) // 1000},{(end[i] - zero_ns) // 1000},"
+                            f"{status[i]},{state[i]},{harmful[i]},{versions[version_index[i]]}\n"
+                            for i in range(first, min(first + _ROWS_PER_CHUNK, rows))
+                        ).encode()
+                    )
+
+        write_atomic_stream(path, produce)
         return path
 
     def files(self) -> Iterable[Path]:

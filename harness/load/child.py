@@ -43,6 +43,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import random
 import signal
 import sys
 import time
@@ -190,27 +191,37 @@ def _run(config: LoadConfig) -> int:
     import gevent
     import gevent.event
     import gevent.os
-    from locust import User, constant, constant_throughput, task
+    from locust import User, task
     from locust.env import Environment
 
     stream = _Stream(sys.stdout.fileno())
     stop = gevent.event.Event()
     fatal: list[str] = []
     send_one = _request_sender(config, stream)
+    period = None if config.per_user_rate is None else 1.0 / config.per_user_rate
 
     class DrillUser(User):
         """One simulated client: one keep-alive connection, one request at a time."""
 
         host = config.base_url
-        wait_time = (
-            constant_throughput(config.per_user_rate)
-            if config.per_user_rate is not None
-            else constant(0)
-        )
 
         def __init__(self, environment: Any) -> None:
             super().__init__(environment)
             self._client = _http_client(config)
+            # Locust's constant_throughput anchors each user's schedule to its spawn, and
+            # users spawn on a common clock: they would send in lockstep, making the bounds'
+            # resolution the period instead of the gap between requests. Each user here
+            # keeps its own schedule from a random phase within one period.
+            self._next_send = time.monotonic() + (
+                random.uniform(0.0, period) if period is not None else 0.0
+            )
+
+        def wait_time(self) -> float:
+            if period is None:
+                return 0.0
+            now = time.monotonic()
+            self._next_send = max(self._next_send + period, now)
+            return self._next_send - now
 
         @task
         def send(self) -> None:
