@@ -180,7 +180,8 @@ class LoadProcess:
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.stderr_path, "ab") as stderr:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.load.child"],
+                # -P: the current directory must not shadow this harness's own package.
+                [sys.executable, "-P", "-m", "harness.load.child"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,

@@ -91,6 +91,8 @@ def check_ground_truth(
             None,
         )
         if rollback_claim is not None:
+            rollback_claim = _visible_from(timeline, rollback_claim, instants.load_end_ns)
+        if rollback_claim is not None:
             if rollback.lower_ns is not None and rollback.upper_ns is not None:
                 rollback_within = rollback.lower_ns <= rollback_claim <= rollback.upper_ns
                 rollback_error = (rollback.lower_ns + rollback.upper_ns) // 2 - rollback_claim
@@ -123,6 +125,25 @@ def check_ground_truth(
         rollback_error_ns=rollback_error,
         log_trustworthy=trustworthy,
         reasons=tuple(reasons),
+    )
+
+
+def _visible_from(timeline: list[TargetEvent], switched: int, window_end: int) -> int | None:
+    """When a version switch at ``switched`` became visible to requests: at once if the
+    gate was open, else when the target next reopened it (a rollback made while stopped
+    shows only from the resume on); None if that did not happen within the window."""
+    gate_open = True
+    for t, event, _d in timeline:
+        if t > switched:
+            break
+        if event in _STOP_EVENTS:
+            gate_open = False
+        elif event in _BACK_EVENTS:
+            gate_open = True
+    if gate_open:
+        return switched
+    return next(
+        (t for t, e, _d in timeline if e in _BACK_EVENTS and switched < t <= window_end), None
     )
 
 

@@ -173,3 +173,24 @@ def test_logged_resume_explains_serving_after_the_stop() -> None:
         assert trusted.log_trustworthy, trusted.reasons
     untrusted = check_ground_truth(events[:1], metrics, instants, log=log)
     assert not untrusted.log_trustworthy
+
+
+def test_rollback_while_stopped_is_claimed_from_the_resume() -> None:
+    """A version switched while the gate is closed becomes visible only when the target
+    reopens it: the claim is the resume, which the observed bounds contain."""
+    resume = SWITCH
+    switched_early = ROLLBACK + 10 * MS  # switched at once, while still stopped
+    events = [
+        (CLOSES, "stop_effective", {}),
+        (switched_early, "version_switched", {"from": "v2", "to": "v1"}),
+        (resume, "resumed", {}),
+    ]
+    log, metrics = _run(lying=False)
+    check = check_ground_truth(events, metrics, _instants(), log=log)
+    assert check.rollback_claimed_ns == resume
+    assert check.rollback_within_bounds
+    # Had the gate been open at the switch, the switch itself would be the claim.
+    open_events = [(switched_early, "version_switched", {"from": "v2", "to": "v1"})]
+    assert check_ground_truth(open_events, metrics, _instants()).rollback_claimed_ns == (
+        switched_early
+    )
