@@ -53,7 +53,7 @@ from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
-from harness.report import write_report
+from harness.report import Observations, write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.process import ProcessSandbox
@@ -449,7 +449,7 @@ def _conclude(state: _Run) -> RunResult:
     # Everything below reads the run's own files, as `govdrill report` and `verify` do, and
     # is written before the seal: a run that dies here never presents a manifest.
     write_atomic(staging / "junit.xml", junit_xml([RunRecord.read(staging, state.run_dir.name)]))
-    write_report(staging)
+    write_report(staging, observations=Observations.from_log(state.log, state.zero_ns))
     seal_run(staging, run_name=state.run_dir.name, signer=signer)
     run_path = state.run_dir.seal()
     summary_path = run_path / "summary.json"

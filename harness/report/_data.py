@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["Bins", "Mark", "RunData", "read_run"]
+from harness.observations import ObservationLog
+
+__all__ = ["Bins", "Mark", "Observations", "RunData", "read_run"]
 
 SERVING, STOPPED, ERROR = 0, 1, 2
 
@@ -47,22 +50,57 @@ class Bins:
 
 @dataclass(slots=True)
 class Observations:
-    """The observation columns, in seconds since the run's zero."""
+    """The observation columns the picture needs, compact (a million rows stay small):
+    end times in seconds since the run's zero, state, harm, and version as a table index.
+    Times are whole microseconds, as observations.csv.gz keeps them, so a report drawn from
+    the run's memory and one redrawn from its files are the same."""
 
-    start: list[float] = field(default_factory=list)
-    end: list[float] = field(default_factory=list)
-    state: list[int] = field(default_factory=list)
-    harmful: list[int] = field(default_factory=list)
-    version: list[str] = field(default_factory=list)
+    end: array[float] = field(default_factory=lambda: array("d"))
+    state: array[int] = field(default_factory=lambda: array("b"))
+    harmful: array[int] = field(default_factory=lambda: array("b"))
+    version_index: array[int] = field(default_factory=lambda: array("h"))
+    versions: list[str] = field(default_factory=list)
+    first_start: float | None = None
+
+    def add_version(self, version: str) -> int:
+        """The table index of ``version`` (added when new)."""
+        try:
+            return self.versions.index(version)
+        except ValueError:
+            self.versions.append(version)
+            return len(self.versions) - 1
+
+    @property
+    def version(self) -> list[str]:
+        """Each row's version."""
+        return [self.versions[i] for i in self.version_index]
+
+    @classmethod
+    def from_log(cls, log: ObservationLog, zero_ns: int) -> Observations:
+        """The columns of a run still in memory (no need to read its file back)."""
+        start, end, _status, state, harmful = log.columns()
+        table, index = log.versions()
+        n = min(len(end), len(index))
+        obs = cls(
+            end=array("d", (((t - zero_ns) // 1000) / 1e6 for t in end[:n])),
+            state=state[:n],
+            harmful=harmful[:n],
+            version_index=array("h", index[:n]),
+            versions=table,
+            first_start=min(((t - zero_ns) // 1000) / 1e6 for t in start[:n]) if n else None,
+        )
+        return obs
 
     def bin(self, lo_s: float, hi_s: float, width_s: float) -> Bins:
         """Count the answers that ended in [lo_s, hi_s) per bin of ``width_s``."""
         n = max(1, int((hi_s - lo_s) / width_s + 0.999999))
         ok, harm, stop, err = [0] * n, [0] * n, [0] * n, [0] * n
         votes: list[dict[str, int]] = [{} for _ in range(n)]
-        for end, state, harmful, version in zip(
-            self.end, self.state, self.harmful, self.version, strict=True
+        versions = self.versions
+        for end, state, harmful, index in zip(
+            self.end, self.state, self.harmful, self.version_index, strict=True
         ):
+            version = versions[index]
             if end < lo_s or end >= hi_s:
                 continue
             i = min(n - 1, int((end - lo_s) / width_s))
@@ -76,8 +114,8 @@ class Observations:
                 err[i] += 1
             if state == SERVING and version:
                 votes[i][version] = votes[i].get(version, 0) + 1
-        versions = [max(sorted(v), key=v.__getitem__) if v else "" for v in votes]
-        return Bins(lo_s, width_s, ok, harm, stop, err, versions)
+        winners = [max(sorted(v), key=v.__getitem__) if v else "" for v in votes]
+        return Bins(lo_s, width_s, ok, harm, stop, err, winners)
 
 
 @dataclass(slots=True)
@@ -201,18 +239,21 @@ def _observations(path: Path) -> Observations:
     obs = Observations()
     if not path.is_file():
         return obs
-    text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
-    for line in text.splitlines():
-        if not line or line[0] in "#s":
-            continue
-        parts = line.split(",", 5)
-        if len(parts) != 6:
-            continue
-        obs.start.append(int(parts[0]) / 1e6)
-        obs.end.append(int(parts[1]) / 1e6)
-        obs.state.append(int(parts[3]))
-        obs.harmful.append(int(parts[4]))
-        obs.version.append(parts[5])
+    first_start = None
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:  # streamed: the file can hold millions of rows
+            if not line or line[0] in "#s":
+                continue
+            parts = line.rstrip("\n").split(",", 5)
+            if len(parts) != 6:
+                continue
+            start = int(parts[0]) / 1e6
+            first_start = start if first_start is None else min(first_start, start)
+            obs.end.append(int(parts[1]) / 1e6)
+            obs.state.append(int(parts[3]))
+            obs.harmful.append(int(parts[4]))
+            obs.version_index.append(obs.add_version(parts[5]))
+    obs.first_start = first_start
     return obs
 
 
@@ -220,8 +261,9 @@ _NOT_LISTED = {"report.html", "manifest.json", "attestation.dsse.json", "signer.
 """Files that do not exist yet when the report is first written, or are the report."""
 
 
-def read_run(folder: Path) -> RunData:
-    """Read the run in ``folder``; raises OSError/ValueError when summary.json is unusable."""
+def read_run(folder: Path, observations: Observations | None = None) -> RunData:
+    """Read the run in ``folder`` (its observations too, unless given); raises
+    OSError/ValueError when summary.json is unusable."""
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     drill_path = folder / "drill.yaml"
     drill = yaml.safe_load(drill_path.read_text(encoding="utf-8")) if drill_path.is_file() else {}
@@ -244,7 +286,9 @@ def read_run(folder: Path) -> RunData:
         drill=drill if isinstance(drill, dict) else {},
         events=_json_lines(folder / "timeline.jsonl"),
         target_events=_json_lines(folder / "target.events.jsonl"),
-        observations=_observations(folder / "observations.csv.gz"),
+        observations=observations
+        if observations is not None
+        else _observations(folder / "observations.csv.gz"),
         snapshots=snapshots,
         files=files,
     )

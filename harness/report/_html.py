@@ -100,7 +100,7 @@ def _pictures(run: RunData, marks: list[Mark], claims: list[Mark]) -> str:
     obs = run.observations
     if not obs.end:
         return '<p class="note">No observations were recorded: nothing to draw.</p>'
-    lo, hi = min(obs.start), max(obs.end)
+    lo, hi = obs.first_start if obs.first_start is not None else min(obs.end), max(obs.end)
     for m in marks:
         lo, hi = min(lo, m.t_s), max(hi, m.t_s)
     lo = max(0.0, lo - 0.1)
