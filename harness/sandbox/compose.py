@@ -24,7 +24,7 @@ from typing import Any
 from harness.errors import SandboxError
 from harness.sandbox import containers
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
-from harness.sandbox.containers import ContainerRuntime, Emit, Swept
+from harness.sandbox.containers import ContainerRuntime, Emit
 from harness.sandbox.docker import BASE_IMAGE_ENV
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import wait_http_ready
@@ -102,15 +102,6 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         self.clock_check: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ start
-
-    def sweep(self) -> list[Swept]:
-        """Remove what dead harnesses left on this engine; return it (for the evidence)."""
-        return containers.sweep(self._engine())
-
-    def _engine(self) -> Any:
-        if self._client is None:
-            self._client = containers.connect()
-        return self._client
 
     def _compose(self, *args: str, timeout_s: float) -> str:
         """Run one compose command on this run's project; RuntimeError when it fails."""

@@ -343,10 +343,21 @@ class ContainerRuntime(abc.ABC):
     act through it."""
 
     name: str
+    _client: Any
+    """The Docker engine client, connected on first use (None until then)."""
 
     @abc.abstractmethod
     def container_op(self, op: ContainerOp, *, version: str | None = None) -> str:
         """Perform ``op`` on the target's container; return a one-line detail or raise."""
+
+    def sweep(self) -> list[Swept]:
+        """Remove what dead harnesses left on this engine; return it (for the evidence)."""
+        return sweep(self._engine())
+
+    def _engine(self) -> Any:
+        if self._client is None:
+            self._client = connect()
+        return self._client
 
 
 ContainerLogs = tuple[str, bytes, bytes]

@@ -24,7 +24,7 @@ from typing import Any
 from harness.errors import SandboxError
 from harness.sandbox import containers
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
-from harness.sandbox.containers import ContainerRuntime, Emit, Swept
+from harness.sandbox.containers import ContainerRuntime, Emit
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
@@ -132,15 +132,6 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self.clock_check: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ start
-
-    def sweep(self) -> list[Swept]:
-        """Remove what dead harnesses left on this engine; return it (for the evidence)."""
-        return containers.sweep(self._engine())
-
-    def _engine(self) -> Any:
-        if self._client is None:
-            self._client = containers.connect()
-        return self._client
 
     def start(self) -> Endpoint:
         """Build the images, start the container and wait until it is ready."""
