@@ -25,6 +25,7 @@ from harness.errors import SandboxError
 from harness.sandbox import containers
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.containers import ContainerRuntime, Emit
+from harness.sandbox.files import owned_folder, write_secrets
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
@@ -172,19 +173,8 @@ class DockerSandbox(Sandbox, ContainerRuntime):
 
     def _prepare_files(self) -> None:
         self._user, uid, gid = containers.container_user(self._spec.user)
-        secrets_dir = self._workdir / "secrets"
-        secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for name, value in self._secrets.items():
-            path = secrets_dir / name
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
-            with os.fdopen(fd, "w") as f:
-                f.write(value)
-            if uid is not None and gid is not None:
-                os.chown(path, uid, gid)
-        events_dir = self._workdir / "events"
-        events_dir.mkdir(mode=0o700, exist_ok=True)
-        if uid is not None and gid is not None:
-            os.chown(events_dir, uid, gid)
+        write_secrets(self._workdir / "secrets", self._secrets, mode=0o400, uid=uid, gid=gid)
+        owned_folder(self._workdir / "events", uid, gid)
 
     def _mounts(self) -> dict[str, dict[str, str]]:
         volumes = {

@@ -24,6 +24,7 @@ from harness.errors import SandboxError
 from harness.sandbox import reaper
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
 from harness.sandbox.capture import OutputCapture
+from harness.sandbox.files import write_secrets
 from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 
@@ -106,12 +107,7 @@ class ProcessSandbox(Sandbox):
     def start(self) -> Endpoint:
         """Start the command, wait for its port and readiness; raises SandboxError on failure."""
         self._workdir.mkdir(parents=True, exist_ok=True)
-        secrets_dir = self._workdir / "secrets"
-        secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        for name, value in self._secrets.items():
-            fd = os.open(secrets_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(value)
+        write_secrets(self._workdir / "secrets", self._secrets, mode=0o600)
         port = None if self._spec.port_file else free_port()
         values = self._placeholders(port)
         argv = [self._fill(a, values) for a in self._spec.command] + list(self._extra_args)
