@@ -217,23 +217,3 @@ def test_cli_validate(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{good}: ok" in done.stdout
     assert f"{bad}:3: load.users:" in done.stderr
-
-
-def test_remote_control_path_needs_allow_remote(tmp_path: Path) -> None:
-    """A control path beyond loopback is refused unless the drill sets allow_remote."""
-    inline = """\
-drill: remote
-target:
-  target: remote-service
-  sandboxes: {process: {command: [x]}}
-  control_paths:
-    admin_api: {http: {base_url: "http://10.1.2.3:8080", stop: {path: /admin/stop}}}
-steps:
-  - at: 1s
-    stop: [admin_api]
-"""
-    found = problems(tmp_path, inline)
-    assert len(found) == 1 and "not loopback" in found[0] and "allow_remote" in found[0]
-    assert load(tmp_path, inline + "allow_remote: true\n")
-    local = inline.replace("10.1.2.3", "127.0.0.5")
-    assert load(tmp_path, local)

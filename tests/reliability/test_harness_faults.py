@@ -1,4 +1,5 @@
-"""No process outlives a run: after a pass, a failure, Ctrl-C, or a SIGKILLed harness."""
+"""Harness faults: no process outlives a run after a pass, a failure, Ctrl-C, SIGTERM or a
+SIGKILLed harness, and an interrupted run keeps its evidence."""
 
 from __future__ import annotations
 
