@@ -109,3 +109,17 @@ def test_output_flood_is_capped(tmp_path: Path) -> None:
     assert code == 0, out
     assert 20 * 1024 * 1024 <= size < 21 * 1024 * 1024
     assert "dropped beyond the log cap" in summary_of(run)["teardown"]["detail"]
+
+
+def test_hung_control_plane(tmp_path: Path) -> None:
+    """A control plane that stops answering times the admin call out at its timeout; the
+    ladder moves on and the run ends on time instead of hanging."""
+    drill = ROOT / "tests" / "engine" / "drills" / "hung-admin.yaml"
+    code, out, wall = run_timed(drill, tmp_path / "results")
+    assert code == 0, out
+    rungs = {r["name"]: r for r in summary_of(only_run(tmp_path / "results"))["rungs"]}
+    admin = rungs["admin_api"]
+    assert admin["outcome"] == "timed_out"
+    assert 0.9 <= admin["returned_t_s"] - admin["issued_t_s"] <= 1.5  # its 1 s timeout
+    assert rungs["sigterm"]["outcome"] == "acked"
+    assert wall < 20
