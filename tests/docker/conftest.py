@@ -108,9 +108,3 @@ def drill_docker_images() -> Iterator[dict[str, str]]:
     yield images
     leftovers = labelled("container", f"{LABEL_OWNER}=govdrill")
     assert leftovers == [], f"containers of ours left after the docker tests: {leftovers}"
-
-
-@pytest.fixture
-def results(tmp_path: Path) -> Path:
-    """A fresh results folder."""
-    return tmp_path / "results"

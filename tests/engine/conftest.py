@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,9 +59,3 @@ def labelled_processes(
             continue
         found.append((int(entry.name), cmd))
     return found
-
-
-@pytest.fixture
-def results(tmp_path: Path) -> Path:
-    """A fresh results folder."""
-    return tmp_path / "results"
