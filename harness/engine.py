@@ -58,7 +58,7 @@ from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.process import ProcessSandbox
 from harness.spec.models import Drill, RunVerdict
-from harness.steps import Steps
+from harness.steps import StepPhase, Steps
 from harness.summary import build_instants, build_summary, metric_deadlines, read_events
 from harness.timeline import Timeline
 from harness.watch import HarmDetector
@@ -338,13 +338,9 @@ def _loop(
             timeline.event("hold_complete", hold_s=drill.hold)
             break
         if (
-            not steps.active
-            and steps.pending_on_harm()
-            and detector.detected_ns is None
-            and now >= max(last or t0, t0) + harm_patience_ns
-            and all(
-                s.phase.value != "pending" or s.step.trigger.value != "at" for s in steps.states
-            )
+            detector.detected_ns is None
+            and steps.waiting_only_on_harm()
+            and now >= (last or t0) + harm_patience_ns
         ):
             timeline.event("no_harm_detected", waited_s=harm_patience_ns / 1e9)
             break
@@ -356,7 +352,7 @@ def _status(
     state: _Run, steps: Steps, load: LoadProcess, detector: HarmDetector, now: int, t0: int
 ) -> LiveStatus:
     running = [s.id for s in steps.active]
-    done = [s.id for s in steps.states if s.phase.value in ("done", "failed")]
+    done = [s.id for s in steps.states if s.phase in (StepPhase.DONE, StepPhase.FAILED)]
     label = running[0] if running else (f"after {done[-1]}" if done else "baseline")
     ladder = steps.ladder
     if ladder is None:

@@ -201,12 +201,11 @@ class Steps:
                 end = max(end, watcher.effective_ns + hold_ns)
         return end
 
-    def pending_on_harm(self) -> bool:
-        """Whether some step still waits for harm to be detected."""
-        return any(
-            s.phase is StepPhase.PENDING and s.step.trigger is Trigger.HARM_DETECTED
-            for s in self.states
-        )
+    def waiting_only_on_harm(self) -> bool:
+        """Whether nothing runs, no timed step is due later, and some step still waits for
+        harm to be detected (if harm never comes, nothing more will happen)."""
+        pending = [s.step.trigger for s in self.states if s.phase is StepPhase.PENDING]
+        return not self.active and Trigger.AT not in pending and Trigger.HARM_DETECTED in pending
 
     def _can_still_fire(self, state: StepState) -> bool:
         trigger = state.step.trigger
