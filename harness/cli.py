@@ -1,7 +1,8 @@
 """The ``govdrill`` command: run and validate drills, report, verify and trend their evidence.
 
 Exit codes: 0 passed (or failed exactly as expected), 1 a deadline missed or unverified,
-2 bad input, 3 the harness itself failed, 130/143 interrupted by SIGINT/SIGTERM.
+2 bad input, 3 the harness itself failed, 130/143 interrupted by SIGINT/SIGTERM. ``verify``:
+0 intact, 1 tampered, 2 bad input, 4 not sealed (an interrupted run, or one still running).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from harness.errors import (
     EXIT_FAILED,
     EXIT_HARNESS,
     EXIT_OK,
+    EXIT_UNSEALED,
     GovdrillError,
     Interrupted,
     SpecError,
@@ -78,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check a run against its manifest and signature")
     verify.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     verify.add_argument("--key", type=Path, metavar="PUB", help="the public key you trust")
+
+    sweep = sub.add_parser(
+        "sweep", help="seal runs a dead harness left unsealed (.partial) as interrupted"
+    )
+    sweep.add_argument("results", type=Path, nargs="?", default=Path("results"), metavar="RESULTS")
+    sweep.add_argument("--sign-key", metavar="PATH", help="sign what it seals with this key")
 
     history = sub.add_parser("history", help="time_to_stop and friends across runs")
     history.add_argument("results", type=Path, metavar="RESULTS_DIR")
@@ -294,28 +302,36 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _export(args: argparse.Namespace, runs: list[Path]) -> int:
-    """Write the JUnit and Prometheus outputs asked for; 3 when one of them fails."""
+    """Write the JUnit and Prometheus outputs asked for. They come after the verdicts and
+    outside the sealed runs, so a failure is a warning on stderr, never the exit code."""
+    from harness.artefacts import attempt
     from harness.evidence import write_atomic
     from harness.export import RunRecord, junit_xml, push_to_gateway, write_textfile
 
-    records = [RunRecord.read(run) for run in runs]
-    status = EXIT_OK
-    try:
-        if args.junit:
-            args.junit.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(args.junit, junit_xml(records))
-        if args.prometheus_textfile:
-            write_textfile(args.prometheus_textfile, records)
-    except (OSError, GovdrillError) as exc:
-        print(f"govdrill: cannot write the results: {exc}", file=sys.stderr)
-        status = EXIT_HARNESS
-    if args.pushgateway:
-        try:
-            push_to_gateway(args.pushgateway, records)
-        except OSError as exc:
-            print(f"govdrill: push to {args.pushgateway} failed: {exc}", file=sys.stderr)
-            status = EXIT_HARNESS
-    return status
+    def junit() -> None:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(args.junit, junit_xml([RunRecord.read(run) for run in runs]))
+
+    wanted = [
+        (args.junit, junit),
+        (
+            args.prometheus_textfile,
+            lambda: write_textfile(args.prometheus_textfile, [RunRecord.read(r) for r in runs]),
+        ),
+        (
+            args.pushgateway,
+            lambda: push_to_gateway(args.pushgateway, [RunRecord.read(r) for r in runs]),
+        ),
+    ]
+    for where, make in wanted:
+        failure = attempt(str(where), make) if where else None
+        if failure is not None:
+            print(
+                f"govdrill: warning: could not write {failure.artefact}: {failure.error}"
+                " (the runs are sealed; the exit code is the drills')",
+                file=sys.stderr,
+            )
+    return EXIT_OK
 
 
 def _report_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -340,9 +356,22 @@ def _report_command(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.errors import EvidenceError
     from harness.integrity import verify_run
 
-    report = verify_run(args.run_dir, key=args.key)
+    try:
+        report = verify_run(args.run_dir, key=args.key)
+    except EvidenceError as exc:  # not a run folder, or an unreadable key: bad input
+        print(f"govdrill verify: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if report.unsealed is not None:
+        hint = (
+            "its harness is still running it"
+            if report.unsealed.value == "run in progress"
+            else "its harness died before sealing it; `govdrill sweep` seals it as interrupted"
+        )
+        print(f"UNSEALED {args.run_dir}: unsealed: {report.unsealed.value} ({hint})", file=out)
+        return EXIT_UNSEALED
     for finding in report.findings:
         print(f"FAIL {finding}", file=out)
     for note in report.notes:
@@ -354,6 +383,33 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     print(f"TAMPERED {args.run_dir}: {len(report.findings)} problem(s)", file=out)
     return EXIT_FAILED
+
+
+def _sweep_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Seal the runs dead harnesses left unsealed; 3 when one could not be sealed."""
+    from harness.integrity import current_signer, load_signer, signing_key
+    from harness.unsealed import SweepOutcome, seal_dead_runs
+
+    if not args.results.is_dir():
+        print(f"govdrill sweep: {args.results} is not a folder", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        signer = load_signer(args.sign_key) if args.sign_key else current_signer()
+    except GovdrillError as exc:
+        print(f"govdrill sweep: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with signing_key(signer):
+        swept = seal_dead_runs(args.results, sealed_by="govdrill sweep")
+    for run in swept:
+        if run.outcome is SweepOutcome.SEALED:
+            print(f"sealed as interrupted: {run.sealed_as}", file=out)
+        elif run.outcome is SweepOutcome.ALIVE:
+            print(f"left alone, still running: {run.staging}", file=out)
+        else:
+            print(f"govdrill sweep: cannot seal {run.staging}: {run.detail}", file=sys.stderr)
+    if not swept:
+        print(f"nothing to sweep under {args.results}", file=out)
+    return EXIT_HARNESS if any(r.outcome is SweepOutcome.FAILED for r in swept) else EXIT_OK
 
 
 def _history_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -420,6 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verify_command(args, out)
         if args.command == "history":
             return _history_command(args, out)
+        if args.command == "sweep":
+            return _sweep_command(args, out)
         if args.command == "keygen":
             return _keygen_command(args, out)
         return _run(args, out)

@@ -26,6 +26,7 @@ import structlog
 import yaml
 
 from harness import __version__, runs
+from harness.artefacts import attempt
 from harness.control import (
     REFERENCE,
     ControlBackend,
@@ -53,7 +54,7 @@ from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
-from harness.report import Observations, write_report
+from harness.report import REPORT, Observations, write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.process import ProcessSandbox
@@ -61,6 +62,7 @@ from harness.spec.models import Drill, RunVerdict
 from harness.steps import StepPhase, Steps
 from harness.summary import build_instants, build_summary, metric_deadlines, read_events
 from harness.timeline import Timeline
+from harness.unsealed import seal_dead_runs
 from harness.watch import HarmDetector
 
 __all__ = ["LiveStatus", "RunResult", "View", "run_drill"]
@@ -153,6 +155,8 @@ def run_drill(
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
     secrets = _resolve_secrets(drill)
     state.swept = reaper.sweep()
+    # Runs of dead harnesses left unsealed are sealed as interrupted before this one starts.
+    left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}")
     staging = run_dir.create()
     timeline = Timeline(
         staging / "timeline.jsonl",
@@ -179,6 +183,8 @@ def run_drill(
             timeline.event(
                 "swept_leftover", pid=left.pid, run_id=left.run_id, cmdline=left.cmdline[:200]
             )
+        for unsealed in left_unsealed:
+            timeline.event("unsealed_run_swept", **unsealed.to_event())
         with (
             runs.register(run_id, drill.drill, staging),
             tempfile.TemporaryDirectory(prefix=f"govdrill-{run_id}-") as workdir,
@@ -200,6 +206,7 @@ def run_drill(
     finally:
         structlog.contextvars.unbind_contextvars("drill", "run_id")
         timeline.close()
+        run_dir.release()
 
 
 def _run_phases(
@@ -441,12 +448,34 @@ def _conclude(state: _Run) -> RunResult:
     timeline.event("verdict", verdict=verdict.value)
     state.run_dir.write_observations(state.log, state.zero_ns)
     write_json(staging / "summary.json", summary)
+    # The verdict is final. The artefacts below read the run's own files, as `govdrill
+    # report` does; one that fails is recorded and the run sealed all the same.
+    name = state.run_dir.name
+    failures = [
+        failure
+        for failure in (
+            attempt(
+                "junit.xml",
+                lambda: write_atomic(
+                    staging / "junit.xml", junit_xml([RunRecord.read(staging, name)])
+                ),
+            ),
+            attempt(
+                REPORT,
+                lambda: write_report(
+                    staging, observations=Observations.from_log(state.log, state.zero_ns)
+                ),
+            ),
+        )
+        if failure is not None
+    ]
+    for failure in failures:
+        timeline.event("artefact_failed", **failure.to_summary())
+    if failures:
+        summary["artefact_errors"] = [f.to_summary() for f in failures]
+        write_json(staging / "summary.json", summary)
     timeline.close()
-    # Everything below reads the run's own files, as `govdrill report` and `verify` do, and
-    # is written before the seal: a run that dies here never presents a manifest.
-    write_atomic(staging / "junit.xml", junit_xml([RunRecord.read(staging, state.run_dir.name)]))
-    write_report(staging, observations=Observations.from_log(state.log, state.zero_ns))
-    seal_run(staging, run_name=state.run_dir.name, signer=signer)
+    seal_run(staging, run_name=name, signer=signer)
     run_path = state.run_dir.seal()
     summary_path = run_path / "summary.json"
     return RunResult(

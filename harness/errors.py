@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_HARNESS",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_UNSEALED",
     "EvidenceError",
     "GovdrillError",
     "HarnessError",
@@ -37,6 +38,8 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_HARNESS = 3
 EXIT_INTERRUPTED = 130
+EXIT_UNSEALED = 4
+"""`govdrill verify` on a staging folder: a run never sealed (interrupted, or still running)."""
 
 
 class GovdrillError(Exception):

@@ -2,8 +2,15 @@
 
 ``results/<drill>/.<UTC-time>-<run-id>.partial/`` holds a run while it runs; only when every
 file is written does it become ``results/<drill>/<UTC-time>-<run-id>/``. A harness killed
-mid-run leaves a ``.partial`` folder that nothing presents as complete. Each file inside is
+mid-run leaves a ``.partial`` folder that nothing presents as complete (the next run, or
+``govdrill sweep``, seals it as ``interrupted``: ``harness.unsealed``). Each file inside is
 itself written atomically (temporary file, fsync, rename).
+
+The live harness holds ``RunLock``, an exclusive ``flock`` on the staging folder itself, for
+the run's whole life: the kernel drops it when the harness dies however it dies, so
+``run_is_live`` tells a running run from a dead one without trusting pids or clocks. The
+folder is made under a ``.creating`` name and renamed to ``.partial`` only once locked, so no
+sweeper ever sees an unlocked staging folder of a live run.
 
 Before a rollback, ``snapshot_before_rollback`` freezes what an investigation needs into
 ``snapshots/before-rollback/`` (the target's status through the rollback path, the versions
@@ -13,6 +20,8 @@ container whose state and logs show what went wrong.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import gzip
 import json
 import os
@@ -31,6 +40,8 @@ from harness.timeline import Timeline
 __all__ = [
     "SNAPSHOT_DIR",
     "RunDir",
+    "RunLock",
+    "run_is_live",
     "snapshot_before_rollback",
     "write_atomic",
     "write_atomic_stream",
@@ -77,8 +88,49 @@ def write_json(path: Path, value: Any, *, fsync: bool = True) -> None:
     write_atomic(path, data, fsync=fsync)
 
 
+class RunLock:
+    """An exclusive ``flock`` on a run folder, held by whoever owns the run right now (its
+    live harness, or a sweeper sealing it). It follows the folder through renames."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, folder: Path) -> RunLock:
+        """Lock ``folder`` without waiting; raises BlockingIOError when someone holds it and
+        OSError when the file system cannot lock (never taken as "nobody holds it")."""
+        # os.open makes the descriptor non-inheritable: targets and load children never
+        # hold the lock, so it dies with the harness.
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd)
+
+    def release(self) -> None:
+        """Let go (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def run_is_live(folder: Path) -> bool:
+    """Whether a live process holds ``folder``'s run lock. Conservative: a folder whose lock
+    cannot be tested (vanished, unreadable, a file system without flock) counts as live."""
+    try:
+        lock = RunLock.take(folder)
+    except BlockingIOError:
+        return True
+    except OSError as exc:
+        return exc.errno != errno.ENOENT or folder.exists()
+    lock.release()
+    return False
+
+
 class RunDir:
-    """One run's evidence folder, staged until sealed."""
+    """One run's evidence folder, staged (and locked) until sealed."""
 
     def __init__(self, results: Path, drill: str, stamp: str, run_id: str) -> None:
         self.name = f"{stamp}-{run_id}"
@@ -86,12 +138,22 @@ class RunDir:
         self.final = self.parent / self.name
         self.staging = self.parent / f".{self.name}.partial"
         self.sealed = False
+        self.lock: RunLock | None = None
 
     def create(self) -> Path:
-        """Make the staging folder; raises EvidenceError when results/ is not writable."""
+        """Make and lock the staging folder; raises EvidenceError when results/ is not
+        writable or the folder cannot be locked."""
+        creating = self.parent / f".{self.name}.creating"
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
-            self.staging.mkdir()
+            creating.mkdir()
+            try:
+                self.lock = RunLock.take(creating)
+            except OSError:
+                # A file system without flock: the run goes on unlocked, and sweepers,
+                # unable to test the lock either, leave its folder alone (run_is_live).
+                self.lock = None
+            os.rename(creating, self.staging)
         except OSError as exc:
             raise EvidenceError(
                 f"cannot create the run folder under {self.parent}: {exc.strerror or exc}"
@@ -99,6 +161,12 @@ class RunDir:
         if not os.access(self.staging, os.W_OK):
             raise EvidenceError(f"run folder {self.staging} is not writable")
         return self.staging
+
+    def release(self) -> None:
+        """Release the run's lock: from now on a sweeper may seal a folder left unsealed."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     @property
     def path(self) -> Path:

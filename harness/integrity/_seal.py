@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ __all__ = [
     "expected_statement",
     "file_digest",
     "manifest_self_digest",
+    "run_entries",
     "run_files",
     "seal_run",
 ]
@@ -45,7 +49,7 @@ PREDICATE_TYPE = "urn:govdrill:predicate:drill-result:v1"
 _PREDICATE_KEYS = (
     "drill", "run_id", "target", "sandbox", "verdict", "deadlines", "metrics", "rung_used",
     "resurrected", "stop_theater", "ground_truth", "expectation", "observations", "versions",
-    "error",
+    "error", "artefact_errors", "interrupted_by", "sealed_after_death",
 )  # fmt: skip
 _TIMELINE = "timeline.jsonl"
 
@@ -59,10 +63,52 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class RunEntries:
+    """Everything inside a run folder, found without following a symbolic link or opening
+    anything: regular files, directories, and every other kind of entry (links, FIFOs,
+    sockets, devices) by kind. Paths are POSIX, relative to the folder, sorted."""
+
+    files: tuple[str, ...]
+    directories: tuple[str, ...]
+    others: tuple[tuple[str, str], ...]
+
+
+def run_entries(folder: Path) -> RunEntries:
+    """Walk ``folder`` with lstat only (a FIFO is never opened, a link never followed)."""
+    files, directories, others = [], [], []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                rel = Path(entry.path).relative_to(folder).as_posix()
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISREG(mode):
+                    files.append(rel)
+                elif stat.S_ISDIR(mode):
+                    directories.append(rel)
+                    pending.append(Path(entry.path))
+                else:
+                    others.append((rel, _kind(mode)))
+    return RunEntries(tuple(sorted(files)), tuple(sorted(directories)), tuple(sorted(others)))
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode) or stat.S_ISCHR(mode):
+        return "a device"
+    return "not a regular file"
+
+
 def run_files(folder: Path) -> Iterator[str]:
-    """Every file of a run except the two that describe the others, as sorted POSIX paths."""
-    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    return (n for n in names if n not in (MANIFEST, ENVELOPE))
+    """Every regular file of a run except the two that describe the others, sorted."""
+    return (n for n in run_entries(folder).files if n not in (MANIFEST, ENVELOPE))
 
 
 def manifest_self_digest(manifest: dict[str, Any]) -> str:
@@ -77,7 +123,9 @@ def expected_statement(folder: Path, manifest: dict[str, Any]) -> bytes:
     subjects[MANIFEST] = file_digest(folder / MANIFEST)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     predicate = {key: summary[key] for key in _PREDICATE_KEYS if key in summary}
+    # The folder name and the run id are signed: a copy under another name is refused.
     predicate["run"] = manifest["run"]
+    predicate["run_id"] = manifest.get("run_id")
     predicate["timeline_head_sha256"] = manifest["timeline"]["head_sha256"]
     return payload_bytes(statement(subjects, PREDICATE_TYPE, predicate))
 
@@ -101,6 +149,7 @@ def seal_run(folder: Path, *, run_name: str, signer: Signer | None) -> dict[str,
         "hash": "sha256",
         "canonical_json": "RFC 8785 (sorted keys, no whitespace, UTF-8)",
         "files": files,
+        "directories": list(run_entries(folder).directories),
         "timeline": {"file": _TIMELINE, "lines": chain.lines, "head_sha256": chain.head},
         "attestation": {
             "file": ENVELOPE,

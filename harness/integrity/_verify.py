@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from harness.errors import EvidenceError
+from harness.evidence import run_is_live
 from harness.integrity._canonical import canonical_json
 from harness.integrity._dsse import IN_TOTO_PAYLOAD_TYPE, decode_b64, pae
 from harness.integrity._keys import key_id, load_public_key, verify_signature
@@ -28,11 +30,13 @@ from harness.integrity._seal import (
     expected_statement,
     file_digest,
     manifest_self_digest,
+    run_entries,
     run_files,
 )
 from harness.timeline import verify_chain
+from harness.unsealed import run_name_of
 
-__all__ = ["Finding", "FindingKind", "VerifyReport", "verify_run"]
+__all__ = ["Finding", "FindingKind", "Unsealed", "VerifyReport", "verify_run"]
 
 
 class FindingKind(enum.StrEnum):
@@ -43,6 +47,15 @@ class FindingKind(enum.StrEnum):
     MISSING = "missing"
     CHAIN = "chain broken"
     SIGNATURE = "signature"
+    NOT_A_FILE = "not a regular file"
+    BINDING = "not this run"
+
+
+class Unsealed(enum.StrEnum):
+    """Why a folder is a run's staging folder rather than a sealed run."""
+
+    INTERRUPTED = "interrupted run"
+    RUNNING = "run in progress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +80,13 @@ class VerifyReport:
     signed_by: str | None = None
     signature_checked_with: str | None = None
     notes: list[str] = field(default_factory=list)
+    unsealed: Unsealed | None = None
+    """Set for a staging folder (``.<stamp>-<id>.partial``): nothing was checked."""
 
     @property
     def intact(self) -> bool:
-        """True when nothing was found."""
-        return not self.findings
+        """True when the folder is a sealed run and nothing was found."""
+        return self.unsealed is None and not self.findings
 
     def add(self, kind: FindingKind, path: str, detail: str) -> None:
         """Record one problem."""
@@ -82,15 +97,30 @@ def verify_run(run_dir: Path, *, key: Path | None = None) -> VerifyReport:
     """Verify the sealed run at ``run_dir``; with ``key``, its signature must be that key's."""
     trusted = None if key is None else load_public_key(_read(key), str(key))
     report = VerifyReport(run_dir)
-    if not run_dir.is_dir():
+    if run_dir.is_symlink() or not run_dir.is_dir():
         raise EvidenceError(f"{run_dir} is not a run folder")
+    if run_name_of(run_dir.resolve()) is not None:
+        # A staging folder was never sealed: it is not "tampered", it is not evidence yet.
+        live = run_is_live(run_dir)
+        report.unsealed = Unsealed.RUNNING if live else Unsealed.INTERRUPTED
+        return report
     manifest = _load_manifest(run_dir, report)
     if manifest is None:
         return report
     _check_files(run_dir, manifest, report)
     _check_chain(run_dir, manifest, report)
+    _check_binding(run_dir, manifest, report)
     _check_attestation(run_dir, manifest, trusted, report)
     return report
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself (never following a link: reading a FIFO
+    would hang the check)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _read(path: Path) -> bytes:
@@ -113,6 +143,9 @@ def _canonical_document(raw: bytes) -> dict[str, Any] | None:
 
 def _load_manifest(run_dir: Path, report: VerifyReport) -> dict[str, Any] | None:
     path = run_dir / MANIFEST
+    if path.is_symlink() or (path.exists() and not _regular(path)):
+        report.add(FindingKind.NOT_A_FILE, MANIFEST, "not a regular file: not the run's manifest")
+        return None
     if not path.is_file():
         report.add(FindingKind.MISSING, MANIFEST, "no manifest: the run cannot be verified")
         for name in run_files(run_dir):
@@ -131,22 +164,65 @@ def _load_manifest(run_dir: Path, report: VerifyReport) -> dict[str, Any] | None
 def _check_files(run_dir: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
     listed: dict[str, Any] = manifest["files"]
     report.files = len(listed)
-    present = set(run_files(run_dir))
+    entries = run_entries(run_dir)
+    present = {n for n in entries.files if n not in (MANIFEST, ENVELOPE)}
+    odd = dict(entries.others)
     for name, entry in sorted(listed.items()):
         path = run_dir / name
-        if name not in present:
+        if name in odd:
+            report.add(FindingKind.NOT_A_FILE, name, f"{odd[name]}, not the file listed")
+        elif name not in present:
             report.add(FindingKind.MISSING, name, "listed in the manifest but not in the run")
         elif path.stat().st_size != entry["bytes"] or file_digest(path) != entry["sha256"]:
             report.add(FindingKind.CHANGED, name, "its SHA-256 differs from the manifest's")
     for name in sorted(present - set(listed)):
         report.add(FindingKind.ADDED, name, "not in the manifest")
+    for name, kind in entries.others:
+        if name not in listed:
+            report.add(FindingKind.ADDED, name, f"{kind}, not in the manifest")
+    # Folders are allowed only where the manifest's files live, or as it lists them.
+    allowed = set(manifest.get("directories") or ())
+    for name in listed:
+        allowed.update(p.as_posix() for p in PurePosixPath(name).parents if p.parts)
+    for name in entries.directories:
+        if name not in allowed:
+            report.add(FindingKind.ADDED, name, "a directory not in the manifest")
+
+
+def _check_binding(run_dir: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
+    """The folder is the run the manifest (and so the signed statement) names."""
+    name = run_dir.resolve().name
+    signed_name, signed_id = manifest.get("run"), manifest.get("run_id")
+    if name != signed_name:
+        report.add(
+            FindingKind.BINDING,
+            MANIFEST,
+            f"the folder is named {name!r}, the run was sealed as {signed_name!r} (a copy"
+            " under another name)",
+        )
+    if not isinstance(signed_id, str) or not str(signed_name).endswith(f"-{signed_id}"):
+        report.add(
+            FindingKind.BINDING, MANIFEST, f"run id {signed_id!r} is not the one its name carries"
+        )
+    try:
+        if not _regular(run_dir / "summary.json"):
+            return  # reported by the file check
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # reported by the file check
+    if isinstance(summary, dict) and summary.get("run_id") != signed_id:
+        report.add(
+            FindingKind.BINDING,
+            "summary.json",
+            f"run id {summary.get('run_id')!r}, the manifest names {signed_id!r}",
+        )
 
 
 def _check_chain(run_dir: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
     recorded = manifest["timeline"]
     path = run_dir / recorded["file"]
-    if not path.is_file():
-        return  # already reported as missing
+    if not _regular(path):
+        return  # already reported as missing or not a file
     chain = verify_chain(path)
     for problem in chain.problems:
         report.add(FindingKind.CHAIN, recorded["file"], problem)
@@ -167,6 +243,9 @@ def _check_attestation(
     report: VerifyReport,
 ) -> None:
     path = run_dir / ENVELOPE
+    if path.is_symlink() or (path.exists() and not _regular(path)):
+        report.add(FindingKind.NOT_A_FILE, ENVELOPE, "not a regular file: not the attestation")
+        return
     if not path.is_file():
         report.add(FindingKind.MISSING, ENVELOPE, "the signed attestation is gone")
         return
@@ -175,6 +254,8 @@ def _check_attestation(
         report.add(FindingKind.CHANGED, ENVELOPE, "not the canonical DSSE envelope the run wrote")
         return
     try:
+        if not _regular(run_dir / "summary.json"):
+            raise ValueError("summary.json is not a regular file")
         expected = expected_statement(run_dir, manifest)
     except (OSError, ValueError, KeyError):
         expected = None  # summary.json is missing or broken: reported by the file check
@@ -210,7 +291,7 @@ def _check_signatures(
         return
     report.signed_by = signer["keyid"]
     embedded_path = run_dir / signer["public_key"]
-    if not embedded_path.is_file():
+    if not _regular(embedded_path):
         return  # reported as a missing file
     try:
         embedded = load_public_key(embedded_path.read_bytes(), signer["public_key"])

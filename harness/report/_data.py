@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from harness.observations import ObservationLog
+from harness.report._numbers import plus
 
 __all__ = ["Bins", "Mark", "Observations", "RunData", "read_run"]
 
@@ -162,10 +163,12 @@ class RunData:
         if detected is not None:
             marks.append(Mark("detected", "harm detected", detected["t_s"], color="#b8860b"))
         rungs = s.get("rungs") or []
-        if rungs:
-            issued = rungs[0]["issued_t_s"]
+        issued = rungs[0].get("issued_t_s") if rungs else None
+        if rungs and issued is not None:
             marks.append(Mark("stop", f"stop issued ({rungs[0]['name']})", issued, color="#1f5fa8"))
             for rung in rungs[1:]:
+                if rung.get("issued_t_s") is None:
+                    continue
                 marks.append(
                     Mark("escalated", f"escalated to {rung['name']}", rung["issued_t_s"],
                          color="#1f5fa8")
@@ -179,7 +182,7 @@ class RunData:
             if stop is not None:
                 marks.append(
                     Mark("effective", "effective stop", issued + stop["value"],
-                         issued + stop["lower"], issued + stop["upper"], color="#0b7a3e",
+                         *_band(issued, stop), color="#0b7a3e",
                          note="the gate closed between these bounds")
                 )  # fmt: skip
         snap = self.event("snapshot_taken")
@@ -195,8 +198,8 @@ class RunData:
             if rb is not None:
                 t = rollback["t_s"]
                 marks.append(
-                    Mark("rolled_back", "rollback verified", t + rb["value"], t + rb["lower"],
-                         t + rb["upper"], color="#8b4513",
+                    Mark("rolled_back", "rollback verified", t + rb["value"], *_band(t, rb),
+                         color="#8b4513",
                          note="every answer from the target version, none harmful")
                 )  # fmt: skip
         hold = self.event("hold_complete")
@@ -219,6 +222,13 @@ class RunData:
             fields = {k: v for k, v in e.items() if k not in ("t_ns", "event")}
             out.append((t, str(e.get("event")), fields))
         return out
+
+
+def _band(base: float, metric: dict[str, Any]) -> tuple[float | None, float | None]:
+    """A metric's bounds as instants after ``base``; both None unless both are known, so a
+    half-known band is never drawn as if it were whole."""
+    lower, upper = plus(base, metric.get("lower")), plus(base, metric.get("upper"))
+    return (None, None) if lower is None or upper is None else (lower, upper)
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:

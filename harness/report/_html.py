@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.report._chart import COLORS, timeline_svg
 from harness.report._data import Mark, RunData
+from harness.report._numbers import DASH, format_bounded, format_number, plus
 from harness.report._texts import DISCLAIMER, TEXTS, facts
 
 __all__ = ["render"]
@@ -63,13 +64,7 @@ footer{color:var(--mute);font-size:12px;margin-top:24px}
 
 
 def _s(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return format_number(value, digits)
 
 
 def _pill(text: Any) -> str:
@@ -216,9 +211,9 @@ def _claims(run: RunData) -> str:
                 continue
             claimed_s = None if claimed is None else (claimed - run.zero_ns) / 1e9
             bounds = (
-                "—"
+                DASH
                 if m is None or base is None
-                else f"[{_s(base + m['lower'])}, {_s(base + m['upper'])}]"
+                else f"[{_s(plus(base, m.get('lower')))}, {_s(plus(base, m.get('upper')))}]"
             )
             rows.append(
                 [
@@ -361,12 +356,10 @@ def _tiles(run: RunData) -> str:
         if m is None:
             continue
         unit = " s" if m.get("unit") == "s" else ""
-        value = f"{m['value']:.3f}{unit}" if unit else str(m["value"])
-        bounds = (
-            f"[{m['lower']:.3f}, {m['upper']:.3f}]" if unit else f"[{m['lower']}, {m['upper']}]"
-        )
+        value, _, bounds = format_bounded(m, seconds=bool(unit)).partition(" ")
+        value += unit
         d = (s.get("deadlines") or {}).get(deadline)
-        verdict = "" if not d else f" {_pill(d['verdict'])}"
+        verdict = "" if not d else f" {_pill(d.get('verdict'))}"
         tiles.append(
             f'<div class="tile"><span>{label}</span><b>{value}</b>'
             f"<span>{bounds}{verdict}</span></div>"

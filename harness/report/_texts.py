@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.report._numbers import format_bounded, format_number
+
 __all__ = ["DISCLAIMER", "TEXTS", "Fact", "Text", "facts"]
 
 DISCLAIMER = (
@@ -85,12 +87,10 @@ def _metric(summary: Summary, name: str, deadline: str | None = None) -> tuple[s
     if not m or m.get("value") is None:
         return "not measured in this run", False
     unit = " s" if m.get("unit") == "s" else ""
-    text = f"{m['value']:.3f}{unit} [{m['lower']:.3f}, {m['upper']:.3f}]"
-    if m.get("unit") != "s":
-        text = f"{m['value']} [{m['lower']}, {m['upper']}]"
+    text = f"{format_bounded(m, seconds=bool(unit))}{unit}"
     d = (summary.get("deadlines") or {}).get(deadline or "")
     if d:
-        text += f" — deadline {d['limit_s']}{unit}: {d['verdict']}"
+        text += f" — deadline {format_number(d.get('limit_s'))}{unit}: {d.get('verdict')}"
     return text, True
 
 
@@ -120,7 +120,7 @@ def _verdicts(s: Summary) -> tuple[str, bool]:
     deadlines = s.get("deadlines") or {}
     if not deadlines:
         return "no deadlines judged", False
-    bad = [f"{n}: {d['verdict']}" for n, d in deadlines.items() if d["verdict"] != "met"]
+    bad = [f"{n}: {d.get('verdict')}" for n, d in deadlines.items() if d.get("verdict") != "met"]
     return (f"run {s.get('verdict')}; " + (", ".join(bad) if bad else "every deadline met")), True
 
 

@@ -1,0 +1,328 @@
+"""Runs left unsealed by a dead harness: found under a results folder, sealed as interrupted.
+
+A harness killed mid-run (SIGKILL, out of memory, a power cut) or one that crashed before
+its seal leaves ``results/<drill>/.<stamp>-<run-id>.partial/``. The next run, or ``govdrill
+sweep``, seals every such folder whose harness is gone, with what it holds:
+
+- the verdict is ``interrupted`` (``interrupted_by: harness_died``); a summary the dead
+  harness had already written is kept as the base, its verdict moved to
+  ``sealed_after_death.verdict_before_seal``, because nothing vouched for it;
+- a timeline line cut off mid-write is moved to ``timeline.torn-tail.bin`` and the timeline
+  truncated to its last whole line, so the hash chain stays checkable;
+- one ``sealed_after_death`` event is chained onto the timeline, stamped with the last instant
+  the dead harness recorded (its monotonic clock cannot be read any more) and the wall time;
+- junit.xml and report.html are made when they can be (failures recorded, as for any run),
+  then the manifest and attestation, then the rename to the final name.
+
+A folder whose run lock is held (``evidence.run_is_live``) or whose run is in the registry of
+running drills belongs to a live harness and is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import enum
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import __version__
+from harness.artefacts import ArtefactError, attempt
+from harness.errors import EvidenceError, GovdrillError
+from harness.evidence import RunLock, run_is_live, write_atomic, write_json
+from harness.timeline import GENESIS, verify_chain
+
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "SweepOutcome",
+    "SweptRun",
+    "find_unsealed",
+    "run_name_of",
+    "seal_dead_runs",
+    "seal_interrupted",
+]
+
+PARTIAL_SUFFIX = ".partial"
+_CREATING_SUFFIX = ".creating"
+_TIMELINE = "timeline.jsonl"
+_TORN_TAIL = "timeline.torn-tail.bin"
+
+
+class SweepOutcome(enum.StrEnum):
+    """What a sweep did with one unsealed folder."""
+
+    SEALED = "sealed"
+    ALIVE = "still running"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SweptRun:
+    """One unsealed folder and what the sweep did with it."""
+
+    staging: Path
+    outcome: SweepOutcome
+    sealed_as: Path | None = None
+    detail: str = ""
+
+    def to_event(self) -> dict[str, Any]:
+        """As the sweeping run's timeline records it."""
+        return {
+            "folder": self.staging.name,
+            "outcome": self.outcome.value,
+            "sealed_as": None if self.sealed_as is None else self.sealed_as.name,
+            "detail": self.detail,
+        }
+
+
+def run_name_of(folder: Path) -> str | None:
+    """``<stamp>-<run-id>`` of a staging folder ``.<stamp>-<run-id>.partial``, else None."""
+    name = folder.name
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        return None
+    inner = name[1 : -len(PARTIAL_SUFFIX)]
+    return inner if "-" in inner and "/" not in inner else None
+
+
+def find_unsealed(results: Path) -> list[Path]:
+    """Every staging folder under ``results`` (``<drill>/.<stamp>-<id>.partial``), sorted."""
+    if not results.is_dir():
+        return []
+    found = []
+    for drill in sorted(results.iterdir()):
+        if drill.is_symlink() or not drill.is_dir():
+            continue
+        for entry in sorted(drill.iterdir()):
+            if run_name_of(entry) and not entry.is_symlink() and entry.is_dir():
+                found.append(entry)
+    return found
+
+
+def seal_dead_runs(results: Path, *, sealed_by: str) -> list[SweptRun]:
+    """Seal every unsealed run under ``results`` whose harness is gone; never raises for one
+    folder (a failure is returned as such, and the folder stays unsealed for a later try)."""
+    outcomes = []
+    _remove_abandoned_creations(results)
+    registered = _registered_run_ids()
+    for staging in find_unsealed(results):
+        name = run_name_of(staging)
+        assert name is not None
+        if name.rsplit("-", 1)[1] in registered or run_is_live(staging):
+            outcomes.append(SweptRun(staging, SweepOutcome.ALIVE))
+            continue
+        try:
+            final = seal_interrupted(staging, sealed_by=sealed_by)
+        except BlockingIOError:  # another sweeper took it first
+            outcomes.append(SweptRun(staging, SweepOutcome.ALIVE, detail="being sealed"))
+        except (OSError, GovdrillError) as exc:
+            outcomes.append(SweptRun(staging, SweepOutcome.FAILED, detail=str(exc)))
+        else:
+            outcomes.append(SweptRun(staging, SweepOutcome.SEALED, sealed_as=final))
+    return outcomes
+
+
+def seal_interrupted(staging: Path, *, sealed_by: str) -> Path:
+    """Seal the dead run in ``staging`` as interrupted (holding its lock throughout); returns
+    the sealed folder. Raises BlockingIOError when someone holds the lock."""
+    from harness.export import RunRecord, junit_xml
+    from harness.integrity import current_signer, seal_run
+    from harness.report import REPORT, write_report
+
+    name = run_name_of(staging)
+    if name is None:
+        raise EvidenceError(f"{staging} is not a run's staging folder")
+    final = staging.parent / name
+    lock = RunLock.take(staging)
+    try:
+        if final.exists():
+            raise EvidenceError(f"{final} already exists; {staging.name} left as it is")
+        torn = _cut_torn_tail(staging)
+        events = _events(staging / _TIMELINE)
+        summary = _summary(staging, name, events, sealed_by=sealed_by, torn_bytes=torn)
+        last = events[-1] if events else {}
+        # The dead harness's monotonic clock cannot be read any more: the event carries the
+        # last instant it recorded (when there is one) and the wall time of the seal.
+        stamp = {k: last[k] for k in ("t_ns", "t_s") if last.get(k) is not None}
+        _append_event(
+            staging / _TIMELINE,
+            {
+                **stamp,
+                "wall": _now(),
+                "event": "sealed_after_death",
+                "sealed_by": sealed_by,
+                "last_event": last.get("event"),
+                "torn_tail_bytes": torn,
+                "note": "t_ns/t_s: the last instant the dead harness recorded",
+            },
+        )
+        write_json(staging / "summary.json", summary)
+        failures: list[ArtefactError] = [
+            f
+            for f in (
+                attempt(
+                    "junit.xml",
+                    lambda: write_atomic(
+                        staging / "junit.xml", junit_xml([RunRecord.read(staging, name)])
+                    ),
+                ),
+                attempt(REPORT, lambda: write_report(staging)),
+            )
+            if f is not None
+        ]
+        if failures:
+            summary["artefact_errors"] = [f.to_summary() for f in failures]
+            write_json(staging / "summary.json", summary)
+        try:
+            signer = current_signer()
+        except EvidenceError:
+            signer = None
+        seal_run(staging, run_name=name, signer=signer)
+        dir_fd = os.open(staging, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        os.rename(staging, final)
+    finally:
+        lock.release()
+    return final
+
+
+def _registered_run_ids() -> set[str]:
+    """Run ids the registry of running drills lists as alive (a second opinion to the lock,
+    for harnesses that predate it)."""
+    from harness import runs
+
+    try:
+        return {r.run_id for r in runs.running()}
+    except OSError:
+        return set()
+
+
+def _remove_abandoned_creations(results: Path) -> None:
+    """Remove empty ``.creating`` folders of harnesses that died before their run began."""
+    if not results.is_dir():
+        return
+    for drill in results.iterdir():
+        if drill.is_symlink() or not drill.is_dir():
+            continue
+        for entry in drill.glob(f".*{_CREATING_SUFFIX}"):
+            if entry.is_symlink() or not entry.is_dir() or run_is_live(entry):
+                continue
+            with contextlib.suppress(OSError):
+                entry.rmdir()  # only ever empty; a folder with content is left alone
+
+
+def _cut_torn_tail(staging: Path) -> int:
+    """Move a last timeline line cut off mid-write aside; returns its length in bytes."""
+    path = staging / _TIMELINE
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    write_atomic(staging / _TORN_TAIL, data[keep:])
+    os.truncate(path, keep)
+    return len(data) - keep
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
+def _append_event(path: Path, event: dict[str, Any]) -> None:
+    """Chain one line onto the journal at ``path`` (made when missing)."""
+    head = verify_chain(path).head if path.is_file() else GENESIS
+    line = json.dumps({**event, "prev_sha256": head}, default=str)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _summary(
+    staging: Path, name: str, events: list[dict[str, Any]], *, sealed_by: str, torn_bytes: int
+) -> dict[str, Any]:
+    """What the dead run holds, as a summary with the verdict ``interrupted``."""
+    before = _read_json(staging / "summary.json")
+    started = next((e for e in events if e.get("event") == "run_started"), {})
+    drill_doc = _read_yaml(staging / "drill.yaml")
+    run_id = name.rsplit("-", 1)[1]
+    target = drill_doc.get("target")
+    summary: dict[str, Any] = {
+        "drill": drill_doc.get("drill") or staging.parent.name,
+        "run_id": run_id,
+        "target": started.get("target") or (target.get("target") if isinstance(target, dict)
+                                            else target),
+        "sandbox": started.get("sandbox") or drill_doc.get("sandbox"),
+        "verdict": "interrupted",
+        "deadlines": {},
+        "metrics": {},
+        "rung_used": None,
+        "resurrected": None,
+        "ground_truth": None,
+        "versions": {
+            "govdrill": started.get("govdrill"),
+            "python": started.get("python"),
+            "platform": platform.platform(),
+        },
+        "clock": "host CLOCK_MONOTONIC; *_t_s fields are seconds since zero_ns",
+        "zero_ns": started.get("zero_ns"),
+        "observations": None,
+    }  # fmt: skip
+    if before is not None:
+        summary.update({k: v for k, v in before.items() if k != "sealed_after_death"})
+        summary["run_id"] = run_id
+        summary["verdict"] = "interrupted"
+    summary["interrupted_by"] = "harness_died"
+    previous = before.get("sealed_after_death") if before is not None else None
+    summary["sealed_after_death"] = previous or {
+        "sealed_by": sealed_by,
+        "at": _now(),
+        "govdrill": __version__,
+        "python": sys.version.split()[0],
+        "last_event": events[-1].get("event") if events else None,
+        "last_t_s": events[-1].get("t_s") if events else None,
+        "verdict_before_seal": None if before is None else before.get("verdict"),
+        "torn_tail_bytes": torn_bytes,
+        "observations_file": (staging / "observations.csv.gz").is_file(),
+    }
+    return summary
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
