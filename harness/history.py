@@ -26,12 +26,14 @@ from harness.spec.durations import parse_duration
 
 __all__ = [
     "METRICS",
+    "Duplicate",
     "HistoryReport",
     "MetricTrend",
     "Regression",
     "RunPoint",
     "analyse",
     "collect",
+    "deduplicate",
     "history_html",
     "parse_budget",
     "percentile",
@@ -82,6 +84,22 @@ class MetricTrend:
     budget: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Several folders holding one run id: the run is counted once, from ``kept``."""
+
+    drill: str
+    run_id: str
+    kept: str
+    ignored: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return (
+            f"DUPLICATE {self.drill} run id {self.run_id}: counted once (from {self.kept}); ignored"
+            f" {', '.join(self.ignored)}"
+        )
+
+
 @dataclass(slots=True)
 class HistoryReport:
     """Trends and regressions over a results folder."""
@@ -91,6 +109,7 @@ class HistoryReport:
     trends: list[MetricTrend] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
     skipped: int = 0
+    duplicates: list[Duplicate] = field(default_factory=list)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -119,7 +138,8 @@ def parse_budget(text: str) -> tuple[str, float]:
 
 def collect(results: Path, drill: str | None = None) -> tuple[list[RunPoint], int]:
     """Every sealed run under ``results`` (oldest first) with a usable verdict, and how many
-    runs were skipped (error, interrupted, unreadable)."""
+    runs were skipped (error, interrupted, unreadable). Copies of one run are all here:
+    ``deduplicate`` counts each run id once."""
     points = []
     skipped = 0
     for summary_path in sorted(results.glob("**/summary.json")):
@@ -155,6 +175,25 @@ def collect(results: Path, drill: str | None = None) -> tuple[list[RunPoint], in
     return points, skipped
 
 
+def deduplicate(points: list[RunPoint]) -> tuple[list[RunPoint], list[Duplicate]]:
+    """Each run id once, so that a replayed or copied run cannot dilute a trend. The copy
+    kept is the one whose folder name carries its run id (the name it was sealed under,
+    which ``govdrill verify`` checks), else the first in time; the others are flagged."""
+    by_id: dict[tuple[str, str], list[RunPoint]] = {}
+    for point in points:
+        by_id.setdefault((point.drill, point.run_id), []).append(point)
+    kept, duplicates = [], []
+    for (drill, run_id), copies in by_id.items():
+        genuine = [p for p in copies if p.run.endswith(f"-{run_id}")]
+        keep = (genuine or copies)[0]
+        kept.append(keep)
+        if len(copies) > 1:
+            ignored = tuple(sorted(p.run for p in copies if p is not keep))
+            duplicates.append(Duplicate(drill, run_id, keep.run, ignored))
+    kept.sort(key=lambda p: (p.stamp, p.run))
+    return kept, duplicates
+
+
 def _stamp(name: str) -> str:
     try:
         when = _dt.datetime.strptime(name.split("-")[0], "%Y%m%dT%H%M%SZ")
@@ -174,6 +213,7 @@ def analyse(
     """p50/p95 per drill and metric over ``points``, and every regression flagged."""
     budgets = budgets or {}
     report = HistoryReport(window=window)
+    points, report.duplicates = deduplicate(points)
     for point in points:
         report.points.setdefault(point.drill, []).append(point)
     for drill, runs in report.points.items():
@@ -266,6 +306,8 @@ def print_report(report: HistoryReport, out: Any) -> None:
         console.print(trends)
     for regression in report.regressions:
         console.print(f"[bold red]{markup_escape(str(regression))}[/]")
+    for duplicate in report.duplicates:
+        console.print(f"[bold yellow]{markup_escape(str(duplicate))}[/]")
     if report.skipped:
         console.print(f"({report.skipped} run(s) without a measured verdict skipped)")
 
@@ -279,9 +321,8 @@ def history_html(report: HistoryReport) -> str:
             for t in report.trends
             if t.drill == drill
         ]
-        flagged = "".join(
-            f"<li>{escape(str(r))}</li>" for r in report.regressions if r.drill == drill
-        )
+        flags: list[Regression | Duplicate] = [*report.regressions, *report.duplicates]
+        flagged = "".join(f"<li>{escape(str(r))}</li>" for r in flags if r.drill == drill)
         sections.append(
             f"<section><h2>{escape(drill)} <small>{len(runs)} runs</small></h2>"
             + (f'<ul class="bad">{flagged}</ul>' if flagged else "<p>No regression flagged.</p>")
