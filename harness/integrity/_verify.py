@@ -97,8 +97,9 @@ def verify_run(run_dir: Path, *, key: Path | None = None) -> VerifyReport:
     """Verify the sealed run at ``run_dir``; with ``key``, its signature must be that key's."""
     trusted = None if key is None else load_public_key(_read(key), str(key))
     report = VerifyReport(run_dir)
-    if run_dir.is_symlink() or not run_dir.is_dir():
+    if not run_dir.is_dir():
         raise EvidenceError(f"{run_dir} is not a run folder")
+    run_dir = run_dir.resolve()  # a link to a run is followed once; its real name is checked
     if run_name_of(run_dir.resolve()) is not None:
         # A staging folder was never sealed: it is not "tampered", it is not evidence yet.
         live = run_is_live(run_dir)
@@ -210,11 +211,19 @@ def _check_binding(run_dir: Path, manifest: dict[str, Any], report: VerifyReport
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return  # reported by the file check
-    if isinstance(summary, dict) and summary.get("run_id") != signed_id:
+    if not isinstance(summary, dict):
+        return
+    if summary.get("run_id") != signed_id:
         report.add(
             FindingKind.BINDING,
             "summary.json",
             f"run id {summary.get('run_id')!r}, the manifest names {signed_id!r}",
+        )
+    after_death = summary.get("sealed_after_death")
+    if isinstance(after_death, dict):
+        report.notes.append(
+            f"sealed by {after_death.get('sealed_by')} after its harness died: verdict"
+            f" {summary.get('verdict')}, holding what the run had written"
         )
 
 

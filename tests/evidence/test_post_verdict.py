@@ -147,3 +147,19 @@ def test_renderer_accepts_a_summary_with_every_bound_null(ack_gap_run: tuple[Pat
     rendered.summary = summary
     assert "<html" in render(rendered)
     assert "<html" in render_report(run)
+
+
+def test_failing_exports_keep_the_drills_exit_code(tmp_path: Path) -> None:
+    """--junit into an impossible path and an unreachable Pushgateway are warnings: the run
+    is sealed and the exit code is the drill's (0), not 3."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    results = tmp_path / "results"
+    done = govdrill(
+        "run", str(SHORT), "--results", str(results), "-q",
+        "--junit", str(blocker / "junit.xml"), "--pushgateway", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.count("govdrill: warning: could not write") == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert verify_run(only_run(results)).intact

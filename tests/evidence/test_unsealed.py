@@ -119,6 +119,10 @@ def test_sweep_command_seals_a_dead_run_once(results: Path) -> None:
     assert f"sealed as interrupted: {sealed}" in done.stdout
     assert verify_run(sealed).intact
     assert (sealed / "report.html").is_file() and (sealed / "junit.xml").is_file()
+    done = govdrill("verify", str(sealed))
+    assert done.returncode == 0 and "sealed by govdrill sweep after its harness died" in (
+        done.stdout
+    )
     done = govdrill("sweep", str(results))
     assert done.returncode == 0 and "nothing to sweep" in done.stdout
 
