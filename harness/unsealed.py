@@ -122,6 +122,8 @@ def seal_dead_runs(results: Path, *, sealed_by: str) -> list[SweptRun]:
         except BlockingIOError:  # another sweeper took it first
             outcomes.append(SweptRun(staging, SweepOutcome.ALIVE, detail="being sealed"))
         except (OSError, GovdrillError) as exc:
+            if not staging.exists():
+                continue  # another sweeper sealed it between our look and our lock
             outcomes.append(SweptRun(staging, SweepOutcome.FAILED, detail=str(exc)))
         else:
             outcomes.append(SweptRun(staging, SweepOutcome.SEALED, sealed_as=final))

@@ -163,3 +163,39 @@ def test_torn_tail_and_an_unvouched_summary(results: Path) -> None:
     last = events_of(sealed)[-1]
     assert last["event"] == "sealed_after_death" and last["t_s"] == 2.0
     assert verify_run(sealed).intact
+
+
+def dead_staging(results: Path, n: int) -> Path:
+    """A hand-made staging folder as a harness killed right after its start leaves it."""
+    staging = results / "crashed" / f".20260101T00000{n}Z-0000000{n}.partial"
+    staging.mkdir(parents=True)
+    (staging / "drill.yaml").write_text("drill: crashed\n")
+    timeline = Timeline(staging / "timeline.jsonl", zero_ns=0)
+    timeline.event("run_started", t_ns=0, target="model-service", sandbox="process")
+    timeline.close()
+    return staging
+
+
+def test_two_sweepers_at_once_seal_each_run_exactly_once(results: Path) -> None:
+    """Two `govdrill sweep` at the same time: both exit 0 and every dead run is sealed once."""
+    stagings = [dead_staging(results, n) for n in range(6)]
+    sweepers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "harness", "sweep", str(results)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in sweepers]
+    assert [p.returncode for p in sweepers] == [0, 0], outputs
+    sealed_lines = [
+        line for out, _ in outputs for line in out.splitlines() if line.startswith("sealed as")
+    ]
+    assert len(sealed_lines) == len(stagings), outputs
+    for staging in stagings:
+        sealed = staging.parent / staging.name[1 : -len(".partial")]
+        assert verify_run(sealed).intact and not staging.exists()
+        assert [e["event"] for e in events_of(sealed)] == ["run_started", "sealed_after_death"]
