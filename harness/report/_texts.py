@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report._numbers import format_bounded, format_number
+from harness.report._numbers import DASH, format_bounded
 
 __all__ = ["DISCLAIMER", "TEXTS", "Fact", "Text", "facts"]
 
@@ -87,10 +87,12 @@ def _metric(summary: Summary, name: str, deadline: str | None = None) -> tuple[s
     if not m or m.get("value") is None:
         return "not measured in this run", False
     unit = " s" if m.get("unit") == "s" else ""
-    text = f"{format_bounded(m, seconds=bool(unit))}{unit}"
+    value, _, bounds = format_bounded(m, seconds=bool(unit)).partition(" ")
+    text = f"{value}{unit} {bounds}"
     d = (summary.get("deadlines") or {}).get(deadline or "")
     if d:
-        text += f" — deadline {format_number(d.get('limit_s'))}{unit}: {d.get('verdict')}"
+        limit = d.get("limit_s")
+        text += f" — deadline {DASH if limit is None else limit}{unit}: {d.get('verdict')}"
     return text, True
 
 
