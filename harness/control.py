@@ -3,6 +3,9 @@
 Every call is bounded by its timeout and returns a ControlResult; a hung control plane is a
 finding recorded as TIMED_OUT, never a hung harness. The call runs on a daemon thread so the
 engine keeps watching the load while it waits.
+
+An ``https`` control path is verified TLS (never plain HTTP with the token in clear); a
+command path fills drill values in one pass, each ``shlex.quote``d when a shell reads it.
 """
 
 from __future__ import annotations
@@ -191,7 +194,8 @@ class PendingCall:
 
 
 class HttpBackend(ControlBackend):
-    """A control plane spoken over HTTP (a kill switch, an admin API)."""
+    """A control plane spoken over HTTP or, for an https base_url, verified TLS (a kill
+    switch, an admin API)."""
 
     def __init__(
         self,
@@ -427,9 +431,11 @@ class PlannedCommand:
         return isinstance(self.command, str)
 
     def __str__(self) -> str:
-        kind = "shell" if isinstance(self.command, str) else "argv"
-        shown = self.command if isinstance(self.command, str) else json.dumps(self.command)
-        return f"{self.what} ({kind}): {shown}"
+        if isinstance(self.command, str):
+            # Escaped when it holds a newline or a terminal escape, so what is shown is all.
+            shown = self.command if self.command.isprintable() else json.dumps(self.command)
+            return f"{self.what} (shell): {shown}"
+        return f"{self.what} (argv): {json.dumps(self.command)}"
 
 
 def planned_commands(drill: Drill) -> list[PlannedCommand]:
@@ -439,7 +445,9 @@ def planned_commands(drill: Drill) -> list[PlannedCommand]:
     target = drill.target
     if drill.resolved_sandbox == "process" and "process" in target.sandboxes:
         argv = [*target.process_spec().command, *drill.target_args]
-        planned.append(PlannedCommand("start", tuple(argv)))
+        known = {"target_dir": target.directory}
+        filled = fill_command(argv, known, None, shell=False)
+        planned.append(PlannedCommand("start", tuple(filled)))
     for step in drill.steps:
         action = step.action
         params = {k: str(v) for k, v in step.params.items() if k not in _HARNESS_PLACEHOLDERS}

@@ -713,8 +713,9 @@ class Drill(_Frozen):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     expect: Expect | None = None
     allow_remote: bool = False
-    """Control paths and targets are limited to loopback unless the drill says otherwise, so a
-    drill cannot hit production by accident."""
+    """HTTP control paths are limited to loopback unless the drill says otherwise, so a drill
+    cannot hit production by accident. Command paths are not limited: a command can reach any
+    host, which is why ``govdrill validate`` lists every command a drill may run."""
 
     def step_ids(self) -> list[str]:
         """Every step's id: its own, or its action name (numbered when repeated)."""

@@ -3,14 +3,17 @@ and `govdrill validate` shows every command a drill may run."""
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.control import CallOutcome, CommandBackend
+from harness.control import CallOutcome, CommandBackend, fill_command
 from harness.sandbox.base import Endpoint
 from harness.spec import Action
 from harness.spec.models import CommandPath
@@ -136,3 +139,12 @@ def test_validate_lists_every_command(tmp_path: Path, capsys: pytest.CaptureFixt
         out
     )
     assert "any host" in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_value_is_one_shell_word(value: str) -> None:
+    """Whatever a drill value holds, the shell reads it back as exactly one word, unchanged."""
+    line = fill_command("deploy --to {to} --pid {pid}", {"to": value}, None, shell=True)
+    assert isinstance(line, str)
+    assert shlex.split(line) == ["deploy", "--to", value, "--pid", "{pid}"]
