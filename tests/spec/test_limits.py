@@ -200,3 +200,14 @@ def test_base_urls_validate_strictly_or_are_refused(text: str) -> None:
     parts = urlsplit(spec.base_url)
     assert parts.scheme in ("http", "https") and parts.hostname
     assert 1 <= (parts.port or 443) <= 65535
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12) | st.integers(min_value=-(2**20), max_value=2**20).map(str))
+def test_any_port_file_text_is_a_port_or_refused(text: str) -> None:
+    """Whatever a target writes, the harness reads a port in 1..65535 or refuses it."""
+    try:
+        port = parse_port(text)
+    except ValueError:
+        return
+    assert 1 <= port <= 65535 and str(port) == text.strip().lstrip("0")
