@@ -79,9 +79,10 @@ def test_params_cannot_replace_the_harness_placeholders(tmp_path: Path) -> None:
     """A step param named like a harness placeholder ({python}, {pid}) does not replace it."""
     out = tmp_path / "out"
     backend = command(tmp_path, f"echo {{pid}} > {out}", shell=True)
-    result = backend.call(Action.ROLLBACK, {"to": "v1", "pid": "1; touch x"}).result()
+    marker = tmp_path / "pwned"
+    result = backend.call(Action.ROLLBACK, {"to": "v1", "pid": f"1; touch {marker}"}).result()
     assert result.outcome is CallOutcome.ACKED, result.detail
-    assert out.read_text() == "4242\n"
+    assert out.read_text() == "4242\n" and not marker.exists()
 
 
 def drill_text(tmp_path: Path, rollback: str) -> str:
