@@ -197,7 +197,23 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             f" {drill.target.target}, sandbox {drill.resolved_sandbox})",
             file=out,
         )
+        _print_commands(drill, out)
     return worst
+
+
+def _print_commands(drill: Any, out: TextIO) -> None:
+    """Every command the drill may run, so a reviewer sees them before anything runs."""
+    from harness.control import planned_commands
+
+    planned = planned_commands(drill)
+    for command in planned:
+        print(f"  may run: {command}", file=out)
+    if any(c.what != "start" for c in planned):
+        print(
+            "  note: command control paths run on this machine with the harness's rights and"
+            " can reach any host; allow_remote does not limit them",
+            file=out,
+        )
 
 
 def _fmt(value: Any) -> str:

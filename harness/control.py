@@ -3,6 +3,9 @@
 Every call is bounded by its timeout and returns a ControlResult; a hung control plane is a
 finding recorded as TIMED_OUT, never a hung harness. The call runs on a daemon thread so the
 engine keeps watching the load while it waits.
+
+An ``https`` control path is verified TLS (never plain HTTP with the token in clear); a
+command path fills drill values in one pass, each ``shlex.quote``d when a shell reads it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import http.client
 import json
 import os
 import re
+import shlex
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,11 +35,14 @@ from harness.spec.models import (
     CommandPath,
     ContainerPath,
     ControlPath,
+    Drill,
     HttpCall,
     HttpPath,
     IncidentHook,
     SignalPath,
 )
+from harness.spec.urls import default_port
+from harness.tls import client_context
 
 __all__ = [
     "REFERENCE",
@@ -45,8 +53,11 @@ __all__ = [
     "HookBackend",
     "HttpBackend",
     "PendingCall",
+    "PlannedCommand",
     "build_backend",
     "build_hook",
+    "fill_command",
+    "planned_commands",
     "resolve_refs",
 ]
 
@@ -183,7 +194,8 @@ class PendingCall:
 
 
 class HttpBackend(ControlBackend):
-    """A control plane spoken over HTTP (a kill switch, an admin API)."""
+    """A control plane spoken over HTTP or, for an https base_url, verified TLS (a kill
+    switch, an admin API)."""
 
     def __init__(
         self,
@@ -195,10 +207,21 @@ class HttpBackend(ControlBackend):
     ) -> None:
         super().__init__(name, clock)
         self._spec = spec
-        base = urlsplit(spec.base_url) if spec.base_url else urlsplit(endpoint.base_url)
-        self._host = base.hostname or endpoint.host
-        self._port = base.port or endpoint.port
-        self._prefix = base.path.rstrip("/") if spec.base_url else ""
+        if spec.base_url:
+            base = urlsplit(spec.base_url)
+            self._host = base.hostname or endpoint.host
+            self._port = default_port(spec.base_url)
+            self._prefix = base.path.rstrip("/")
+        else:
+            self._host, self._port, self._prefix = endpoint.host, endpoint.port, ""
+        # Built once: a bad CA file fails the first call, and validation already read it.
+        self._tls: ssl.SSLContext | None = None
+        self._tls_problem = ""
+        if spec.tls:
+            try:
+                self._tls = client_context(spec)
+            except (ssl.SSLError, OSError) as exc:
+                self._tls_problem = f"TLS setup failed: {type(exc).__name__}: {exc}"
         self._headers = {k: resolve_refs(v, values) for k, v in spec.headers.items()}
 
     @property
@@ -222,7 +245,15 @@ class HttpBackend(ControlBackend):
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        conn = http.client.HTTPConnection(self._host, self._port, timeout=self._spec.timeout)
+        conn: http.client.HTTPConnection
+        if self._spec.tls:
+            if self._tls is None:  # never fall back to plain HTTP: the token would go in clear
+                return CallOutcome.FAILED, self._tls_problem
+            conn = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._spec.timeout, context=self._tls
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._spec.timeout)
         try:
             conn.request(call.method, self._prefix + call.path, body=payload, headers=headers)
             response = conn.getresponse()
@@ -294,15 +325,13 @@ class CommandBackend(ControlBackend):
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         command = getattr(self._spec, action.value)
         fill = {
+            **{k: str(v) for k, v in params.items()},
+            # The harness's own values win: a drill param cannot redefine {python} or {pid}.
             "python": sys.executable,
             "url": self._env["GOVDRILL_TARGET_URL"],
             "pid": self._env["GOVDRILL_TARGET_PID"],
-            **{k: str(v) for k, v in params.items()},
         }
-        if isinstance(command, str):
-            argv: str | list[str] = resolve_refs(_fill_text(command, fill), self._values)
-        else:
-            argv = [resolve_refs(_fill_text(a, fill), self._values) for a in command]
+        argv = fill_command(command, fill, self._values, shell=self._spec.shell)
         try:
             done = subprocess.run(
                 argv,
@@ -348,6 +377,97 @@ class ContainerBackend(ControlBackend):
         version = params.get("to", params.get("version"))
         detail = sandbox.container_op(op, version=None if version is None else str(version))
         return CallOutcome.ACKED, detail
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A ``${NAME}`` reference or a ``{name}`` placeholder, matched in one pass over the template."""
+
+
+def fill_command(
+    template: str | list[str],
+    fill: Mapping[str, str],
+    refs: Mapping[str, str] | None,
+    *,
+    shell: bool,
+) -> str | list[str]:
+    """The command line of ``template``: ``{name}`` from ``fill`` and ``${NAME}`` resolved from
+    ``refs`` (left as written when ``refs`` is None, or ``{name}`` has no value).
+
+    One pass over the template, so a substituted value is never scanned again: a drill value
+    holding ``${HOME}`` or ``{pid}`` stays literal. In a shell string every substitution is
+    ``shlex.quote``d into one word, so a value like ``v1; id`` cannot run a second command.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        ref, key = match.group(1), match.group(2)
+        if ref is not None:
+            if refs is None:
+                return match.group(0)
+            value = resolve_refs(match.group(0), refs)
+        elif key in fill:
+            value = fill[key]
+        else:
+            return match.group(0)
+        return shlex.quote(value) if shell else value
+
+    if isinstance(template, str):
+        return _PLACEHOLDER.sub(one, template)
+    return [_PLACEHOLDER.sub(one, arg) for arg in template]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCommand:
+    """A command a drill may run, as ``govdrill validate`` shows it before anything runs."""
+
+    what: str
+    """``start``, or ``ACTION via PATH``."""
+    command: str | tuple[str, ...]
+    """The shell string, or the argv, with the drill's values filled in and run-time values
+    (``{pid}``, ``{url}``, ``${NAME}``) left as placeholders."""
+
+    @property
+    def shell(self) -> bool:
+        """Whether a shell interprets it."""
+        return isinstance(self.command, str)
+
+    def __str__(self) -> str:
+        if isinstance(self.command, str):
+            # Escaped when it holds a newline or a terminal escape, so what is shown is all.
+            shown = self.command if self.command.isprintable() else json.dumps(self.command)
+            return f"{self.what} (shell): {shown}"
+        return f"{self.what} (argv): {json.dumps(self.command)}"
+
+
+def planned_commands(drill: Drill) -> list[PlannedCommand]:
+    """Every command ``drill`` may run on this machine: the process sandbox's start command
+    and each command control path its steps use, in step order."""
+    planned: list[PlannedCommand] = []
+    target = drill.target
+    if drill.resolved_sandbox == "process" and "process" in target.sandboxes:
+        argv = [*target.process_spec().command, *drill.target_args]
+        known = {"target_dir": target.directory}
+        filled = fill_command(argv, known, None, shell=False)
+        planned.append(PlannedCommand("start", tuple(filled)))
+    for step in drill.steps:
+        action = step.action
+        params = {k: str(v) for k, v in step.params.items() if k not in _HARNESS_PLACEHOLDERS}
+        if action is Action.STOP:
+            params = {}  # a stop rung is called without the step's params
+        elif action is Action.ROLLBACK and step.rollback is not None:
+            params["to"] = step.rollback["to"]
+        for name in step.control_paths():
+            path = target.control_paths.get(name)
+            spec = path.command if path is not None else None
+            template = getattr(spec, action.value, None) if spec is not None else None
+            if spec is None or template is None:
+                continue
+            line = fill_command(template, params, None, shell=spec.shell)
+            shown = line if isinstance(line, str) else tuple(line)
+            planned.append(PlannedCommand(f"{action.value} via {name}", shown))
+    return planned
+
+
+_HARNESS_PLACEHOLDERS = ("python", "url", "pid")
 
 
 def _fill_text(text: str, params: Mapping[str, str]) -> str:

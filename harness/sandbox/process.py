@@ -27,6 +27,7 @@ from harness.sandbox.capture import OutputCapture
 from harness.sandbox.files import write_secrets
 from harness.sandbox.ready import wait_http_ready
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
+from harness.spec.ports import parse_port
 
 __all__ = ["ProcessSandbox", "free_port"]
 
@@ -172,10 +173,13 @@ class ProcessSandbox(Sandbox):
     def _wait_port_file(self, path: Path, deadline: int) -> int:
         while self._clock() < deadline:
             self._check_running("its port file")
-            with contextlib.suppress(OSError, ValueError):
-                text = path.read_text().strip()
+            with contextlib.suppress(OSError), path.open("rb") as file:
+                text = file.read(64).decode("ascii", "replace").strip()  # bounded: hostile
                 if text:
-                    return int(text)
+                    try:
+                        return parse_port(text)
+                    except ValueError as exc:  # hostile: a port past 65535 would wrap around
+                        raise SandboxError(f"target's port file {path}: {exc}") from None
             time.sleep(0.01)
         raise SandboxError(f"target wrote no port to {path} within {self._ready.timeout:g}s")
 

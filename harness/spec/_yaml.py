@@ -10,7 +10,7 @@ import yaml
 
 from harness.errors import Problem, SpecError
 
-__all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Located", "load_located", "parse_located"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Located", "load_located", "parse_located"]
 
 MAX_FILE_BYTES = 256 * 1024
 """Drill and target files are small; anything larger is refused before parsing."""
@@ -20,6 +20,13 @@ _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_NODES = 100_000
 """Bound on nodes after alias expansion, so an alias bomb fails fast instead of eating memory."""
+
+MAX_DEPTH = 64
+"""Bound on nesting: a drill is a few levels deep; thousands would crash the composer (a
+segfault in libyaml's, a RecursionError in ours) instead of failing cleanly."""
+
+_OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 Path_ = tuple[str | int, ...]
 
@@ -53,6 +60,8 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.nodes += 1
+        if len(path) > MAX_DEPTH * 2:  # a recursive alias (&a [*a]) nests without end
+            raise SpecError([Problem(self.file, node.start_mark.line + 1, "", _too_deep())])
         if self.nodes > MAX_NODES:
             raise SpecError(
                 [
@@ -114,11 +123,30 @@ def _dotted(path: Path_) -> str:
     return out
 
 
+def _too_deep() -> str:
+    return f"document nests deeper than {MAX_DEPTH} levels"
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse deep nesting from the event stream, before anything recursive sees it; stops
+    at the first level too many, so the cost is bounded by the document's first part."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_COMPOSER):
+        if isinstance(event, _OPENS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise SpecError([Problem(file, line, "", _too_deep())])
+        elif isinstance(event, _CLOSES):
+            depth -= 1
+
+
 def parse_located(text: str, file: str) -> Located:
     """Parse one YAML document from text; raises SpecError naming the file and line."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise SpecError([Problem(file, None, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
     try:
+        _check_depth(text, file)
         node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -132,7 +160,7 @@ def parse_located(text: str, file: str) -> Located:
     builder = _Builder(file)
     try:
         data = builder.build(node, ())
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an int of over 4300 digits
         raise SpecError([Problem(file, None, "", f"invalid YAML value: {exc}")]) from None
     return Located(data=data, file=file, lines=builder.lines)
 

@@ -8,7 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-__all__ = ["Duration", "format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION_S", "Duration", "format_duration", "parse_duration"]
+
+MAX_DURATION_S = 24 * 3600.0
+"""The longest duration a drill may write (24h): a drill is minutes long, and a larger value
+would overflow the clocks and waits it feeds (``3000000h`` did, on every call)."""
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
@@ -19,7 +23,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration like 250ms, 2s or 1m, not a boolean")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            raise ValueError("duration must be at most 24h") from None
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if match is None:
@@ -31,6 +38,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError("duration must be finite")
     if seconds < 0:
         raise ValueError(f"duration must not be negative, got {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration must be at most 24h, got {value!r}")
     return seconds
 
 
@@ -42,4 +51,4 @@ def format_duration(seconds: float) -> str:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""A non-negative number of seconds, written in a drill as ``250ms``, ``2s`` or ``1m``."""
+"""A number of seconds in [0, 24h], written in a drill as ``250ms``, ``2s`` or ``1m``."""

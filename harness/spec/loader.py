@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, SpecError
-from harness.spec._yaml import Located, load_located
+from harness.spec._yaml import Located, load_located, parse_located
 from harness.spec.models import (
+    TLS_FILES,
     Action,
     ComposeSandboxSpec,
     DockerSandboxSpec,
@@ -38,7 +38,7 @@ __all__ = [
 
 _REF = re.compile(r"\$\{([^}]*)\}")
 _REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-OVERRIDES = "<--set>"
+OVERRIDES = "--set"
 _SANDBOX_SPECS: dict[str, type[BaseModel]] = {
     "process": ProcessSandboxSpec,
     "docker": DockerSandboxSpec,
@@ -61,6 +61,17 @@ def load_drill(
     data = apply_overrides(dict(located.data), overrides)
     data["source"] = file
 
+    try:
+        return _checked_drill(data, located, path, targets_dirs)
+    except SpecError as exc:
+        raise SpecError(_blame_overrides(exc.problems, file, overrides)) from None
+
+
+def _checked_drill(
+    data: dict[str, Any], located: Located, path: Path, targets_dirs: Sequence[Path]
+) -> Drill:
+    """The drill from its (overridden) data, with its target, checked as a whole."""
+    file = located.file
     problems: list[Problem] = []
     target = _resolve_target(data, located, path, targets_dirs, problems)
     if target is not None:
@@ -99,7 +110,9 @@ def load_target(path: Path | str) -> Target:
         target = Target.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_problems_from(exc, located, Target)) from None
-    problems = _check_references(located, located.file)
+    problems: list[Problem] = []
+    target = _anchor_tls_files(target, located, (), problems)
+    problems.extend(_check_references(located, located.file))
     if problems:
         raise SpecError(problems)
     return target
@@ -122,25 +135,61 @@ def find_target_file(name: str, drill_path: Path, targets_dirs: Sequence[Path] =
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply ``key.sub=value`` overrides (``steps[1].delay=2s`` reaches into lists; values
-    are parsed as YAML) to a copy of the data; the file's own data is never mutated."""
+    are parsed as YAML, within the same size, depth and alias bounds as a file) to a copy of
+    the data; the file's own data is never mutated."""
     problems: list[Problem] = []
     for item in overrides:
         key, sep, raw = item.partition("=")
         path = _override_path(key) if sep else None
         if not path:
-            problems.append(Problem(OVERRIDES, None, item, "expected key=value"))
+            problems.append(Problem(override_source(key), None, "", "expected KEY=VALUE"))
             continue
         try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError as exc:
-            problems.append(Problem(OVERRIDES, None, key, f"value is not valid YAML: {exc}"))
+            value = parse_located(raw, override_source(key)).data if raw.strip() else ""
+        except SpecError as exc:
+            # One line of a command line has no line numbers worth showing.
+            problems.extend(Problem(p.file, None, "", p.message) for p in exc.problems)
             continue
         problem = _set_path(data, path, value)
         if problem:
-            problems.append(Problem(OVERRIDES, None, key, problem))
+            problems.append(Problem(override_source(key), None, "", problem))
     if problems:
         raise SpecError(problems)
     return data
+
+
+def _blame_overrides(
+    problems: Iterable[Problem], file: str, overrides: Sequence[str]
+) -> list[Problem]:
+    """Problems with a value that ``--set`` gave are reported at ``--set KEY``, not at the
+    line of the file the value replaced."""
+    keys = []
+    for item in overrides:
+        key = item.partition("=")[0]
+        path = _override_path(key)
+        if path:
+            keys.append((key, _dotted(path)))
+    out = []
+    for problem in problems:
+        for key, dotted in reversed(keys):  # the last --set of a field is the one that holds
+            field = problem.field
+            if problem.file == file and (
+                field == dotted or field.startswith((dotted + ".", dotted + "["))
+            ):
+                rest = "" if field == dotted else field
+                problem = Problem(
+                    override_source(key), None, rest, problem.message, problem.value,
+                    problem.allowed,
+                )  # fmt: skip
+                break
+        out.append(problem)
+    return out
+
+
+def override_source(key: str) -> str:
+    """Where a problem with ``--set KEY=...`` is said to be: ``--set KEY``."""
+    shown = key if len(key) <= 80 else key[:80] + "…"
+    return f"{OVERRIDES} {shown}"
 
 
 _OVERRIDE_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\[\d+\])*)")
@@ -224,14 +273,39 @@ def _resolve_target(
         inline = dict(raw)
         inline.setdefault("directory", str(drill_path.resolve().parent))
         try:
-            return Target.model_validate(inline)
+            target = Target.model_validate(inline)
         except ValidationError as exc:
             problems.extend(_problems_from(exc, located, Target, prefix=("target",)))
             return None
+        return _anchor_tls_files(target, located, ("target",), problems)
     problems.append(
         Problem(located.file, line, "target", "expected a target name or an inline target mapping")
     )
     return None
+
+
+def _anchor_tls_files(
+    target: Target, located: Located, prefix: tuple[str, ...], problems: list[Problem]
+) -> Target:
+    """``target`` with its control paths' relative TLS files made absolute in the target's
+    folder; every file that is missing or unusable is a problem now, not at the stop."""
+    from harness.tls import tls_file_problems
+
+    folder = Path(target.directory)
+    paths = dict(target.control_paths)
+    for name, path in target.control_paths.items():
+        http = path.http
+        if http is None or not any(getattr(http, f) for f in TLS_FILES):
+            continue
+        update = {
+            f: str(folder / getattr(http, f)) for f in TLS_FILES if getattr(http, f) is not None
+        }
+        http = http.model_copy(update=update)
+        paths[name] = path.model_copy(update={"http": http})
+        for field, message in tls_file_problems(http):
+            loc = (*prefix, "control_paths", name, "http", field)
+            problems.append(Problem(located.file, located.line_of(loc), _dotted(loc), message))
+    return target.model_copy(update={"control_paths": paths})
 
 
 def _problems_from(
@@ -420,7 +494,10 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
 
 def is_loopback_url(url: str) -> bool:
     """Whether ``url``'s host is on this machine (127.0.0.0/8, ::1 or localhost)."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False  # not a URL at all; its own field says so
     if host == "localhost":
         return True
     try:

@@ -16,13 +16,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
 
 from harness.spec.durations import Duration
+from harness.spec.urls import check_base_url
 
 __all__ = [
+    "MAX_NAME",
+    "TLS_FILES",
     "Action",
     "CommandPath",
     "ComposeSandboxSpec",
@@ -53,6 +57,9 @@ __all__ = [
 ]
 
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+MAX_NAME = 64
+"""Drill, target and step names become folder and file names: short enough for any filesystem
+(a 300-character drill name validated, then its run folder could not be created)."""
 
 
 def _absolute_path(value: str) -> str:
@@ -114,16 +121,49 @@ class HttpCall(_Frozen):
 
 
 class HttpPath(_Frozen):
-    """A control plane spoken over HTTP, with one call per action."""
+    """A control plane spoken over HTTP, with one call per action; an ``https`` base_url is
+    verified TLS (the system's CAs, or ``ca_file``), with a client certificate for mTLS."""
 
-    base_url: str | None = None
+    base_url: Annotated[str, AfterValidator(check_base_url)] | None = None
     """Defaults to the target's own address; set for a separate admin port or host."""
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Duration = 1.0
+    ca_file: str | None = None
+    """PEM file of the CAs to trust instead of the system's (relative: the target's folder)."""
+    client_cert: str | None = None
+    """PEM client certificate (with its key, unless ``client_key`` is given) for mutual TLS."""
+    client_key: str | None = None
+    insecure: StrictBool = False
+    """Skip verifying the server's certificate (still TLS); only a written ``true`` counts."""
     stop: HttpCall | None = None
     resume: HttpCall | None = None
     rollback: HttpCall | None = None
     status: HttpCall | None = None
+
+    @model_validator(mode="after")
+    def _tls_coherent(self) -> HttpPath:
+        written = [f for f in TLS_FILES if getattr(self, f) is not None]
+        if self.insecure:
+            written.append("insecure")
+        if written and not (self.base_url or "").lower().startswith("https:"):
+            raise ValueError(
+                f"{', '.join(written)}: only for an https base_url (got"
+                f" {self.base_url or 'the target address, which is http'})"
+            )
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        if self.insecure and self.ca_file is not None:
+            raise ValueError("insecure: true skips the verification ca_file is for; choose one")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether this path speaks TLS (its base_url is https)."""
+        return (self.base_url or "").lower().startswith("https:")
+
+
+TLS_FILES = ("ca_file", "client_cert", "client_key")
+"""The fields of an http control path that name files (read at validation and at run time)."""
 
 
 class SignalPath(_Frozen):
@@ -411,7 +451,7 @@ class ProcessSandboxSpec(_Frozen):
 class Target(_Frozen):
     """A model service under drill."""
 
-    target: str = Field(pattern=_NAME)
+    target: str = Field(pattern=_NAME, max_length=MAX_NAME)
     description: str = ""
     directory: str = ""
     """Set by the loader: the folder the target file lives in (``{target_dir}``)."""
@@ -536,7 +576,7 @@ class SafeState(_Frozen):
 class Step(_Frozen):
     """One step: a trigger (at / when / after) and an action."""
 
-    id: str | None = Field(default=None, pattern=_NAME)
+    id: str | None = Field(default=None, pattern=_NAME, max_length=MAX_NAME)
     at: Duration | None = None
     when: Literal["harm_detected"] | None = None
     after: str | None = None
@@ -653,7 +693,7 @@ class Expect(_Frozen):
 class Drill(_Frozen):
     """A whole drill, with its target resolved."""
 
-    drill: str = Field(pattern=_NAME)
+    drill: str = Field(pattern=_NAME, max_length=MAX_NAME)
     description: str = ""
     source: str = ""
     """Set by the loader: the drill file's path, for messages."""
@@ -673,8 +713,9 @@ class Drill(_Frozen):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     expect: Expect | None = None
     allow_remote: bool = False
-    """Control paths and targets are limited to loopback unless the drill says otherwise, so a
-    drill cannot hit production by accident."""
+    """HTTP control paths are limited to loopback unless the drill says otherwise, so a drill
+    cannot hit production by accident. Command paths are not limited: a command can reach any
+    host, which is why ``govdrill validate`` lists every command a drill may run."""
 
     def step_ids(self) -> list[str]:
         """Every step's id: its own, or its action name (numbered when repeated)."""

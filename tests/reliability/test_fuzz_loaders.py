@@ -139,3 +139,25 @@ def test_hostile_files_exit_2_quickly(
     assert code == 2, err
     assert str(path) in err and "Traceback" not in err
     assert elapsed < 2.0
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.sampled_from(["load.users", "steps", "steps[0].at", "hold", "load.request.json", "x"]),
+    raw=st.text(max_size=200) | st.sampled_from(["[" * 300, "{" * 300, "&a [*a]", "*a", "!!x"]),
+)
+def test_set_values_load_or_fail_cleanly(tmp_path: Path, key: str, raw: str) -> None:
+    """Any ``--set KEY=VALUE`` gives a typed drill or SpecError naming ``--set KEY`` or a file:
+    never a RecursionError, a crash of the YAML parser or another traceback."""
+    path = tmp_path / "drill.yaml"
+    path.write_text(yaml.safe_dump(GOOD))
+    try:
+        load_drill(path, overrides=[f"{key}={raw}"], targets_dirs=[ROOT / "targets"])
+    except SpecError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert (
+                problem.file.startswith("--set ") or problem.line is not None or (not problem.field)
+            ), problem
