@@ -8,7 +8,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from harness.spec.models import (
     Target,
     Trigger,
 )
+from harness.spec.references import reference_problems
 
 __all__ = [
     "apply_overrides",
@@ -36,8 +37,6 @@ __all__ = [
     "load_target",
 ]
 
-_REF = re.compile(r"\$\{([^}]*)\}")
-_REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OVERRIDES = "<--set>"
 _SANDBOX_SPECS: dict[str, type[BaseModel]] = {
     "process": ProcessSandboxSpec,
@@ -59,6 +58,7 @@ def load_drill(
     if not isinstance(located.data, dict):
         raise SpecError([Problem(file, 1, "", "a drill is a mapping (key: value lines)")])
     data = apply_overrides(dict(located.data), overrides)
+    as_written = dict(data)  # overrides applied, the target not yet resolved
     data["source"] = file
 
     problems: list[Problem] = []
@@ -81,7 +81,7 @@ def load_drill(
     if problems:
         raise SpecError(problems)
     problems.extend(_cross_check(drill, located))
-    problems.extend(_check_references(located, file))
+    problems.extend(reference_problems(as_written, located, target_file=False))
     if problems:
         raise SpecError(problems)
     return drill
@@ -99,7 +99,7 @@ def load_target(path: Path | str) -> Target:
         target = Target.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_problems_from(exc, located, Target)) from None
-    problems = _check_references(located, located.file)
+    problems = reference_problems(located.data, located, target_file=True)
     if problems:
         raise SpecError(problems)
     return target
@@ -427,30 +427,3 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a name could resolve anywhere
-
-
-def _check_references(located: Located, file: str) -> list[Problem]:
-    """Every ``${NAME}`` must be a plain name; values are resolved only at run time."""
-    problems: list[Problem] = []
-
-    def walk(node: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(node, str):
-            for match in _REF.finditer(node):
-                if not _REF_NAME.match(match.group(1)):
-                    problems.append(
-                        Problem(
-                            file,
-                            located.line_of(path),
-                            _dotted(path),
-                            f"${{{match.group(1)}}} is not a valid reference; use ${{NAME}}",
-                        )
-                    )
-        elif isinstance(node, Mapping):
-            for key, value in node.items():
-                walk(value, (*path, str(key)))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, (*path, i))
-
-    walk(located.data, ())
-    return problems
