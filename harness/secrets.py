@@ -33,7 +33,7 @@ __all__ = ["RunSecrets", "references", "resolve_secrets"]
 _HEADER_UNSAFE = ("\r", "\n", "\0")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RunSecrets:
     """What one run knows that must never be written down."""
 
@@ -41,6 +41,9 @@ class RunSecrets:
     """The target's declared secrets, by name: written as files for the target."""
     values: SecretValues
     """The value of every ``${NAME}`` the drill uses (declared secrets and environment)."""
+
+    def __repr__(self) -> str:  # names only, even in a traceback that shows locals
+        return f"RunSecrets(files={sorted(self.files)}, values={sorted(self.values)})"
 
     @property
     def redactor(self) -> Redactor:

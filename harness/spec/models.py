@@ -401,7 +401,9 @@ class ProcessSandboxSpec(_Frozen):
 
     ``command`` may use ``{target_dir}``, ``{workdir}``, ``{secrets_dir}``, ``{host}`` and
     ``{port}``; when ``port_file`` is set the target binds a port of its own choosing and
-    writes it there, otherwise the harness picks a free port for ``{port}``.
+    writes it there, otherwise the harness picks a free port for ``{port}``. ``env`` values
+    may use ``${NAME}``: that is how a secret reaches the target as an environment variable
+    (besides its file in ``{secrets_dir}``); ``command`` may not, since argv is public.
     """
 
     command: list[str] = Field(min_length=1)
