@@ -192,7 +192,8 @@ def run_drill(
                 if state.steps is not None:
                     state.steps.undo_incidents()
             except (SandboxError, LoadError) as exc:
-                state.error = exc = redactor.redact_error(exc)  # type: ignore[assignment]
+                redactor.redact_error(exc)  # in place: a harness error's message is its args
+                state.error = exc
                 timeline.event("harness_error", error=str(exc))
             finally:
                 _finish(state, clock)

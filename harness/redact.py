@@ -214,19 +214,19 @@ class Redactor:
         return self.redact(str(value))
 
     def redact_error(self, exc: BaseException) -> BaseException:
-        """``exc`` with its message redacted, as the same error when it carries its message in
-        ``args``; otherwise a plain RuntimeError with the redacted text (cause dropped)."""
+        """``exc`` with its message redacted and its chain dropped, in place whenever its
+        message is its arguments (every ``GovdrillError``); otherwise a RuntimeError with the
+        redacted text, to be raised ``from None``."""
         if self._text is None:
             return exc
         text = str(exc)
         clean = self.redact(text)
         if clean == text:
             return exc
-        if len(exc.args) <= 1:
-            exc.args = (clean,)
-            if str(exc) == clean:
-                exc.__cause__ = exc.__context__ = None
-                return exc
+        exc.args = (clean,)
+        if str(exc) == clean:
+            exc.__cause__ = exc.__context__ = None
+            return exc
         return RuntimeError(f"{type(exc).__name__}: {clean}")
 
     def stream(self) -> StreamRedactor:

@@ -164,3 +164,48 @@ def test_no_encoding_of_any_secret_reaches_the_run(tmp_path: Path) -> None:
     assert seen["env_sha256"] == hashlib.sha256(ADMIN.encode()).hexdigest()
     assert seen["file_sha256"] == hashlib.sha256(FILE.encode()).hexdigest()
     assert not any(ADMIN in arg or "${" in arg for arg in seen["argv"]), seen["argv"]
+
+
+def test_error_message_quoting_a_secret_is_redacted(tmp_path: Path) -> None:
+    """A target that dies printing its secret makes a harness error (exit 3) whose message,
+    on the terminal and in every file of the run, shows the secret redacted."""
+    crash = (
+        "import os, sys; t = os.environ['T']; print('bad token', t, repr(t), file=sys.stderr);"
+        " sys.exit(3)"
+    )
+    drill = tmp_path / "drill.yaml"
+    drill.write_text(
+        textwrap.dedent(
+            f"""\
+            drill: secret-crash
+            target:
+              target: secret-crash
+              secrets: {{admin_token: {{env: ECHO_ADMIN_SRC}}}}
+              sandboxes:
+                process:
+                  command: ["{{python}}", "-c", {json.dumps(crash)}]
+                  env: {{T: "${{admin_token}}"}}
+              ready: {{path: /readyz, timeout: 10s}}
+              control_paths:
+                sigterm: {{signal: {{signal: SIGTERM}}}}
+            load: {{users: 1}}
+            steps:
+              - at: 100ms
+                stop: [sigterm]
+            """
+        )
+    )
+    results = tmp_path / "results"
+    env = {**os.environ, "ECHO_ADMIN_SRC": ADMIN + "\n"}
+    done = govdrill("run", str(drill), "--results", str(results), env=env, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "bad token [REDACTED:admin_token]" in output
+    texts = {"(command output)": output}
+    for path in only_run(results).rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            texts[path.name] = (gzip.decompress(data) if path.suffix == ".gz" else data).decode()
+    for form in encodings(ADMIN):
+        for name, text in texts.items():
+            assert form not in text, f"{name} holds {form!r}"
