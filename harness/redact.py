@@ -7,6 +7,8 @@ precomputes the forms a secret takes on its way through a target and back:
   as ``http.client`` quotes a bad header); HTML-escaped (``&quot;`` and ``&#34;``, and of the
   JSON form, as in ``report.html``);
 - URL-encoded (``quote`` with and without ``/`` safe, ``quote_plus``; upper and lower hex);
+- each of those escapes applied to each other's output once more (a JSON answer quoted in a
+  JSON detail, a detail in HTML), which an echo inside a status answer produces;
 - base64 (standard and URL-safe): the whole value, and the *core* of the secret at each of
   the three byte alignments it can have inside a longer encoded text. A byte string ``s`` at
   offset ``a`` of an encoded text fixes the base64 characters whose six bits all come from
@@ -23,7 +25,8 @@ Values shorter than ``MIN_SECRET_CHARS`` are refused where secrets are resolved
 (``harness.secrets``): they are guessable, and hiding every occurrence of a short string would
 mangle the evidence (numbers, hashes, words).
 
-Where redaction happens: the journal (``Timeline``) per event; every file written with
+Where redaction happens: the journal (``Timeline``) per event, before the live view sees
+it; every file written with
 ``evidence.write_atomic``/``write_json`` into a run folder registered here (``register``),
 which is how ``summary.json``, snapshots, ``junit.xml`` and ``report.html`` pass through it;
 the target's stdout/stderr as they are captured (``StreamRedactor``); control-path details

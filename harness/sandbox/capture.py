@@ -41,6 +41,9 @@ class OutputCapture:
         stream = self._redactor.stream()
         with open(self.path, "wb", buffering=0) as out:
             while chunk := os.read(self._read_fd, 65536):
+                if self.written >= self.cap_bytes:
+                    self.dropped += len(chunk)  # past the cap: nothing to redact, only count
+                    continue
                 self._keep(out, stream.feed(chunk))
             self._keep(out, stream.flush())
             if self.dropped:
