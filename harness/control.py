@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.redact import redactor_for
 from harness.sandbox.base import Endpoint, Sandbox
 from harness.sandbox.containers import ContainerRuntime
 from harness.spec.models import (
@@ -86,17 +87,10 @@ class ControlResult:
 
 
 def resolve_refs(text: str, values: Mapping[str, str]) -> str:
-    """Replace ``${NAME}`` from ``values`` (secrets, then the environment); KeyError if unknown."""
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in values:
-            return values[name]
-        if name in os.environ:
-            return os.environ[name]
-        raise KeyError(name)
-
-    return REFERENCE.sub(one, text)
+    """Replace ``${NAME}`` from ``values``, the run's resolved ``${NAME}`` values (which its
+    redactor hides); KeyError if unknown. Never the environment directly: a value the
+    redactor does not know could reach the evidence."""
+    return REFERENCE.sub(lambda match: values[match.group(1)], text)
 
 
 class ControlBackend(abc.ABC):
@@ -223,6 +217,7 @@ class HttpBackend(ControlBackend):
             except (ssl.SSLError, OSError) as exc:
                 self._tls_problem = f"TLS setup failed: {type(exc).__name__}: {exc}"
         self._headers = {k: resolve_refs(v, values) for k, v in spec.headers.items()}
+        self._redactor = redactor_for(values)
 
     @property
     def timeout_s(self) -> float:
@@ -257,7 +252,11 @@ class HttpBackend(ControlBackend):
         try:
             conn.request(call.method, self._prefix + call.path, body=payload, headers=headers)
             response = conn.getresponse()
-            text = response.read(max(2048, keep_chars)).decode("utf-8", "replace").strip()
+            limit = max(2048, keep_chars)
+            raw = response.read(limit)
+            # Redacted before it is cut, and its end too when the answer went on past it.
+            text = self._redactor.redact(raw.decode("utf-8", "replace"), cut=len(raw) == limit)
+            text = text.strip()
         except TimeoutError:
             return CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s"
         except OSError as exc:
@@ -346,7 +345,8 @@ class CommandBackend(ControlBackend):
             return CallOutcome.TIMED_OUT, f"still running after {self._spec.timeout:g}s"
         except OSError as exc:
             return CallOutcome.FAILED, f"cannot run: {exc.strerror}"
-        tail = (done.stdout + done.stderr).decode(errors="replace").strip()[-200:]
+        output = (done.stdout + done.stderr).decode(errors="replace")
+        tail = redactor_for(self._values).redact(output).strip()[-200:]
         if done.returncode == 0:
             return CallOutcome.ACKED, f"exit 0 {tail}".strip()
         return CallOutcome.FAILED, f"exit {done.returncode} {tail}".strip()

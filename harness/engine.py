@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +28,6 @@ import yaml
 from harness import __version__, runs
 from harness.artefacts import attempt
 from harness.control import (
-    REFERENCE,
     ControlBackend,
     build_backend,
     build_hook,
@@ -41,9 +40,7 @@ from harness.errors import (
     GovdrillError,
     Interrupted,
     LoadError,
-    Problem,
     SandboxError,
-    SpecError,
 )
 from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
@@ -54,10 +51,12 @@ from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
+from harness.redact import scrub_folder
 from harness.report import REPORT, Observations, write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.process import ProcessSandbox
+from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.models import Drill, RunVerdict
 from harness.steps import StepPhase, Steps
 from harness.summary import build_instants, build_summary, metric_deadlines, read_events
@@ -151,18 +150,16 @@ def run_drill(
     """Run one drill end to end and write its evidence; raises only for bad input or I/O."""
     run_id = _secrets.token_hex(4)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = RunDir(results, drill.drill, stamp, run_id)
+    secrets = resolve_secrets(drill)
+    redactor = secrets.redactor
+    run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
-    secrets = _resolve_secrets(drill)
     state.swept = reaper.sweep()
     # Runs of dead harnesses left unsealed are sealed as interrupted before this one starts.
     left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}")
     staging = run_dir.create()
     timeline = Timeline(
-        staging / "timeline.jsonl",
-        zero_ns=state.zero_ns,
-        clock=clock,
-        redact=tuple(secrets.values()),
+        staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redactor=redactor
     )
     state.timeline = timeline
     if view is not None:
@@ -181,7 +178,10 @@ def run_drill(
         )
         for left in state.swept:
             timeline.event(
-                "swept_leftover", pid=left.pid, run_id=left.run_id, cmdline=left.cmdline[:200]
+                "swept_leftover",
+                pid=left.pid,
+                run_id=left.run_id,
+                cmdline=redactor.redact(left.cmdline)[:200],
             )
         for unsealed in left_unsealed:
             timeline.event("unsealed_run_swept", **unsealed.to_event())
@@ -198,11 +198,17 @@ def run_drill(
                 if state.steps is not None:
                     state.steps.undo_incidents()
             except (SandboxError, LoadError) as exc:
+                redactor.redact_error(exc)  # in place: a harness error's message is its args
                 state.error = exc
                 timeline.event("harness_error", error=str(exc))
             finally:
                 _finish(state, clock)
         return _conclude(state)
+    except Exception as exc:  # no error message carries a secret out of a run
+        clean = redactor.redact_error(exc)
+        if clean is exc:
+            raise
+        raise clean from None
     finally:
         structlog.contextvars.unbind_contextvars("drill", "run_id")
         timeline.close()
@@ -212,7 +218,7 @@ def run_drill(
 def _run_phases(
     state: _Run,
     workdir: Path,
-    secrets: dict[str, str],
+    secrets: RunSecrets,
     view: View | None,
     halt: threading.Event,
     clock: Callable[[], int],
@@ -227,7 +233,7 @@ def _run_phases(
         containers = container_sandbox(
             drill,
             workdir=workdir,
-            secrets=secrets,
+            secrets=secrets.files,
             run_id=state.run_id,
             emit=timeline.event,
             clock=clock,
@@ -250,7 +256,8 @@ def _run_phases(
             ready=drill.target.ready,
             target_dir=Path(drill.target.directory),
             workdir=workdir,
-            secrets=secrets,
+            secrets=secrets.files,
+            values=secrets.values,
             run_id=state.run_id,
             extra_args=tuple(drill.target_args),
             log_dir=state.run_dir.staging,
@@ -266,7 +273,7 @@ def _run_phases(
 
     backends: dict[str, ControlBackend] = {
         name: build_backend(
-            name, spec, endpoint=endpoint, sandbox=sandbox, values=secrets, clock=clock
+            name, spec, endpoint=endpoint, sandbox=sandbox, values=secrets.values, clock=clock
         )
         for name, spec in drill.target.control_paths.items()
     }
@@ -278,7 +285,7 @@ def _run_phases(
     detector = HarmDetector(clock)
     state.detector = detector
     load = LoadProcess(
-        config=_load_config(drill, endpoint.base_url, secrets),
+        config=_load_config(drill, endpoint.base_url, secrets.values),
         log=state.log,
         stderr_path=state.run_dir.staging / "load.stderr.log",
         on_observation=detector,
@@ -395,8 +402,14 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
                 "load_stopped", window_end_ns=state.load_end_ns, observations=len(state.log)
             )
     finally:
-        if state.sandbox is not None:
-            _teardown(state, timeline)
+        try:
+            if state.sandbox is not None:
+                _teardown(state, timeline)
+        finally:
+            # What was copied in rather than written through a redacting writer (the load's
+            # stderr, container logs, the target's event log); the journal is redacted per
+            # event and its hash chain must not change.
+            scrub_folder(state.run_dir.staging, state.run_dir.redactor, skip=["timeline.jsonl"])
 
 
 def _teardown(state: _Run, timeline: Timeline) -> None:
@@ -495,42 +508,6 @@ def _check_halt(halt: threading.Event) -> None:
         raise Interrupted(int(signum))
 
 
-def _resolve_secrets(drill: Drill) -> dict[str, str]:
-    """The target's secrets for this run, after checking every ``${NAME}`` can be resolved."""
-    values = {}
-    problems = []
-    for name, spec in drill.target.secrets.items():
-        if spec.env and os.environ.get(spec.env):
-            values[name] = os.environ[spec.env]
-        elif spec.generate:
-            values[name] = _secrets.token_urlsafe(24)
-        else:
-            problems.append(
-                Problem(drill.source, None, f"target.secrets.{name}", f"${spec.env} is not set")
-            )
-    for where, name in _references(drill.model_dump(mode="json", by_alias=True), ""):
-        if name not in values and name not in os.environ:
-            problems.append(
-                Problem(drill.source, None, where, f"${{{name}}} is neither a secret nor set")
-            )
-    if problems:
-        raise SpecError(problems)
-    return values
-
-
-def _references(node: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every ``${NAME}`` in the drill, with the dotted field it appears in."""
-    if isinstance(node, str):
-        for match in REFERENCE.finditer(node):
-            yield where, match.group(1)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            yield from _references(value, f"{where}.{key}" if where else str(key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _references(value, f"{where}[{i}]")
-
-
 def _drill_as_run(drill: Drill) -> bytes:
     data = drill.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["target"].pop("directory", None)
@@ -538,7 +515,7 @@ def _drill_as_run(drill: Drill) -> bytes:
     return (header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).encode()
 
 
-def _load_config(drill: Drill, base_url: str, secrets: dict[str, str]) -> LoadConfig:
+def _load_config(drill: Drill, base_url: str, secrets: Mapping[str, str]) -> LoadConfig:
     request = drill.load.request
     return LoadConfig.from_dict(
         {

@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 from harness.errors import EvidenceError
 from harness.observations import ObservationLog, State
+from harness.redact import NO_SECRETS, Redactor, redactor_for_path, register
 from harness.timeline import Timeline
 
 __all__ = [
@@ -57,7 +58,9 @@ _ROWS_PER_CHUNK = 65_536
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one
-    (``fsync=False`` skips the flush to disk, for writes on a latency-critical thread)."""
+    (``fsync=False`` skips the flush to disk, for writes on a latency-critical thread).
+    Inside a run folder, the run's secrets are redacted first (``harness.redact``)."""
+    data = redactor_for_path(path).redact_bytes(data)
     write_atomic_stream(path, lambda f: f.write(data), fsync=fsync)
 
 
@@ -83,7 +86,8 @@ def write_atomic_stream(
 
 
 def write_json(path: Path, value: Any, *, fsync: bool = True) -> None:
-    """Write ``value`` as indented JSON, atomically."""
+    """Write ``value`` as indented JSON, atomically (every string redacted in a run folder)."""
+    value = redactor_for_path(path).redact_value(value)
     data = (json.dumps(value, indent=2, sort_keys=False) + "\n").encode()
     write_atomic(path, data, fsync=fsync)
 
@@ -132,7 +136,11 @@ def run_is_live(folder: Path) -> bool:
 class RunDir:
     """One run's evidence folder, staged (and locked) until sealed."""
 
-    def __init__(self, results: Path, drill: str, stamp: str, run_id: str) -> None:
+    def __init__(
+        self, results: Path, drill: str, stamp: str, run_id: str, *, redactor: Redactor = NO_SECRETS
+    ) -> None:
+        self.redactor = redactor
+        """Hides the run's secrets in every file written into this folder."""
         self.name = f"{stamp}-{run_id}"
         self.parent = results / drill
         self.final = self.parent / self.name
@@ -160,6 +168,7 @@ class RunDir:
             ) from exc
         if not os.access(self.staging, os.W_OK):
             raise EvidenceError(f"run folder {self.staging} is not writable")
+        register(self.staging, self.redactor)
         return self.staging
 
     def release(self) -> None:
@@ -178,6 +187,7 @@ class RunDir:
         path = self.staging / "observations.csv.gz"
         start, end, status, state, harmful = log.columns()
         versions, version_index = log.versions()
+        versions = [self.redactor.redact(v) for v in versions]  # the target names them
         rows = len(start)
 
         def produce(raw: BinaryIO) -> None:
@@ -215,6 +225,7 @@ class RunDir:
         except OSError as exc:
             raise EvidenceError(f"cannot seal {self.staging}: {exc.strerror or exc}") from exc
         self.sealed = True
+        register(self.final, self.redactor)
         return self.final
 
 

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import structlog
 
 from harness.errors import EvidenceError
+from harness.redact import NO_SECRETS, Redactor
 
 __all__ = ["GENESIS", "ChainCheck", "Timeline", "verify_chain"]
 
@@ -112,12 +113,12 @@ class Timeline:
         *,
         zero_ns: int,
         clock: Callable[[], int] = time.monotonic_ns,
-        redact: tuple[str, ...] = (),
+        redactor: Redactor = NO_SECRETS,
     ) -> None:
         self.path = path
         self.zero_ns = zero_ns
         self._clock = clock
-        self._redact = tuple(s for s in redact if s)
+        self._redactor = redactor
         self._listeners: list[Listener] = []
         self._stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self._writer = _LineWriter(self._stream)
@@ -144,15 +145,11 @@ class Timeline:
         return stamped
 
     def _scrub(self, _logger: Any, _name: str, event: EventDict) -> EventDict:
-        """Secrets never reach the evidence, whatever field carries them."""
-        if not self._redact:
+        """Secrets never reach the journal or the live view, whatever field carries them:
+        every string is redacted in every encoding, before anything else sees the event."""
+        if not self._redactor:
             return event
-        text = json.dumps(event, default=str)
-        if not any(secret in text for secret in self._redact):
-            return event
-        for secret in self._redact:
-            text = text.replace(json.dumps(secret)[1:-1], "[REDACTED]")
-        scrubbed: EventDict = json.loads(text)
+        scrubbed: EventDict = self._redactor.redact_value(event)
         return scrubbed
 
     def _notify(self, _logger: Any, _name: str, event: EventDict) -> EventDict:

@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from harness.control import resolve_refs
 from harness.errors import SandboxError
+from harness.redact import redactor_for
 from harness.sandbox import reaper
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
 from harness.sandbox.capture import OutputCapture
@@ -71,8 +73,11 @@ class ProcessSandbox(Sandbox):
         extra_args: tuple[str, ...] = (),
         log_dir: Path,
         clock: Callable[[], int] = time.monotonic_ns,
+        values: Mapping[str, str] | None = None,
     ) -> None:
         self._spec = spec
+        self._values = secrets if values is None else values
+        """Every ``${NAME}`` of the run: resolved in ``env``, hidden in the target's output."""
         self._ready = ready
         self._target_dir = target_dir
         self._workdir = workdir
@@ -119,7 +124,11 @@ class ProcessSandbox(Sandbox):
             # glibc reserves a 64 MiB malloc arena per thread; under the address-space limit
             # a threaded server would run out of threads long before it ran out of memory.
             "MALLOC_ARENA_MAX": "2",
-            **{k: self._fill(v, values) for k, v in self._spec.env.items()},
+            # Secrets reach the target here or as files, never in argv (which others can read).
+            **{
+                k: resolve_refs(self._fill(v, values), self._values)
+                for k, v in self._spec.env.items()
+            },
             **reaper.labels(self._run_id),
         }
         limits = {}
@@ -130,9 +139,10 @@ class ProcessSandbox(Sandbox):
         if self._spec.limits.nofile:
             limits[resource.RLIMIT_NOFILE] = self._spec.limits.nofile
         self._log_dir.mkdir(parents=True, exist_ok=True)
+        redactor = redactor_for(self._values)
         self._captures = [
-            OutputCapture(self._log_dir / "target.stdout.log"),
-            OutputCapture(self._log_dir / "target.stderr.log"),
+            OutputCapture(self._log_dir / "target.stdout.log", redactor=redactor),
+            OutputCapture(self._log_dir / "target.stderr.log", redactor=redactor),
         ]
         out, err = self._captures
         try:

@@ -8,7 +8,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from harness.spec.models import (
     Target,
     Trigger,
 )
+from harness.spec.references import reference_problems
 
 __all__ = [
     "apply_overrides",
@@ -36,8 +37,6 @@ __all__ = [
     "load_target",
 ]
 
-_REF = re.compile(r"\$\{([^}]*)\}")
-_REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OVERRIDES = "--set"
 _SANDBOX_SPECS: dict[str, type[BaseModel]] = {
     "process": ProcessSandboxSpec,
@@ -71,7 +70,8 @@ def _checked_drill(
     data: dict[str, Any], located: Located, path: Path, targets_dirs: Sequence[Path]
 ) -> Drill:
     """The drill from its (overridden) data, with its target, checked as a whole."""
-    file = located.file
+    # Overrides applied, the target not yet resolved: what `${}` references are checked on.
+    as_written = {key: value for key, value in data.items() if key != "source"}
     problems: list[Problem] = []
     target = _resolve_target(data, located, path, targets_dirs, problems)
     if target is not None:
@@ -92,7 +92,7 @@ def _checked_drill(
     if problems:
         raise SpecError(problems)
     problems.extend(_cross_check(drill, located))
-    problems.extend(_check_references(located, file))
+    problems.extend(reference_problems(as_written, located, target_file=False))
     if problems:
         raise SpecError(problems)
     return drill
@@ -110,9 +110,8 @@ def load_target(path: Path | str) -> Target:
         target = Target.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_problems_from(exc, located, Target)) from None
-    problems: list[Problem] = []
+    problems = reference_problems(located.data, located, target_file=True)
     target = _anchor_tls_files(target, located, (), problems)
-    problems.extend(_check_references(located, located.file))
     if problems:
         raise SpecError(problems)
     return target
@@ -504,30 +503,3 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a name could resolve anywhere
-
-
-def _check_references(located: Located, file: str) -> list[Problem]:
-    """Every ``${NAME}`` must be a plain name; values are resolved only at run time."""
-    problems: list[Problem] = []
-
-    def walk(node: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(node, str):
-            for match in _REF.finditer(node):
-                if not _REF_NAME.match(match.group(1)):
-                    problems.append(
-                        Problem(
-                            file,
-                            located.line_of(path),
-                            _dotted(path),
-                            f"${{{match.group(1)}}} is not a valid reference; use ${{NAME}}",
-                        )
-                    )
-        elif isinstance(node, Mapping):
-            for key, value in node.items():
-                walk(value, (*path, str(key)))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, (*path, i))
-
-    walk(located.data, ())
-    return problems

@@ -340,15 +340,19 @@ class IncidentHook(_Frozen):
 
 
 class SecretSpec(_Frozen):
-    """A secret the target needs: from the environment, or generated for the run."""
+    """A secret the target needs: from the environment, a file, or generated for the run
+    (tried in that order; see ``harness.secrets``)."""
 
     env: str | None = None
+    file: str | None = None
+    """A file holding the secret, relative to the target's folder; one trailing newline
+    is stripped."""
     generate: bool = False
 
     @model_validator(mode="after")
     def _has_source(self) -> SecretSpec:
-        if self.env is None and not self.generate:
-            raise ValueError("a secret needs env: NAME, generate: true, or both")
+        if self.env is None and self.file is None and not self.generate:
+            raise ValueError("a secret needs env: NAME, file: PATH or generate: true")
         return self
 
 
@@ -437,7 +441,9 @@ class ProcessSandboxSpec(_Frozen):
 
     ``command`` may use ``{target_dir}``, ``{workdir}``, ``{secrets_dir}``, ``{host}`` and
     ``{port}``; when ``port_file`` is set the target binds a port of its own choosing and
-    writes it there, otherwise the harness picks a free port for ``{port}``.
+    writes it there, otherwise the harness picks a free port for ``{port}``. ``env`` values
+    may use ``${NAME}``: that is how a secret reaches the target as an environment variable
+    (besides its file in ``{secrets_dir}``); ``command`` may not, since argv is public.
     """
 
     command: list[str] = Field(min_length=1)
