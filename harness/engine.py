@@ -152,14 +152,26 @@ def run_drill(
     run_dir = RunDir(results, drill.drill, stamp, run_id)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
     secrets = _resolve_secrets(drill)
-    state.swept = reaper.sweep()
-    staging = run_dir.create()
-    timeline = Timeline(
-        staging / "timeline.jsonl",
-        zero_ns=state.zero_ns,
-        clock=clock,
-        redact=tuple(secrets.values()),
-    )
+    swept = reaper.sweep()
+    state.swept = list(swept.processes)
+    state.swept_resources = [
+        {"kind": "work_folder", "name": str(folder), "run_id": dead}
+        for dead, folder in swept.work_folders
+    ]
+    # Registered (and locked) before the run folder exists: no sweep ever sees it unowned.
+    registration = runs.register(run_id, drill.drill, run_dir.staging)
+    try:
+        staging = run_dir.create()
+        registration.hold_folder(staging)
+        timeline = Timeline(
+            staging / "timeline.jsonl",
+            zero_ns=state.zero_ns,
+            clock=clock,
+            redact=tuple(secrets.values()),
+        )
+    except BaseException:
+        registration.close()
+        raise
     state.timeline = timeline
     if view is not None:
         timeline.listen(view.event)
@@ -179,15 +191,20 @@ def run_drill(
             timeline.event(
                 "swept_leftover", pid=left.pid, run_id=left.run_id, cmdline=left.cmdline[:200]
             )
-        with (
-            runs.register(run_id, drill.drill, staging),
-            tempfile.TemporaryDirectory(prefix=f"govdrill-{run_id}-") as workdir,
-        ):
+        for resource in state.swept_resources:
+            timeline.event(
+                "swept_leftover",
+                kind=resource["kind"],
+                resource=resource["name"],
+                run_id=resource["run_id"],
+            )
+        # A sweep finds this folder by its name if the harness dies with it still there.
+        with tempfile.TemporaryDirectory(prefix=reaper.work_folder_prefix(run_id)) as workdir:
             try:
                 _run_phases(state, Path(workdir), secrets, view, halt, clock)
             except Interrupted as exc:
                 state.interrupted = exc
-                state.halted_by = runs.halt_note(run_id)
+                state.halted_by = registration.halt_note()
                 timeline.event("interrupted", signal=exc.signum, halted_by=state.halted_by)
                 if state.steps is not None:
                     state.steps.undo_incidents()
@@ -199,7 +216,10 @@ def run_drill(
         return _conclude(state)
     finally:
         structlog.contextvars.unbind_contextvars("drill", "run_id")
-        timeline.close()
+        try:
+            timeline.close()
+        finally:
+            registration.close()
 
 
 def _run_phases(
