@@ -120,10 +120,13 @@ def _private_folder(parent: int | None, path: Path, setting: str) -> int:
     try:
         fd = os.open(name, _OPEN_DIR, dir_fd=parent)
     except OSError as exc:
-        what = {
-            errno.ELOOP: "it is a symbolic link",
-            errno.ENOTDIR: "it is not a directory",
-        }.get(exc.errno or 0, exc.strerror or str(exc))
+        what = exc.strerror or str(exc)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            try:
+                link = stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+            except OSError:
+                link = False
+            what = "it is a symbolic link" if link else "it is not a directory"
         raise _refuse(path, what, setting) from None
     try:
         st = os.fstat(fd)
