@@ -17,8 +17,8 @@ from pathlib import Path
 
 __all__ = [
     "ProcessIdentity",
-    "identify",
     "holds_open",
+    "identify",
     "labels_of",
     "own_pid_namespace",
     "process_group_members",
@@ -143,7 +143,6 @@ def signal_exactly(expected: ProcessIdentity, signum: int) -> bool:
         return True
     finally:
         os.close(pidfd)
-
 
 
 def holds_open(pid: int, device: int, inode: int) -> bool:

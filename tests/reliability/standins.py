@@ -58,7 +58,7 @@ def registrants(
             if not line.startswith("ready"):
                 proc.kill()
                 raise AssertionError(f"registrant {run_id} failed: {line}{proc.stderr.read()}")
-            _, folder, child = (line.rstrip("\n").split(" ") + ["", ""])[:3]
+            _, folder, child = ([*line.rstrip("\n").split(" "), "", ""])[:3]
             started.append(
                 Registrant(proc, run_id, Path(folder) if folder else None,
                            int(child) if child else None)

@@ -191,4 +191,3 @@ def test_bare_halt_stops_only_a_lone_drill(tmp_path: Path) -> None:
         assert govdrill("halt", env=env).returncode == 0
         assert alone.proc.wait(timeout=10) == 143
     assert govdrill("halt", "--list", env=env).stdout.strip() == "no drills running"
-
