@@ -253,8 +253,8 @@ class DeadRun:
 
     run_id: str
     tmpdir: Path
-    entry: RunningDrill | None
-    """What it registered, if the entry could still be read."""
+    entry: RunningDrill
+    """What it registered."""
 
 
 class HaltOutcome(enum.Enum):
@@ -376,7 +376,8 @@ class Registry:
         """Claim each dead run in turn; after the caller is done with it, forget it.
 
         The sweeper holds the run's lock while it works on it, so no two sweeps do the same
-        run, and a run whose lock is held by anyone is never touched.
+        run, and a run whose lock is held by anyone is never touched; nor is an entry this
+        version did not write.
         """
         for name in os.listdir(self._fd):
             if name.startswith(".") and name.endswith(".tmp"):
@@ -390,13 +391,14 @@ class Registry:
                 if not _flock(fd, fcntl.LOCK_EX) or not self._still_named(fd, name):
                     continue
                 try:
-                    entry: RunningDrill | None = RunningDrill.from_json(_read_fd(fd))
+                    entry = RunningDrill.from_json(_read_fd(fd))
                 except ValueError:
-                    entry = None
-                if entry is not None and entry.run_id != run_id:
-                    entry = None
-                tmpdir = Path(entry.tmpdir) if entry else Path(tempfile.gettempdir())
-                yield DeadRun(run_id, tmpdir, entry)
+                    # Not an entry this version wrote (an older govdrill takes no lock, so
+                    # a free lock proves nothing about it): leave it and its run alone.
+                    continue
+                if entry.run_id != run_id:
+                    continue
+                yield DeadRun(run_id, Path(entry.tmpdir), entry)
                 self._unlink(run_id + _NOTE)
                 self._unlink(name)
             finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import runs
 from harness.processes import identify, start_time
 from tests.engine.conftest import ROOT, govdrill
 from tests.reliability.standins import private_env, process_alive, registrants
@@ -191,3 +192,29 @@ def test_bare_halt_stops_only_a_lone_drill(tmp_path: Path) -> None:
         assert govdrill("halt", env=env).returncode == 0
         assert alone.proc.wait(timeout=10) == 143
     assert govdrill("halt", "--list", env=env).stdout.strip() == "no drills running"
+
+
+def test_is_alive_answers_by_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``runs.is_alive`` (what the sweep of unsealed run folders asks): true while the harness
+    holds its entry or its run folder, false once it is SIGKILLed, and true when the registry
+    cannot be trusted (nothing may be done to a run that might live)."""
+    env = private_env(tmp_path, GOVDRILL_RUNTIME_DIR=str(tmp_path / "runtime"))
+    for key in ("GOVDRILL_RUNTIME_DIR", "TMPDIR"):
+        monkeypatch.setenv(key, env[key])
+    with registrants(env, ("cafe0301",)) as (harness,):
+        assert runs.is_alive("cafe0301")
+        assert not runs.is_alive("cafe0302")
+        harness.proc.kill()
+        harness.proc.wait()
+        assert not runs.is_alive("cafe0301")
+    folder = tmp_path / "results" / ".run.partial"
+    folder.mkdir(parents=True)
+    assert not runs.is_alive("other-registry", folder)
+    with runs.register("cafe0303", "here", folder) as registration:
+        registration.hold_folder(folder)
+        # Found by its folder even by a harness with another registry.
+        assert runs.is_alive("other-registry", folder)
+        assert runs.is_alive("cafe0303")
+    assert not runs.is_alive("cafe0303", folder)
+    monkeypatch.setenv("GOVDRILL_RUNTIME_DIR", str(squat(tmp_path / "squatted")))
+    assert runs.is_alive("cafe0301")
