@@ -141,3 +141,29 @@ def test_next_run_removes_a_sigkilled_harness_work_folder(tmp_path: Path) -> Non
     assert {"kind": "work_folder", "name": str(folders[0]), "run_id": swept[-1]["run_id"]} in (
         swept
     )
+
+
+@pytest.mark.slow
+def test_load_child_has_its_own_process_group(tmp_path: Path) -> None:
+    """The load child leads a process group of its own, so a group kill aimed at it (a
+    sweep, an operator's ``kill -- -PGID``) can never take the harness down with it."""
+    env = private_env(tmp_path, GOVDRILL_RUNTIME_DIR=str(tmp_path / "runtime"), CI="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", str(THEATER), "--results",
+         str(tmp_path / "results"), "--set", "hold=600s", "--set", "max_duration=600s"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "load ready" in line:
+                break
+        (child,) = [
+            pid for pid, cmd in labelled_processes(owner=proc.pid) if "harness.load.child" in cmd
+        ]
+        assert os.getpgid(child) == child != os.getpgid(proc.pid) == proc.pid
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    assert proc.returncode == 143
