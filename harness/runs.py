@@ -98,10 +98,11 @@ def runtime_dir() -> Path:
 
 
 def _refuse(path: Path, problem: str, setting: str) -> UnsafeRuntimeDir:
+    remedy = "Unset XDG_RUNTIME_DIR" if setting == "XDG_RUNTIME_DIR" else "Remove it"
     return UnsafeRuntimeDir(
-        f"refusing the runtime folder {path} ({setting}): {problem}. Another local user could"
-        " read or forge the running-drill registry there. Remove it, or point"
-        " GOVDRILL_RUNTIME_DIR at a folder only you own (mode 0700)."
+        f"refusing the runtime folder {path} (from ${setting}): {problem}. Another local user"
+        f" could read or forge the running-drill registry there. {remedy}, or"
+        " point GOVDRILL_RUNTIME_DIR at a folder only you own (mode 0700)."
     )
 
 

@@ -126,6 +126,19 @@ def test_registry_is_private_and_old_readable_folders_are_closed(tmp_path: Path)
         assert stat.S_IMODE((runs / "cafe0001.json").stat().st_mode) == 0o600
 
 
+def test_foreign_xdg_runtime_dir_is_refused(tmp_path: Path) -> None:
+    """An ``$XDG_RUNTIME_DIR`` owned by someone else (``sudo -E`` keeps the user's) is
+    refused with advice, never used."""
+    xdg = tmp_path / "xdg-of-nobody"
+    xdg.mkdir(mode=0o700)
+    os.chown(xdg, NOBODY, NOBODY)
+    done = govdrill("halt", "--list", env=private_env(tmp_path, XDG_RUNTIME_DIR=str(xdg)))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "not a private folder of yours" in done.stderr
+    assert "Unset XDG_RUNTIME_DIR" in done.stderr
+    assert not (xdg / "govdrill").exists()
+
+
 def test_xdg_runtime_dir_is_used_when_set(tmp_path: Path) -> None:
     """With ``$XDG_RUNTIME_DIR`` set the registry lives there, not in the shared temp folder."""
     xdg = tmp_path / "xdg"
