@@ -112,7 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     halt = sub.add_parser(
         "halt", help="the halt button: stop running drills as Ctrl-C would, keeping evidence"
     )
-    halt.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="default: every running drill")
+    halt.add_argument(
+        "run_ids", nargs="*", metavar="RUN_ID", help="default: the one running drill, if only one"
+    )
+    halt.add_argument("--all", action="store_true", help="halt every drill you are running")
     halt.add_argument("--reason", default="halted by an operator", help="kept in the evidence")
     halt.add_argument("--list", action="store_true", help="only list running drills")
 
@@ -158,27 +161,47 @@ def _halt(args: argparse.Namespace, out: TextIO) -> int:
     from harness import runs
 
     found = runs.running()
+
+    def describe(drill: runs.RunningDrill) -> str:
+        return f"{drill.run_id}  {drill.drill}  pid {drill.pid}  since {drill.started}"
+
     if args.run_ids:
         wanted = set(args.run_ids)
-        unknown = wanted - {r.run_id for r in found}
-        for run_id in sorted(unknown):
+        for run_id in sorted(wanted - {r.run_id for r in found}):
             print(f"govdrill: no running drill with run id {run_id}", file=sys.stderr)
         found = [r for r in found if r.run_id in wanted]
     if not found:
         print("no drills running", file=out)
         return EXIT_OK if args.list else EXIT_FAILED
+    if args.list:
+        for drill in found:
+            print(describe(drill), file=out)
+        return EXIT_OK
+    if len(found) > 1 and not (args.run_ids or args.all):
+        # A shared account may run unrelated drills: halting all of them takes --all.
+        for drill in found:
+            print(describe(drill), file=out)
+        print(
+            f"govdrill halt: {len(found)} drills are running; name the run id(s) to halt,"
+            " or pass --all",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    status = EXIT_OK
     for drill in found:
-        line = f"{drill.run_id}  {drill.drill}  pid {drill.pid}  since {drill.started}"
-        if args.list:
-            print(line, file=out)
-            continue
-        try:
-            runs.halt(drill, args.reason)
-        except ProcessLookupError:
-            print(f"{line}: already gone", file=out)
-            continue
-        print(f"halting {line}", file=out)
-    return EXIT_OK
+        outcome = runs.halt(drill, args.reason)
+        if outcome is runs.HaltOutcome.HALTED:
+            print(f"halting {describe(drill)}", file=out)
+        elif outcome is runs.HaltOutcome.GONE:
+            print(f"{describe(drill)}: already gone", file=out)
+        else:
+            print(
+                f"govdrill halt: pid {drill.pid} is not provably the harness of run"
+                f" {drill.run_id}; nothing was sent",
+                file=sys.stderr,
+            )
+            status = EXIT_FAILED
+    return status
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:

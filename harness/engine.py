@@ -154,13 +154,25 @@ def run_drill(
     redactor = secrets.redactor
     run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
-    state.swept = reaper.sweep()
-    # Runs of dead harnesses left unsealed are sealed as interrupted before this one starts.
-    left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}")
-    staging = run_dir.create()
-    timeline = Timeline(
-        staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redactor=redactor
-    )
+    swept = reaper.sweep()
+    state.swept = list(swept.processes)
+    state.swept_resources = [
+        {"kind": "work_folder", "name": str(folder), "run_id": dead}
+        for dead, folder in swept.work_folders
+    ]
+    # Registered (and locked) before the run folder exists: no sweep ever sees it unowned.
+    registration = runs.register(run_id, drill.drill, run_dir.staging)
+    try:
+        # Runs of dead harnesses left unsealed are sealed as interrupted before this one.
+        left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}")
+        staging = run_dir.create()  # locked by the run's RunLock until released
+        timeline = Timeline(
+            staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redactor=redactor
+        )
+    except BaseException:
+        registration.close()
+        run_dir.release()
+        raise
     state.timeline = timeline
     if view is not None:
         timeline.listen(view.event)
@@ -185,15 +197,20 @@ def run_drill(
             )
         for unsealed in left_unsealed:
             timeline.event("unsealed_run_swept", **unsealed.to_event())
-        with (
-            runs.register(run_id, drill.drill, staging),
-            tempfile.TemporaryDirectory(prefix=f"govdrill-{run_id}-") as workdir,
-        ):
+        for resource in state.swept_resources:
+            timeline.event(
+                "swept_leftover",
+                kind=resource["kind"],
+                resource=resource["name"],
+                run_id=resource["run_id"],
+            )
+        # A sweep finds this folder by its name if the harness dies with it still there.
+        with tempfile.TemporaryDirectory(prefix=reaper.work_folder_prefix(run_id)) as workdir:
             try:
                 _run_phases(state, Path(workdir), secrets, view, halt, clock)
             except Interrupted as exc:
                 state.interrupted = exc
-                state.halted_by = runs.halt_note(run_id)
+                state.halted_by = registration.halt_note()
                 timeline.event("interrupted", signal=exc.signum, halted_by=state.halted_by)
                 if state.steps is not None:
                     state.steps.undo_incidents()
@@ -211,8 +228,11 @@ def run_drill(
         raise clean from None
     finally:
         structlog.contextvars.unbind_contextvars("drill", "run_id")
-        timeline.close()
-        run_dir.release()
+        try:
+            timeline.close()
+        finally:
+            run_dir.release()
+            registration.close()
 
 
 def _run_phases(

@@ -201,10 +201,11 @@ def _registered_run_ids() -> set[str]:
     """Run ids the registry of running drills lists as alive (a second opinion to the lock,
     for harnesses that predate it)."""
     from harness import runs
+    from harness.errors import HarnessError
 
     try:
         return {r.run_id for r in runs.running()}
-    except OSError:
+    except (OSError, HarnessError):  # an unsafe registry is no second opinion
         return set()
 
 

@@ -187,6 +187,8 @@ class LoadProcess:
                 stderr=stderr,
                 env=env,
                 close_fds=True,
+                # Its own process group: a group kill aimed at the load never hits the harness.
+                process_group=0,
             )
         self.started_ns = self._clock()
         stdin = self._proc.stdin

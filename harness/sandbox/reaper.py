@@ -1,32 +1,58 @@
-"""Label processes the harness starts, and sweep the ones a dead harness left behind.
+"""Label processes the harness starts, and sweep what a dead harness left behind.
 
-Every process a sandbox starts carries three environment variables, inherited by anything it
-forks: the run id, the owning harness's pid and that pid's start time (so a recycled pid is
-not mistaken for a live owner). A sweep at the start of every run kills the process groups
-whose owner is gone.
+Every process a sandbox starts carries environment labels, inherited by anything it forks:
+the run id, and the owning harness's pid and start time (for people and tests reading the
+process table). The sweep at the start of every run does not trust those pids: a pid read
+in another PID namespace (a container, a CI sandbox) names some other process here. It
+trusts the registry's locks instead (:mod:`harness.runs`): a run is dead only when the
+sweep can take its lock. For each dead run it then
+
+- kills the processes labelled with that run id, and only those in this PID namespace
+  (a process in another one is never signalled, whatever its labels say), each through a
+  pidfd after checking it is still the process that was found;
+- kills the rest of a process group only when the group's leader is one of them;
+- removes the run's work folders (``$TMPDIR/govdrill-<run_id>-*``), which hold its secrets.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shutil
 import signal
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness import runs
+from harness.processes import (
+    ProcessIdentity,
+    identify,
+    labels_of,
+    own_pid_namespace,
+    process_group_members,
+    signal_exactly,
+    start_time,
+)
 
 __all__ = [
     "OWNER_PID",
     "OWNER_START",
     "RUN_ID",
     "Leftover",
+    "Sweep",
+    "find_leftovers",
     "labels",
     "process_start_time",
     "sweep",
+    "work_folder_prefix",
 ]
 
 RUN_ID = "GOVDRILL_RUN_ID"
 OWNER_PID = "GOVDRILL_OWNER_PID"
 OWNER_START = "GOVDRILL_OWNER_START"
+
+process_start_time = start_time
+"""The kernel's start time of a pid (kept under its old name for the container sweep)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,71 +66,99 @@ class Leftover:
     cmdline: str
 
 
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` in clock ticks since boot, or None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22, counted after the command name, which may itself hold spaces and parens.
-    return stat.rsplit(")", 1)[1].split()[19]
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one sweep removed."""
+
+    processes: tuple[Leftover, ...] = ()
+    work_folders: tuple[tuple[str, Path], ...] = ()
+    """``(run_id, folder)`` for each work folder removed."""
 
 
 def labels(run_id: str) -> dict[str, str]:
     """The environment labels for processes started by this harness for ``run_id``."""
     me = os.getpid()
-    return {RUN_ID: run_id, OWNER_PID: str(me), OWNER_START: process_start_time(me) or ""}
+    return {RUN_ID: run_id, OWNER_PID: str(me), OWNER_START: start_time(me) or ""}
 
 
-def _environ(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return {}
-    out = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.partition(b"=")
-        if sep and key.startswith(b"GOVDRILL_"):
-            out[key.decode(errors="replace")] = value.decode(errors="replace")
-    return out
+def work_folder_prefix(run_id: str) -> str:
+    """The name every work folder of ``run_id`` starts with (in the temp folder)."""
+    return f"govdrill-{run_id}-"
 
 
-def find_leftovers() -> list[Leftover]:
-    """Processes labelled by a harness that no longer runs."""
+def find_leftovers(run_id: str) -> list[tuple[ProcessIdentity, Leftover]]:
+    """The processes in this PID namespace labelled with ``run_id`` (other than this one)."""
+    me, my_ns = os.getpid(), own_pid_namespace()
     found = []
-    me = os.getpid()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == me:
             continue
         pid = int(entry.name)
-        if pid == me:
+        env = labels_of(pid)
+        if env.get(RUN_ID) != run_id:
             continue
-        env = _environ(pid)
-        run_id = env.get(RUN_ID)
-        if not run_id:
-            continue
+        who = identify(pid)
+        if who is None or who.pid_ns != my_ns:
+            continue  # another PID namespace: its pids and labels mean nothing here
         try:
             owner = int(env.get(OWNER_PID, "0"))
         except ValueError:
             owner = 0
-        if owner and process_start_time(owner) == env.get(OWNER_START):
-            continue  # its harness still runs
-        try:
-            pgid = os.getpgid(pid)
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        found.append(Leftover(pid, pgid, run_id, owner, cmdline.strip()))
+        found.append((who, Leftover(pid, who.pgid, run_id, owner, " ".join(who.cmdline))))
     return found
 
 
-def sweep() -> list[Leftover]:
-    """Kill every leftover's process group; return what was found."""
-    leftovers = find_leftovers()
-    for left in leftovers:
-        with contextlib.suppress(OSError):
-            if left.pgid > 1 and left.pgid != os.getpgid(0):
-                os.killpg(left.pgid, signal.SIGKILL)
-            else:
-                os.kill(left.pid, signal.SIGKILL)
-    return leftovers
+def _kill_leftovers(run_id: str) -> list[Leftover]:
+    found = find_leftovers(run_id)
+    targets = {who.pid: who for who, _ in found}
+    my_group, my_ns = os.getpgid(0), own_pid_namespace()
+    # A group led by a leftover is that leftover's own (targets start in their own session):
+    # unlabelled members are its descendants. Any other group may hold a living harness.
+    for who, _ in found:
+        if who.pgid != who.pid or who.pgid == my_group:
+            continue
+        for pid in process_group_members(who.pgid) - targets.keys() - {os.getpid()}:
+            member = identify(pid)
+            if member is not None and member.pid_ns == my_ns and member.pgid == who.pgid:
+                targets[pid] = member
+    for who in targets.values():
+        signal_exactly(who, signal.SIGKILL)
+    return [left for _, left in found]
+
+
+def _remove_work_folders(dead: runs.DeadRun) -> list[tuple[str, Path]]:
+    prefix = work_folder_prefix(dead.run_id)
+    removed = []
+    try:
+        entries = list(os.scandir(dead.tmpdir))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        # Only a real folder of ours: a symlink or someone else's folder there is left alone.
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            continue
+        path = Path(entry.path)
+        shutil.rmtree(path, ignore_errors=True)  # fd-based on Linux: it never follows a link
+        if not path.exists():
+            removed.append((dead.run_id, path))
+    return removed
+
+
+def sweep() -> Sweep:
+    """Remove what dead runs of this user's registry left; return what was removed.
+
+    Raises :class:`harness.runs.UnsafeRuntimeDir` when the registry is not private.
+    """
+    processes: list[Leftover] = []
+    folders: list[tuple[str, Path]] = []
+    with runs.Registry() as registry:
+        for dead in registry.dead_runs():
+            processes += _kill_leftovers(dead.run_id)
+            folders += _remove_work_folders(dead)
+    return Sweep(tuple(processes), tuple(folders))

@@ -22,8 +22,10 @@ def test_halt_button(tmp_path: Path) -> None:
     """Halt tears the target down, keeps the evidence, records who halted it, exits 143."""
     env = {**os.environ, "GOVDRILL_RUNTIME_DIR": str(tmp_path / "runtime"), "CI": "1"}
     results = tmp_path / "results"
+    # A ten-minute hold: the drill runs until the halt arrives, however slow the machine.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", str(THEATER), "--results", str(results)],
+        [sys.executable, "-m", "harness", "run", str(THEATER), "--results", str(results),
+         "--set", "hold=600s", "--set", "max_duration=600s"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert proc.stdout is not None

@@ -19,6 +19,20 @@ pytestmark = pytest.mark.slow
 TRUTH = ROOT / "tests" / "engine" / "drills" / "truth.yaml"
 
 
+def wait_for_event(results: Path, event: str, timeout_s: float = 30.0) -> None:
+    """Wait until the running drill's staged timeline records ``event``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for timeline in results.glob("*/.*.partial/timeline.jsonl"):
+            with contextlib.suppress(OSError):
+                # Only whole lines: the last one may still be being written.
+                if any(f'"event": "{event}"' in line and line.endswith("}")
+                       for line in timeline.read_text().splitlines()):  # fmt: skip
+                    return
+        time.sleep(0.02)
+    raise AssertionError(f"the timeline never recorded {event!r}")
+
+
 def load_child_of(harness_pid: int, timeout_s: float = 20.0) -> int:
     """The pid of the harness's Locust child, once it runs."""
     deadline = time.monotonic() + timeout_s
@@ -36,11 +50,12 @@ def test_load_fault_makes_verdicts_unverified(fault: str, tmp_path: Path) -> Non
     results = tmp_path / "results"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", str(TRUTH), "--results", str(results),
-         "--set", "steps[1].delay=3s", "-q"],
+         "--set", "steps[1].delay=30s", "-q"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     child = load_child_of(proc.pid)
-    time.sleep(2.0)  # the load is up and the incident has been injected
+    # The load is up and the incident's harm was seen; the stop waits 30 s, far beyond this.
+    wait_for_event(results, "harm_detected")
     faulted_at = time.monotonic()
     os.kill(child, signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
     try:

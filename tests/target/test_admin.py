@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tests.target.live_service import TOKEN, Hammer, StartService, assert_instant_between
+from tests.target.live_service import (
+    TOKEN,
+    Hammer,
+    StartService,
+    assert_instant_between,
+    run_service_command,
+)
 
 
 def test_stop_refuses_inference_and_resume_restores_it(start_service: StartService) -> None:
@@ -105,20 +112,28 @@ def test_token_from_environment(start_service: StartService) -> None:
     assert client.admin("GET", "/admin/status", token=TOKEN).status == 401
 
 
-def test_separate_admin_port(start_service: StartService, tmp_path: object) -> None:
-    """With --admin-port, /admin lives only on that port and inference only on the main one."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        admin_port = probe.getsockname()[1]
-    service = start_service("--admin-port", str(admin_port))
-    service.admin_port = admin_port
+def test_separate_admin_port(start_service: StartService, tmp_path: Path) -> None:
+    """With --admin-port 0 the service binds the admin port itself and reports it; /admin
+    lives only on that port and inference only on the main one."""
+    admin_port_file = tmp_path / "admin-port"
+    service = start_service("--admin-port", "0", "--admin-port-file", str(admin_port_file))
+    # Written before the main port file, which start_service already waited for.
+    service.admin_port = int(admin_port_file.read_text())
+    assert service.admin_port not in (0, service.port)
+    (ready,) = service.events("ready")
+    assert ready["admin_port"] == service.admin_port
     main, admin = service.client(), service.client(admin=True)
     assert main.admin("GET", "/admin/status").status == 404
     assert admin.generate().status == 404
     assert admin.admin("POST", "/admin/stop").status == 200
     assert main.generate().status == 503
+
+
+def test_admin_port_file_needs_admin_port() -> None:
+    """--admin-port-file without --admin-port is a usage error (exit 2), not a silent no-op."""
+    done = run_service_command(["--port", "0", "--admin-port-file", "/nonexistent/admin-port"])
+    assert done.returncode == 2
+    assert "--admin-port-file needs --admin-port" in done.stderr
 
 
 def test_stop_and_resume_instants_bound_the_observed_flip(start_service: StartService) -> None:

@@ -28,6 +28,7 @@ class Config:
     port: int
     port_file: str | None
     admin_port: int | None
+    admin_port_file: str | None
     token_file: str | None
     events: str | None
     model_version: str
@@ -115,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--admin-port",
         type=_port,
         metavar="N",
-        help="serve /admin on this separate port (default: on --port)",
+        help="serve /admin on this separate port; 0 picks a free one (default: on --port)",
+    )
+    net.add_argument(
+        "--admin-port-file",
+        metavar="PATH",
+        help="write the bound admin port here once listening, before --port-file (atomic)",
     )
     control = parser.add_argument_group("control plane and evidence")
     control.add_argument(
@@ -212,11 +218,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         parser.error("--defect stop_theater and --defect slow_drain cannot be combined")
     if ns.admin_port is not None and ns.admin_port == ns.port and ns.port != 0:
         parser.error("--admin-port must differ from --port")
+    if ns.admin_port_file is not None and ns.admin_port is None:
+        parser.error("--admin-port-file needs --admin-port")
     return Config(
         host=ns.host,
         port=ns.port,
         port_file=ns.port_file,
         admin_port=ns.admin_port,
+        admin_port_file=ns.admin_port_file,
         token_file=ns.token_file,
         events=ns.events,
         model_version=ns.model_version,

@@ -97,6 +97,9 @@ def _serve(config: Config, token: str, events: EventLog) -> int:
 
     port = servers[0].server_address[1]
     admin_port = servers[-1].server_address[1] if config.admin_port is not None else port
+    # The admin port first: whoever waits for --port-file then finds both.
+    if config.admin_port_file:
+        _write_port_file(config.admin_port_file, admin_port)
     if config.port_file:
         _write_port_file(config.port_file, port)
     threads = [
