@@ -276,13 +276,18 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         with _halt_on_signals() as halt, signing_key(signer):
             for drill in drills:
+                if halt.is_set():  # a signal between two drills: start no further one
+                    return 128 + int(getattr(halt, "signum", signal.SIGINT))
                 view = choose_view(drill.drill, quiet=args.quiet)
                 with view if isinstance(view, RichView) else contextlib.nullcontext():
                     result = run_drill(drill, results=args.results, view=view, halt=halt)
                 done.append(result.run_dir)
                 _report(result, out)
-                if result.summary["verdict"] == "interrupted":
-                    return 128 + int(result.summary.get("interrupted_by_signal", signal.SIGINT))
+                if result.summary["verdict"] == "interrupted" or halt.is_set():
+                    signum = result.summary.get("interrupted_by_signal")
+                    if signum is None:  # the signal came after the run had concluded
+                        signum = getattr(halt, "signum", signal.SIGINT)
+                    return 128 + int(signum)
                 if result.summary["verdict"] == "error":
                     worst = max(worst, EXIT_HARNESS)
                 else:

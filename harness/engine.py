@@ -196,6 +196,17 @@ def run_drill(
                 timeline.event("harness_error", error=str(exc))
             finally:
                 _finish(state, clock)
+            if state.interrupted is None and halt.is_set():
+                # A signal that lands while the target is torn down still ends the command:
+                # recorded here, it makes the run interrupted (exit 130) and stops the batch.
+                state.interrupted = Interrupted(int(getattr(halt, "signum", 2)))
+                state.halted_by = runs.halt_note(run_id)
+                timeline.event(
+                    "interrupted",
+                    signal=state.interrupted.signum,
+                    halted_by=state.halted_by,
+                    during="teardown",
+                )
         return _conclude(state)
     finally:
         structlog.contextvars.unbind_contextvars("drill", "run_id")
@@ -253,7 +264,7 @@ def _run_phases(
     else:
         raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
     timeline.event("sandbox_starting", sandbox=sandbox.name)
-    endpoint = sandbox.start()
+    endpoint = sandbox.start(halt)
     timeline.event("target_ready", base_url=endpoint.base_url, pid=endpoint.pid)
     _check_halt(halt)
 
@@ -407,6 +418,7 @@ def _teardown(state: _Run, timeline: Timeline) -> None:
             target_exited_before_teardown=not alive_before,
             target_exit_seen_ns=exited_ns,
             detail=report.detail,
+            leftovers_killed=[k.to_summary() for k in report.leftovers_killed],
         )
     finally:
         with contextlib.suppress(OSError):
