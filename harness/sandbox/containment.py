@@ -96,10 +96,10 @@ def _all_pids() -> list[int]:
 class Containment:
     """Tracks one target's descendants from before its exec to the end of teardown."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, cgroup: bool = True) -> None:
         self.run_id = run_id
         self._subreaper = become_subreaper()
-        self._cgroup = self._make_cgroup(run_id)
+        self._cgroup = self._make_cgroup(run_id) if cgroup else None
         self._target: int | None = None
         self._target_start = 0
 
