@@ -56,6 +56,7 @@ from harness.observations import ObservationLog
 from harness.report import Observations, write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
+from harness.sandbox.containment import sweep_stale_cgroups
 from harness.sandbox.process import ProcessSandbox
 from harness.spec.models import Drill, RunVerdict
 from harness.steps import StepPhase, Steps
@@ -153,6 +154,8 @@ def run_drill(
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
     secrets = _resolve_secrets(drill)
     state.swept = reaper.sweep()
+    # Daemons that left their session and cleared their environment, found by their cgroup.
+    stale = sweep_stale_cgroups()
     staging = run_dir.create()
     timeline = Timeline(
         staging / "timeline.jsonl",
@@ -178,6 +181,18 @@ def run_drill(
         for left in state.swept:
             timeline.event(
                 "swept_leftover", pid=left.pid, run_id=left.run_id, cmdline=left.cmdline[:200]
+            )
+        for orphan in stale:
+            state.swept_resources.append(
+                {"kind": "cgroup_process", "name": f"pid {orphan.pid}", "run_id": orphan.run_id}
+            )
+            timeline.event(
+                "swept_leftover",
+                kind="cgroup_process",
+                pid=orphan.pid,
+                run_id=orphan.run_id,
+                owner_pid=orphan.owner_pid,
+                cmdline=orphan.cmdline[:200],
             )
         with (
             runs.register(run_id, drill.drill, staging),
@@ -265,7 +280,12 @@ def _run_phases(
         raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
     timeline.event("sandbox_starting", sandbox=sandbox.name)
     endpoint = sandbox.start(halt)
-    timeline.event("target_ready", base_url=endpoint.base_url, pid=endpoint.pid)
+    timeline.event(
+        "target_ready",
+        base_url=endpoint.base_url,
+        pid=endpoint.pid,
+        port_held_by=list(endpoint.port_held_by),
+    )
     _check_halt(halt)
 
     backends: dict[str, ControlBackend] = {

@@ -20,6 +20,8 @@ class Endpoint:
     port: int
     pid: int | None = None
     """The target's main process, when the sandbox owns one on this host."""
+    port_held_by: tuple[int, ...] = ()
+    """The sandbox's processes proven to hold the listening socket (process sandbox)."""
 
 
 class TeardownWay(enum.StrEnum):

@@ -10,6 +10,9 @@ environment, so neither the group nor the run label finds it. Two kernel feature
   harness that is not in the harness's own session (the load child is).
 
 Either way teardown reports each process it had to kill beyond the target's process group.
+A cgroup is named after its run and its harness (pid and start time), so when a harness is
+SIGKILLed the next run finds the daemons it left and kills them (``sweep_stale_cgroups``);
+without a cgroup such an orphan belongs to init and carries no label, and cannot be found.
 """
 
 from __future__ import annotations
@@ -26,8 +29,16 @@ from pathlib import Path
 
 from harness.sandbox.base import KilledLeftover
 from harness.sandbox.ownership import process_cmdline
+from harness.sandbox.reaper import process_start_time
 
-__all__ = ["CGROUP_PREFIX", "Containment", "ContainmentKind", "become_subreaper"]
+__all__ = [
+    "CGROUP_PREFIX",
+    "Containment",
+    "ContainmentKind",
+    "StaleProcess",
+    "become_subreaper",
+    "sweep_stale_cgroups",
+]
 
 _PR_SET_CHILD_SUBREAPER = 36
 CGROUP_PREFIX = "govdrill-"
@@ -69,6 +80,73 @@ def _own_cgroup2() -> str | None:
         if line.startswith("0::"):
             return line[3:]
     return None
+
+
+def _cgroup_parent() -> Path | None:
+    """Where this harness makes its runs' cgroups: under its own cgroup v2."""
+    mount, own = _cgroup2_mount(), _own_cgroup2()
+    if mount is None or own is None:
+        return None
+    return mount / own.lstrip("/")
+
+
+def _read_procs(folder: Path) -> set[int]:
+    try:
+        return {int(x) for x in (folder / "cgroup.procs").read_text().split()}
+    except (OSError, ValueError):
+        return set()
+
+
+def _empty_and_remove(folder: Path, deadline_s: float = 2.0) -> None:
+    """Kill everything in ``folder``'s cgroup, wait (bounded) until it is empty, remove it."""
+    end = time.monotonic_ns() + int(deadline_s * 1e9)
+    while True:
+        left = _read_procs(folder)
+        if not left or time.monotonic_ns() >= end:
+            break
+        with contextlib.suppress(OSError):
+            (folder / "cgroup.kill").write_text("1")
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)  # the kernel empties the cgroup asynchronously
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+@dataclass(frozen=True, slots=True)
+class StaleProcess:
+    """A process found in the cgroup of a run whose harness is gone, and killed."""
+
+    run_id: str
+    owner_pid: int
+    pid: int
+    cmdline: str
+
+
+def sweep_stale_cgroups() -> list[StaleProcess]:
+    """Kill what is left in the cgroups of dead harnesses and remove those cgroups."""
+    parent = _cgroup_parent()
+    if parent is None:
+        return []
+    found = []
+    try:
+        folders = sorted(parent.glob(f"{CGROUP_PREFIX}*"))
+    except OSError:
+        return []
+    for folder in folders:
+        parts = folder.name.split("-")
+        if len(parts) != 4 or not parts[2].isdigit():
+            continue
+        run_id, owner, owner_start = parts[1], int(parts[2]), parts[3]
+        if process_start_time(owner) == owner_start:
+            continue  # its harness still runs
+        found += [
+            StaleProcess(run_id, owner, pid, process_cmdline(pid))
+            for pid in sorted(_read_procs(folder))
+        ]
+        _empty_and_remove(folder)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +193,11 @@ class Containment:
 
     @staticmethod
     def _make_cgroup(run_id: str) -> Path | None:
-        mount, own = _cgroup2_mount(), _own_cgroup2()
-        if mount is None or own is None:
+        parent = _cgroup_parent()
+        if parent is None:
             return None
-        folder = mount / own.lstrip("/") / f"{CGROUP_PREFIX}{run_id}-{os.getpid()}"
+        me = os.getpid()
+        folder = parent / f"{CGROUP_PREFIX}{run_id}-{me}-{process_start_time(me)}"
         try:
             folder.mkdir()
         except OSError:
@@ -152,11 +231,7 @@ class Containment:
 
     def _cgroup_pids(self) -> set[int]:
         assert self._cgroup is not None
-        try:
-            text = (self._cgroup / "cgroup.procs").read_text()
-        except OSError:
-            return set()
-        return {int(x) for x in text.split()}
+        return _read_procs(self._cgroup)
 
     def members(self) -> set[int]:
         """Live processes of the sandbox: the target and everything it forked."""
@@ -219,12 +294,10 @@ class Containment:
                     os.waitpid(pid, os.WNOHANG)
 
     def close(self) -> None:
-        """Remove the run's cgroup once it is empty."""
+        """Empty the run's cgroup (bounded) and remove it."""
         if self._cgroup is not None:
-            end = time.monotonic_ns() + 2_000_000_000
-            while self._cgroup_pids() and time.monotonic_ns() < end:
-                time.sleep(0.01)
-            self._remove_cgroup()
+            _empty_and_remove(self._cgroup)
+            self._cgroup = None
 
     def _remove_cgroup(self) -> None:
         if self._cgroup is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import resource
 import shutil
@@ -178,7 +179,8 @@ class ProcessSandbox(Sandbox):
         self._endpoint = Endpoint(f"http://{HOST}:{port}", HOST, port, self._proc.pid)
         self._wait_ready(deadline)
         # Readiness proves something answers; only the socket's holder proves it is ours.
-        check_port_owned(HOST, port, self._containment.belongs)
+        held_by = check_port_owned(HOST, port, self._containment.belongs)
+        self._endpoint = dataclasses.replace(self._endpoint, port_held_by=tuple(held_by))
         return self._endpoint
 
     def _check_running(self, waiting_for: str) -> None:

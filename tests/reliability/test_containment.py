@@ -212,3 +212,43 @@ def test_sigint_during_teardown_is_recorded_and_stops_the_batch(tmp_path: Path) 
         e["event"] == "interrupted" and e.get("during") == "teardown" for e in events_of(run)
     )
     assert not (tmp_path / "second.term").exists()
+
+
+def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(tmp_path: Path) -> None:
+    """When the harness itself is SIGKILLed, its target's env-cleared daemon is still found
+    (by the run's cgroup) and killed by the next run, which records it as swept."""
+    from harness.sandbox.containment import Containment, ContainmentKind
+
+    probe = Containment("probe")
+    kind = probe.kind
+    probe.close()
+    if kind is not ContainmentKind.CGROUP:
+        pytest.skip("no writable cgroup v2 here: an orphan of a SIGKILLed harness is unfindable")
+    pid_file = tmp_path / "daemon.pid"
+    first = harness(
+        drill_file(tmp_path, "killed", ["daemonize", str(pid_file)]), results=tmp_path / "r1"
+    )
+    try:
+        daemon = int(wait_for_file(pid_file, first))
+    finally:
+        first.kill()
+        first.wait()
+    try:
+        assert alive(daemon), "the daemon should outlive a SIGKILLed harness until a sweep"
+        done = govdrill(
+            "run",
+            str(drill_file(tmp_path, "next", ["serve"])),
+            "--results",
+            str(tmp_path / "r2"),
+            "-q",
+            timeout=90,
+        )
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        assert not alive(daemon)
+        swept = summary_of(only_run(tmp_path / "r2"))["swept_leftovers"]
+        assert {"kind": "cgroup_process", "name": f"pid {daemon}"}.items() <= next(
+            s for s in swept if s.get("name") == f"pid {daemon}"
+        ).items()
+    finally:
+        if alive(daemon):
+            os.kill(daemon, signal.SIGKILL)
