@@ -157,6 +157,11 @@ def _halt_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
+def _halt_signal(halt: threading.Event) -> int:
+    """The signal that set ``halt`` (SIGINT when it was set some other way)."""
+    return int(getattr(halt, "signum", signal.SIGINT))
+
+
 def _halt(args: argparse.Namespace, out: TextIO) -> int:
     from harness import runs
 
@@ -323,13 +328,18 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         with _halt_on_signals() as halt, signing_key(signer):
             for drill in drills:
+                if halt.is_set():  # a signal between two drills: start no further one
+                    return 128 + _halt_signal(halt)
                 view = choose_view(drill.drill, quiet=args.quiet)
                 with view if isinstance(view, RichView) else contextlib.nullcontext():
                     result = run_drill(drill, results=args.results, view=view, halt=halt)
                 done.append(result.run_dir)
                 _report(result, out)
-                if result.summary["verdict"] == "interrupted":
-                    return 128 + int(result.summary.get("interrupted_by_signal", signal.SIGINT))
+                if result.summary["verdict"] == "interrupted" or halt.is_set():
+                    recorded = result.summary.get("interrupted_by_signal")
+                    # None: the signal came after the run had concluded; it still ends the batch.
+                    signum = _halt_signal(halt) if recorded is None else recorded
+                    return 128 + int(signum)
                 if result.summary["verdict"] == "error":
                     worst = max(worst, EXIT_HARNESS)
                 else:

@@ -55,6 +55,7 @@ from harness.redact import scrub_folder
 from harness.report import REPORT, Observations, write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
+from harness.sandbox.containment import sweep_stale_cgroups
 from harness.sandbox.process import ProcessSandbox
 from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.models import Drill, RunVerdict
@@ -160,6 +161,8 @@ def run_drill(
         {"kind": "work_folder", "name": str(folder), "run_id": dead}
         for dead, folder in swept.work_folders
     ]
+    # Daemons that left their session and cleared their environment, found by their cgroup.
+    stale = sweep_stale_cgroups()
     # Registered (and locked) before the run folder exists: no sweep ever sees it unowned.
     registration = runs.register(run_id, drill.drill, run_dir.staging)
     try:
@@ -197,13 +200,26 @@ def run_drill(
             )
         for unsealed in left_unsealed:
             timeline.event("unsealed_run_swept", **unsealed.to_event())
-        for resource in state.swept_resources:
+        for orphan in stale:
+            state.swept_resources.append(
+                {"kind": "cgroup_process", "name": f"pid {orphan.pid}", "run_id": orphan.run_id}
+            )
             timeline.event(
                 "swept_leftover",
-                kind=resource["kind"],
-                resource=resource["name"],
-                run_id=resource["run_id"],
+                kind="cgroup_process",
+                pid=orphan.pid,
+                run_id=orphan.run_id,
+                owner_pid=orphan.owner_pid,
+                cmdline=redactor.redact(orphan.cmdline)[:200],
             )
+        for resource in state.swept_resources:
+            if resource["kind"] == "work_folder":
+                timeline.event(
+                    "swept_leftover",
+                    kind=resource["kind"],
+                    resource=resource["name"],
+                    run_id=resource["run_id"],
+                )
         # A sweep finds this folder by its name if the harness dies with it still there.
         with tempfile.TemporaryDirectory(prefix=reaper.work_folder_prefix(run_id)) as workdir:
             try:
@@ -220,6 +236,17 @@ def run_drill(
                 timeline.event("harness_error", error=str(exc))
             finally:
                 _finish(state, clock)
+            if state.interrupted is None and halt.is_set():
+                # A signal that lands while the target is torn down still ends the command:
+                # recorded here, it makes the run interrupted (exit 130) and stops the batch.
+                state.interrupted = Interrupted(int(getattr(halt, "signum", 2)))
+                state.halted_by = registration.halt_note()
+                timeline.event(
+                    "interrupted",
+                    signal=state.interrupted.signum,
+                    halted_by=state.halted_by,
+                    during="teardown",
+                )
         return _conclude(state)
     except Exception as exc:  # no error message carries a secret out of a run
         clean = redactor.redact_error(exc)
@@ -287,8 +314,13 @@ def _run_phases(
     else:
         raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
     timeline.event("sandbox_starting", sandbox=sandbox.name)
-    endpoint = sandbox.start()
-    timeline.event("target_ready", base_url=endpoint.base_url, pid=endpoint.pid)
+    endpoint = sandbox.start(halt)
+    timeline.event(
+        "target_ready",
+        base_url=endpoint.base_url,
+        pid=endpoint.pid,
+        port_held_by=list(endpoint.port_held_by),
+    )
     _check_halt(halt)
 
     backends: dict[str, ControlBackend] = {
@@ -447,6 +479,7 @@ def _teardown(state: _Run, timeline: Timeline) -> None:
             target_exited_before_teardown=not alive_before,
             target_exit_seen_ns=exited_ns,
             detail=report.detail,
+            leftovers_killed=[k.to_summary() for k in report.leftovers_killed],
         )
     finally:
         with contextlib.suppress(OSError):

@@ -21,6 +21,7 @@ __all__ = [
     "identify",
     "labels_of",
     "own_pid_namespace",
+    "pid_namespace_inode",
     "process_group_members",
     "signal_exactly",
     "start_time",
@@ -72,6 +73,16 @@ def start_time(pid: int) -> str | None:
 def own_pid_namespace() -> str:
     """This process's PID namespace."""
     return os.readlink("/proc/self/ns/pid")
+
+
+def pid_namespace_inode(pid: int) -> str | None:
+    """The inode number of ``pid``'s PID namespace (``pid:[N]`` gives N), or None if unreadable."""
+    try:
+        link = os.readlink(_PROC / str(pid) / "ns" / "pid")
+    except OSError:
+        return None
+    inode = link.partition("[")[2].rstrip("]")
+    return inode if inode.isdigit() else None
 
 
 def identify(pid: int) -> ProcessIdentity | None:

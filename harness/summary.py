@@ -203,6 +203,7 @@ def build_summary(
             "way": run.teardown.way.value,
             "exit_code": run.teardown.exit_code,
             "detail": run.teardown.detail,
+            "leftovers_killed": [k.to_summary() for k in run.teardown.leftovers_killed],
         }
     if run.swept or run.swept_resources:
         summary["swept_leftovers"] = [

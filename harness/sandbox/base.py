@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 import enum
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Endpoint", "Sandbox", "TeardownReport", "TeardownWay"]
+__all__ = ["Endpoint", "KilledLeftover", "Sandbox", "TeardownReport", "TeardownWay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,8 @@ class Endpoint:
     port: int
     pid: int | None = None
     """The target's main process, when the sandbox owns one on this host."""
+    port_held_by: tuple[int, ...] = ()
+    """The sandbox's processes proven to hold the listening socket (process sandbox)."""
 
 
 class TeardownWay(enum.StrEnum):
@@ -33,13 +36,26 @@ class TeardownWay(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class KilledLeftover:
+    """A process of the sandbox that outlived its target's process group and had to be killed."""
+
+    pid: int
+    cmdline: str
+
+    def to_summary(self) -> dict[str, object]:
+        """The leftover as the summary and the timeline show it."""
+        return {"pid": self.pid, "cmdline": self.cmdline[:200]}
+
+
+@dataclass(frozen=True, slots=True)
 class TeardownReport:
     """What teardown did; evidence of which path really ended the target."""
 
     way: TeardownWay
     exit_code: int | None
     detail: str = ""
-    leftovers_killed: tuple[int, ...] = field(default_factory=tuple)
+    leftovers_killed: tuple[KilledLeftover, ...] = field(default_factory=tuple)
+    """Descendants that escaped the process group (a double-forked daemon, say)."""
 
 
 class Sandbox(abc.ABC):
@@ -48,8 +64,11 @@ class Sandbox(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def start(self) -> Endpoint:
-        """Start the target and return where it answers once it is ready."""
+    def start(self, halt: threading.Event | None = None) -> Endpoint:
+        """Start the target and return where it answers once it is ready.
+
+        Raises Interrupted as soon as ``halt`` is set, whatever the start is waiting for.
+        """
 
     @abc.abstractmethod
     def send_signal(self, signum: int, *, to_group: bool) -> None:

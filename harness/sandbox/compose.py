@@ -27,8 +27,9 @@ from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.containers import ContainerRuntime, Emit
 from harness.sandbox.docker import BASE_IMAGE_ENV
 from harness.sandbox.files import owned_folder, write_secrets
+from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
-from harness.sandbox.ready import wait_http_ready
+from harness.sandbox.ready import raise_if_halted, wait_http_ready
 from harness.spec.models import ComposeSandboxSpec, ContainerOp, ReadySpec
 
 __all__ = ["ComposeSandbox", "compose_cli"]
@@ -98,6 +99,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         self._lock = threading.Lock()
         self._logs: list[containers.ContainerLogs] = []
         self._report: TeardownReport | None = None
+        self._halt: threading.Event | None = None
         self._started = False
         self.exit_code: int | None = None
         self.clock_check: dict[str, Any] | None = None
@@ -135,10 +137,17 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             raise RuntimeError(f"compose {args[0]} exited {done.returncode}: {text[-400:]}")
         return text
 
-    def start(self) -> Endpoint:
-        """Bring the project up (building its image), find the container, wait until ready."""
+    def start(self, halt: threading.Event | None = None) -> Endpoint:
+        """Bring the project up (building its image), find the container, wait until ready.
+
+        The host port must be free before the project comes up and must be the one the engine
+        publishes for the service's container; Interrupted as soon as ``halt`` is set.
+        """
+        self._halt = halt
+        raise_if_halted(halt)
         client = self._engine()
         self._host_port = free_port(HOST)
+        check_port_free(HOST, self._host_port)
         self._prepare()
         self._events = containers.EngineEvents(client, self._run_id, self._emit, self._offset_ns)
         self._events.start()
@@ -156,6 +165,8 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         if not found:
             raise SandboxError(f"compose started no container labelled for run {self._run_id}")
         self._container = found[0]
+        containers.check_published(self._container, self._spec.port, HOST, self._host_port)
+        raise_if_halted(halt)
         self._emit(
             "compose_up",
             project=self.project,
@@ -211,6 +222,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             timeout_s=self._ready.timeout,
             clock=self._clock,
             exited=exited,
+            halt=self._halt,
         )
         now = self._clock()
         container.reload()

@@ -43,6 +43,7 @@ __all__ = [
     "ContainerRuntime",
     "EngineEvents",
     "Swept",
+    "check_published",
     "check_shared_clock",
     "connect",
     "container_user",
@@ -463,3 +464,32 @@ def write_collected(into: Path, logs: list[ContainerLogs], events: Path | None) 
         shutil.copyfile(events, dest)
         written.append(dest)
     return written
+
+
+def check_published(container: Any, container_port: int, host: str, host_port: int) -> None:
+    """Raise SandboxError unless the engine publishes ``container_port`` on ``host:host_port``.
+
+    The harness connects to ``host:host_port``; only the engine's own record of this run's
+    container proves that the answers there come from it and not from a process squatting the
+    port (which the error names, when this host can see it).
+    """
+    from harness.sandbox.ownership import holders_of, listeners_on, process_cmdline
+
+    container.reload()
+    ports = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(
+        f"{container_port}/tcp"
+    ) or []
+    published = [(str(p.get("HostIp", "")), str(p.get("HostPort", ""))) for p in ports]
+    if any(ip in (host, "0.0.0.0", "") and hp == str(host_port) for ip, hp in published):
+        return
+    found = listeners_on(host, host_port)
+    holders = holders_of({x.inode for x in found}) if found else {}
+    squatters = [
+        f"pid {pid} ({process_cmdline(pid)[:120]})" for ps in holders.values() for pid in ps
+    ]
+    shown = ", ".join(f"{ip}:{hp}" for ip, hp in published) or "nothing"
+    raise SandboxError(
+        f"container {container.name} publishes {container_port}/tcp on {shown}, not on"
+        f" {host}:{host_port} where the harness would measure it"
+        + (f"; {host}:{host_port} is held by " + ", ".join(squatters) if squatters else "")
+    )

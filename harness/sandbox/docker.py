@@ -26,8 +26,9 @@ from harness.sandbox import containers
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.containers import ContainerRuntime, Emit
 from harness.sandbox.files import owned_folder, write_secrets
+from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
-from harness.sandbox.ready import wait_http_ready
+from harness.sandbox.ready import raise_if_halted, wait_http_ready
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
 
 __all__ = ["BASE_IMAGE_ENV", "DockerSandbox", "build_images"]
@@ -129,13 +130,20 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self._lock = threading.RLock()
         self._logs: list[tuple[str, bytes, bytes]] = []
         self._report: TeardownReport | None = None
+        self._halt: threading.Event | None = None
         self.exit_code: int | None = None
         self.clock_check: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ start
 
-    def start(self) -> Endpoint:
-        """Build the images, start the container and wait until it is ready."""
+    def start(self, halt: threading.Event | None = None) -> Endpoint:
+        """Build the images, start the container and wait until it is ready.
+
+        The host port must be free before the container starts and must be the one the engine
+        publishes for it; Interrupted as soon as ``halt`` is set.
+        """
+        self._halt = halt
+        raise_if_halted(halt)
         client = self._engine()
         took = build_images(client, self._spec, self._target_dir, self._target_name)
         self._emit(
@@ -156,6 +164,8 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self._events = containers.EngineEvents(client, self._run_id, self._emit, self._offset_ns)
         self._events.start()
         self._host_port = free_port(HOST)
+        check_port_free(HOST, self._host_port)
+        raise_if_halted(halt)
         began = self._clock()
         self._container = self._run(self._version)
         ready_ns = self._wait_ready(self._container, began)
@@ -227,6 +237,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             image=image,
             published=f"{HOST}:{self._host_port}->{self._spec.port}/tcp",
         )
+        containers.check_published(container, self._spec.port, HOST, self._host_port)
         return container
 
     def _wait_ready(self, container: Any, began_ns: int) -> int:
@@ -251,6 +262,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             timeout_s=self._ready.timeout,
             clock=self._clock,
             exited=exited,
+            halt=self._halt,
             stderr_tail=stderr_tail,
         )
         now = self._clock()

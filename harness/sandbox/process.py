@@ -2,13 +2,18 @@
 
 The child gets a private working directory, resource limits, its secrets in files only it
 can read, and a parent-death signal so it cannot outlive the harness; its process group is
-labelled with the run id so a later run can sweep it if the harness was SIGKILLed.
+labelled with the run id so a later run can sweep it if the harness was SIGKILLed. Whatever
+it forks, even a daemon that leaves its session and clears its environment, is contained
+(a cgroup of the run, or the harness as subreaper) and killed at teardown, which names it.
+The answering socket must be held by the sandbox's own processes, or the run stops with an
+error naming the process that squats the port.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import resource
 import shutil
@@ -16,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,10 +30,12 @@ from harness.control import resolve_refs
 from harness.errors import SandboxError
 from harness.redact import redactor_for
 from harness.sandbox import reaper
-from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
+from harness.sandbox.base import Endpoint, KilledLeftover, Sandbox, TeardownReport, TeardownWay
 from harness.sandbox.capture import OutputCapture
+from harness.sandbox.containment import Containment
 from harness.sandbox.files import write_secrets
-from harness.sandbox.ready import wait_http_ready
+from harness.sandbox.ownership import check_port_free, check_port_owned
+from harness.sandbox.ready import pause_interruptibly, raise_if_halted, wait_http_ready
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 from harness.spec.ports import parse_port
 
@@ -44,11 +52,13 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def _child_setup(limits: Mapping[int, int]) -> Callable[[], None]:
-    """Build the pre-exec hook: die with the harness, then apply resource limits."""
+def _child_setup(limits: Mapping[int, int], join: Callable[[], None]) -> Callable[[], None]:
+    """Build the pre-exec hook: join the run's containment, die with the harness, then apply
+    resource limits."""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def setup() -> None:
+        join()
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         for which, value in limits.items():
             resource.setrlimit(which, (value, value))
@@ -90,6 +100,8 @@ class ProcessSandbox(Sandbox):
         self._captures: list[OutputCapture] = []
         self._report: TeardownReport | None = None
         self._endpoint: Endpoint | None = None
+        self._containment: Containment | None = None
+        self._halt: threading.Event | None = None
         self.exited_ns: int | None = None
         self.exit_code: int | None = None
 
@@ -110,11 +122,19 @@ class ProcessSandbox(Sandbox):
             text = text.replace("{" + key + "}", value)
         return text
 
-    def start(self) -> Endpoint:
-        """Start the command, wait for its port and readiness; raises SandboxError on failure."""
+    def start(self, halt: threading.Event | None = None) -> Endpoint:
+        """Start the command, wait for its port and readiness, prove the port is the target's.
+
+        Raises SandboxError on failure (naming a squatter on the port), Interrupted as soon as
+        ``halt`` is set.
+        """
+        self._halt = halt
+        raise_if_halted(halt)
         self._workdir.mkdir(parents=True, exist_ok=True)
         write_secrets(self._workdir / "secrets", self._secrets, mode=0o600)
         port = None if self._spec.port_file else free_port()
+        if port is not None:
+            check_port_free(HOST, port)
         values = self._placeholders(port)
         argv = [self._fill(a, values) for a in self._spec.command] + list(self._extra_args)
         env = {
@@ -145,6 +165,7 @@ class ProcessSandbox(Sandbox):
             OutputCapture(self._log_dir / "target.stderr.log", redactor=redactor),
         ]
         out, err = self._captures
+        self._containment = Containment(self._run_id)
         try:
             self._proc = subprocess.Popen(
                 argv,
@@ -154,19 +175,23 @@ class ProcessSandbox(Sandbox):
                 stdout=out.write_fd,
                 stderr=err.write_fd,
                 start_new_session=True,
-                preexec_fn=_child_setup(limits),
+                preexec_fn=_child_setup(limits, self._containment.preexec()),
             )
         except OSError as exc:
             raise SandboxError(f"cannot start target {argv[0]!r}: {exc.strerror}") from None
         finally:
             for capture in self._captures:
                 capture.start()
+        self._containment.adopted(self._proc.pid)
         deadline = self._clock() + int(self._ready.timeout * 1e9)
         if self._spec.port_file:
             port = self._wait_port_file(Path(self._fill(self._spec.port_file, values)), deadline)
         assert port is not None
         self._endpoint = Endpoint(f"http://{HOST}:{port}", HOST, port, self._proc.pid)
         self._wait_ready(deadline)
+        # Readiness proves something answers; only the socket's holder proves it is ours.
+        held_by = check_port_owned(HOST, port, self._containment.belongs)
+        self._endpoint = dataclasses.replace(self._endpoint, port_held_by=tuple(held_by))
         return self._endpoint
 
     def _check_running(self, waiting_for: str) -> None:
@@ -182,6 +207,7 @@ class ProcessSandbox(Sandbox):
 
     def _wait_port_file(self, path: Path, deadline: int) -> int:
         while self._clock() < deadline:
+            raise_if_halted(self._halt)
             self._check_running("its port file")
             with contextlib.suppress(OSError), path.open("rb") as file:
                 text = file.read(64).decode("ascii", "replace").strip()  # bounded: hostile
@@ -190,7 +216,8 @@ class ProcessSandbox(Sandbox):
                         return parse_port(text)
                     except ValueError as exc:  # hostile: a port past 65535 would wrap around
                         raise SandboxError(f"target's port file {path}: {exc}") from None
-            time.sleep(0.01)
+            pause_interruptibly(0.01, self._halt)
+        raise_if_halted(self._halt)
         raise SandboxError(f"target wrote no port to {path} within {self._ready.timeout:g}s")
 
     def _wait_ready(self, deadline: int) -> None:
@@ -214,6 +241,7 @@ class ProcessSandbox(Sandbox):
             clock=self._clock,
             exited=exited,
             stderr_tail=lambda: _tail(self._log_dir / "target.stderr.log"),
+            halt=self._halt,
         )
 
     # ------------------------------------------------------------------ control
@@ -260,7 +288,7 @@ class ProcessSandbox(Sandbox):
     # ------------------------------------------------------------------ teardown
 
     def teardown(self, grace_s: float = 2.0) -> TeardownReport:
-        """End the whole process group; report whether anything was still running."""
+        """End the whole process group, then every process that escaped it; report both."""
         if self._report is not None:
             return self._report
         proc = self._proc
@@ -283,6 +311,10 @@ class ProcessSandbox(Sandbox):
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
+        leftovers: tuple[KilledLeftover, ...] = ()
+        if self._containment is not None:
+            leftovers = self._containment.kill_all()
+            self._containment.close()
         for capture in self._captures:
             capture.close()
         dropped = sum(c.dropped for c in self._captures)
@@ -292,7 +324,11 @@ class ProcessSandbox(Sandbox):
             ("the harness's own teardown; not counted as a stop"
              if way is not TeardownWay.ALREADY_GONE
              else "the target had already exited")
-            + (f"; {dropped} bytes of its output dropped beyond the log cap" if dropped else ""),
+            + (f"; {dropped} bytes of its output dropped beyond the log cap" if dropped else "")
+            + (f"; killed {len(leftovers)} process(es) that escaped its process group: "
+               + ", ".join(f"pid {k.pid} ({k.cmdline[:80]})" for k in leftovers)
+               if leftovers else ""),
+            leftovers_killed=leftovers,
         )  # fmt: skip
         return self._report
 

@@ -1,14 +1,96 @@
-"""Waiting for a started target to answer its readiness check, whatever sandbox runs it."""
+"""Waiting for a started target to answer its readiness check, whatever sandbox runs it.
+
+Every wait here is bounded twice: each probe by its own deadline for the whole response (a
+target that trickles one header byte at a time cannot stretch it, since no single socket read
+is what is timed), and the whole wait by the readiness deadline. Between socket reads the wait
+looks at the halt event, so Ctrl-C, SIGTERM and ``govdrill halt`` end it within one slice.
+"""
 
 from __future__ import annotations
 
-import http.client
+import signal
+import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from harness.errors import SandboxError
+from harness.errors import Interrupted, SandboxError
 
-__all__ = ["wait_http_ready"]
+__all__ = [
+    "ProbeAnswer",
+    "pause_interruptibly",
+    "probe_http",
+    "raise_if_halted",
+    "wait_http_ready",
+]
+
+PROBE_S = 1.0
+"""The most one readiness probe may take, connect to end of headers."""
+SLICE_S = 0.05
+"""How long one socket read may block before the halt event is looked at again."""
+MAX_HEAD_BYTES = 16 * 1024
+"""A status line and headers longer than this are not an answer but a flood."""
+
+
+def raise_if_halted(halt: threading.Event | None) -> None:
+    """Raise Interrupted when a signal (or ``govdrill halt``) has set ``halt``."""
+    if halt is not None and halt.is_set():
+        raise Interrupted(int(getattr(halt, "signum", signal.SIGINT)))
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswer:
+    """One readiness probe: the status the target answered, or why there was none."""
+
+    status: int | None
+    detail: str
+
+
+def probe_http(
+    host: str,
+    port: int,
+    path: str,
+    *,
+    until_ns: int,
+    clock: Callable[[], int],
+    halt: threading.Event | None = None,
+) -> ProbeAnswer:
+    """``GET path`` once; the status line and headers must all arrive before ``until_ns``."""
+
+    def left_s() -> float:
+        return (until_ns - clock()) / 1e9
+
+    if left_s() <= 0:
+        return ProbeAnswer(None, "no time left to probe")
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    head = b""
+    try:
+        with socket.create_connection((host, port), timeout=min(left_s(), PROBE_S)) as sock:
+            sock.settimeout(max(left_s(), 0.001))
+            sock.sendall(request.encode("ascii"))
+            while b"\r\n\r\n" not in head:
+                raise_if_halted(halt)
+                remaining = left_s()
+                if remaining <= 0:
+                    return ProbeAnswer(None, "answer not complete within its probe deadline")
+                if len(head) > MAX_HEAD_BYTES:
+                    return ProbeAnswer(None, f"headers longer than {MAX_HEAD_BYTES} bytes")
+                sock.settimeout(min(remaining, SLICE_S))
+                try:
+                    chunk = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return ProbeAnswer(None, "connection closed before the headers ended")
+                head += chunk
+    except OSError as exc:
+        return ProbeAnswer(None, str(exc) or type(exc).__name__)
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return ProbeAnswer(None, f"not an HTTP answer: {status_line[:80]!r}")
+    return ProbeAnswer(int(parts[1]), f"HTTP {parts[1]}")
 
 
 def wait_http_ready(
@@ -22,14 +104,17 @@ def wait_http_ready(
     clock: Callable[[], int],
     exited: Callable[[], str | None],
     stderr_tail: Callable[[], str] = lambda: "",
+    halt: threading.Event | None = None,
 ) -> None:
     """Poll ``GET path`` until it answers 200.
 
-    Raises SandboxError when ``exited()`` says how the target ended (with the tail of its
-    stderr, when there is one), or at the deadline with the last answer seen.
+    Raises Interrupted as soon as ``halt`` is set; SandboxError when ``exited()`` says how the
+    target ended (with the tail of its stderr, when there is one), or at the deadline with the
+    last answer seen.
     """
     last = "no answer yet"
     while clock() < deadline_ns:
+        raise_if_halted(halt)
         gone = exited()
         if gone is not None:
             tail = stderr_tail().strip()
@@ -37,19 +122,21 @@ def wait_http_ready(
                 f"target {gone} while waiting for readiness"
                 + (f"; its stderr ends:\n{tail}" if tail else "")
             )
-        conn = http.client.HTTPConnection(host, port, timeout=1)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return
-            last = f"HTTP {response.status}"
-        except OSError as exc:
-            last = str(exc) or type(exc).__name__
-        finally:
-            conn.close()
-        time.sleep(interval_s)
+        until = min(deadline_ns, clock() + int(PROBE_S * 1e9))
+        answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt)
+        if answer.status == 200:
+            return
+        last = answer.detail
+        pause_interruptibly(interval_s, halt)
+    raise_if_halted(halt)
     raise SandboxError(
         f"target not ready at http://{host}:{port}{path} within {timeout_s:g}s (last: {last})"
     )
+
+
+def pause_interruptibly(seconds: float, halt: threading.Event | None) -> None:
+    """Sleep ``seconds`` unless ``halt`` is set first (then return at once)."""
+    if halt is None:
+        time.sleep(seconds)
+    else:
+        halt.wait(seconds)
