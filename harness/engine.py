@@ -50,7 +50,7 @@ from harness.export import RunRecord, junit_xml
 from harness.integrity import current_signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
-from harness.load.process import LoadProcess
+from harness.load.process import LoadProcess, LoadStatus
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
 from harness.report import Observations, write_report
@@ -151,6 +151,8 @@ def run_drill(
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = RunDir(results, drill.drill, stamp, run_id)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
+    # The versions a drill rolls back to keep their own entry however many a target sprays.
+    state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
     secrets = _resolve_secrets(drill)
     state.swept = reaper.sweep()
     staging = run_dir.create()
@@ -320,6 +322,8 @@ def _loop(
             detected_logged = True
             timeline.event("harm_detected", t_ns=detector.detected_ns)
         health = load.health(now)
+        if health.status is LoadStatus.READER_FAILED:  # the harness's fault, not the load's
+            raise LoadError(f"the load reader failed: {health.detail}")
         if not health.ok:
             state.load_failed_ns = now
             state.load_failure = f"{health.status.value}: {health.detail}"
@@ -429,6 +433,7 @@ def _conclude(state: _Run) -> RunResult:
         summary = build_summary(state, metrics, deadlines, ground_truth)
     else:
         summary = build_summary(state, None, (), None)
+    summary["target_events"] = events.to_summary()  # how much of the log the truth rests on
     verdict = RunVerdict(summary["verdict"])
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
@@ -529,6 +534,7 @@ def _load_config(drill: Drill, base_url: str, secrets: dict[str, str]) -> LoadCo
             "harm": [_harm_rule(rule) for rule in drill.harm],
             "safe_state": drill.safe_state.model_dump(),
             "version": {"header": drill.target.version_header},
+            "max_body": int(drill.load.max_body),
         }
     )
 
