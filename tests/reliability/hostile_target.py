@@ -6,7 +6,8 @@ Run as a script (``python hostile_target.py --mode MODE --port-file F --events E
     Every answer names a model version never seen before (``X-Model-Version: v<n>``).
 ``big-body``
     Every answer is a generated body of ``--body-bytes`` bytes (default 1 GiB), streamed in
-    64 KiB chunks with a Content-Length, so the server itself stays small.
+    64 KiB chunks with a Content-Length, so the server itself stays small. With
+    ``--canary-at N`` the text ``CANARY-0123abcd`` starts at byte N of it.
 ``flood-events``
     At start, the target writes an event log of ``--events-bytes`` bytes (default 209 MB) of
     well-formed lines, then serves small, honest answers.
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=Path, required=True)
     parser.add_argument("--body-bytes", type=int, default=1 << 30)
     parser.add_argument("--events-bytes", type=int, default=209_000_000)
+    parser.add_argument("--canary-at", type=int, default=None)
     args = parser.parse_args(argv)
     # SIGTERM keeps its default action: the kernel ends us at once, whatever thread is busy.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -99,6 +101,9 @@ def main(argv: list[str]) -> int:
             self.send_header("X-Model-Version", "v1")
             self.end_headers()
             head = b'{"output": "'
+            if args.canary_at is not None:
+                head = head.ljust(args.canary_at, b"x") + b"CANARY-0123abcd"
+            head = head[:size]
             self.wfile.write(head)
             left = size - len(head)
             try:
