@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import SpecError
 from harness.load.config import MAX_BODY_LIMIT, HarmRuleSpec, LoadConfig, LoadConfigError
 from harness.load.process import LoadProcess
 from harness.observations import ObservationLog, State
+from harness.spec import load_drill
 from tests.load.conftest import hostile_target, peak_rss_mb
 
 CANARY = (HarmRuleSpec(regex="CANARY-[0-9a-f]{8}"),)
@@ -92,3 +94,35 @@ def test_max_body_travels_to_the_child(drill_load_config: Callable[..., LoadConf
     """The cap survives the JSON trip to the load child, and defaults to 1 MiB."""
     assert LoadConfig.from_json(drill_load_config(max_body=4096).to_json()).max_body == 4096
     assert drill_load_config().max_body == 1 << 20
+
+
+DRILL = """\
+drill: body-cap
+target: model-service
+load: {users: 1, max_body: MAX_BODY}
+steps:
+  - at: 1s
+    stop: [sigterm]
+"""
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("512KiB", 512 << 10), ("4096", 4096), ("1MiB", 1 << 20)]
+)
+def test_drill_max_body_accepts_sizes(tmp_path: Path, given: str, expected: int) -> None:
+    """``load.max_body`` takes a size with a binary unit or a number of bytes."""
+    path = tmp_path / "drill.yaml"
+    path.write_text(DRILL.replace("MAX_BODY", given))
+    drill = load_drill(path, targets_dirs=[ROOT / "targets"])
+    assert drill.load.max_body == expected
+
+
+@pytest.mark.parametrize("given", ["0", "1GiB", "yes", "lots"])
+def test_drill_max_body_rejects_nonsense(tmp_path: Path, given: str) -> None:
+    """A zero, too large or unparsable ``load.max_body`` is refused at its line and field."""
+    path = tmp_path / "drill.yaml"
+    path.write_text(DRILL.replace("MAX_BODY", given))
+    with pytest.raises(SpecError) as caught:
+        load_drill(path, targets_dirs=[ROOT / "targets"])
+    assert str(caught.value.problems[0]).startswith(f"{path}:3: load.max_body:")
