@@ -388,6 +388,10 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
             state.load_end_ns = clock()
             with contextlib.suppress(Exception):
                 state.load.stop()
+            failed = state.load.reader_error  # after the loop, while the stream drained
+            if failed is not None and state.error is None and state.interrupted is None:
+                state.error = LoadError(f"the load reader failed: {state.load.health().detail}")
+                timeline.event("harness_error", error=str(state.error))
             timeline.event(
                 "load_stopped", window_end_ns=state.load_end_ns, observations=len(state.log)
             )

@@ -133,3 +133,14 @@ def test_reader_failure_is_a_harness_error(tmp_path: Path) -> None:
         if '"harness_error"' in line
     ]
     assert errors and "the observation store is exhausted" in errors[0]["error"]
+
+
+def test_reader_failure_while_the_load_drains_is_a_harness_error(tmp_path: Path) -> None:
+    """A reader that fails on the child's final line, after the drill's loop has ended, still
+    makes the run a harness error with its cause, not a pass on a partial stream."""
+    drill = ROOT / "tests" / "engine" / "drills" / "truth.yaml"
+    code, out, results = run_probed(tmp_path, drill, "tests.reliability.reader_fault", "final")
+    assert code == 3, out
+    summary = summary_of(only_run(results))
+    assert summary["verdict"] == "error"
+    assert "MemoryError: injected: the final count could not be kept" in summary["error"]
