@@ -182,7 +182,7 @@ class ObservationLog:
             return index
         if self._other is None:
             self._other = len(table)
-            table.append("(other)")  # relabelled with its count by versions()
+            table.append("")  # read through _other_label(), which gives the count
         self._folded_answers += 1
         if len(self._folded) < _MAX_FOLDED_TRACKED:
             self._folded.add(hash(version))
@@ -208,13 +208,14 @@ class ObservationLog:
 
     def __getitem__(self, i: int) -> Observation:
         # truncation is counted, not kept per row
+        index = self._version[i]
         return Observation(
             start_ns=self._start[i],
             end_ns=self._end[i],
             status=self._status[i],
             state=State(self._state[i]),
             harmful=bool(self._harmful[i]),
-            version=self._versions[self._version[i]],
+            version=self._other_label() if index == self._other else self._versions[index],
         )
 
     def __iter__(self) -> Iterator[Observation]:
@@ -241,6 +242,9 @@ class ObservationLog:
             n = self._count
             table = list(self._versions)
             if self._other is not None:
-                floor = "" if len(self._folded) < _MAX_FOLDED_TRACKED else ">="
-                table[self._other] = f"(other: {floor}{len(self._folded)} distinct)"
+                table[self._other] = self._other_label()
             return table, self._version[since:n]
+
+    def _other_label(self) -> str:
+        floor = "" if len(self._folded) < _MAX_FOLDED_TRACKED else ">="
+        return f"(other: {floor}{len(self._folded)} distinct)"

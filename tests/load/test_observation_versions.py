@@ -107,3 +107,10 @@ def test_rollback_is_judged_on_the_whole_version_id() -> None:
     shares its id's low byte are not taken for v1."""
     assert _rollback(to_junk_twin=False) is RollbackKind.CLEAN
     assert _rollback(to_junk_twin=True) is RollbackKind.NOT_ROLLED_BACK
+
+
+def test_a_folded_row_reads_as_the_other_entry() -> None:
+    """A row whose version was folded reads back with the other entry's label."""
+    log = ObservationLog(max_versions=2)
+    log.extend([_obs("a"), _obs("b"), _obs("c"), _obs("d")])
+    assert [o.version for o in log] == ["a", "b", "(other: 2 distinct)", "(other: 2 distinct)"]
