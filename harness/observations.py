@@ -170,6 +170,9 @@ class ObservationLog:
 
     def _id_of(self, version: str) -> int:
         """The id of ``version``, giving it one (or the other entry) when new; lock held."""
+        index = self._version_index.get(version)  # the hot path: a version seen before
+        if index is not None:
+            return index
         version = version[:MAX_VERSION_CHARS]
         index = self._version_index.get(version)
         if index is not None:
