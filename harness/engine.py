@@ -48,7 +48,7 @@ from harness.export import RunRecord, junit_xml
 from harness.integrity import current_signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
-from harness.load.process import LoadProcess
+from harness.load.process import LoadProcess, LoadStatus
 from harness.metrics import analyse, check_ground_truth, judge
 from harness.observations import ObservationLog
 from harness.redact import scrub_folder
@@ -155,6 +155,8 @@ def run_drill(
     redactor = secrets.redactor
     run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
+    # The versions a drill rolls back to keep their own entry however many a target sprays.
+    state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
     swept = reaper.sweep()
     state.swept = list(swept.processes)
     state.swept_resources = [
@@ -386,6 +388,8 @@ def _loop(
             detected_logged = True
             timeline.event("harm_detected", t_ns=detector.detected_ns)
         health = load.health(now)
+        if health.status is LoadStatus.READER_FAILED:  # the harness's fault, not the load's
+            raise LoadError(f"the load reader failed: {health.detail}")
         if not health.ok:
             state.load_failed_ns = now
             state.load_failure = f"{health.status.value}: {health.detail}"
@@ -450,6 +454,10 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
             state.load_end_ns = clock()
             with contextlib.suppress(Exception):
                 state.load.stop()
+            failed = state.load.reader_error  # after the loop, while the stream drained
+            if failed is not None and state.error is None and state.interrupted is None:
+                state.error = LoadError(f"the load reader failed: {state.load.health().detail}")
+                timeline.event("harness_error", error=str(state.error))
             timeline.event(
                 "load_stopped", window_end_ns=state.load_end_ns, observations=len(state.log)
             )
@@ -502,6 +510,7 @@ def _conclude(state: _Run) -> RunResult:
         summary = build_summary(state, metrics, deadlines, ground_truth)
     else:
         summary = build_summary(state, None, (), None)
+    summary["target_events"] = events.to_summary()  # how much of the log the truth rests on
     verdict = RunVerdict(summary["verdict"])
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
@@ -588,6 +597,7 @@ def _load_config(drill: Drill, base_url: str, secrets: Mapping[str, str]) -> Loa
             "harm": [_harm_rule(rule) for rule in drill.harm],
             "safe_state": drill.safe_state.model_dump(),
             "version": {"header": drill.target.version_header},
+            "max_body": int(drill.load.max_body),
         }
     )
 

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.observations import State
+from harness.observations import MAX_VERSION_CHARS, State
 
 __all__ = [
     "AnswerJudge",
@@ -75,9 +75,6 @@ VersionExtractor = Callable[[Mapping[str, str], bytes], str]
 
 AnswerJudge = Callable[[int, Mapping[str, str], bytes, int], tuple[bool, str]]
 """``(status, headers, body, latency_ns) -> (harmful, version)``, from :func:`compile_judge`."""
-
-MAX_VERSION_CHARS: Final = 64
-"""Versions are cut to this length so a misbehaving target cannot bloat the version table."""
 
 
 # --------------------------------------------------------------------------- errors

@@ -3,11 +3,17 @@
 An observation is what the load saw of one request: when it started and ended on the
 host's monotonic clock, the HTTP status (0 when no HTTP answer came), the state the answer
 put the service in (serving, stopped or error), whether the answer was harmful under the
-drill's rules, and which model version answered.
+drill's rules, whether its body was cut at the load's body cap (harm was then judged on the
+prefix), and which model version answered.
 
 The wire form between the load child and the harness is one text line per observation:
-``start_ns,end_ns,status,state,harmful,version`` (``state`` and ``harmful`` as small
-integers, ``version`` possibly empty).
+``start_ns,end_ns,status,state,harmful,truncated,version`` (``state``, ``harmful`` and
+``truncated`` as small integers, ``version`` possibly empty and last, so it may hold commas).
+
+Versions are strings a target chooses, so the log bounds them: each is cut to
+:data:`MAX_VERSION_CHARS`, and only the first :data:`MAX_VERSIONS` distinct ones (plus any the
+drill names, which are always kept) get their own entry. Later newcomers share one entry,
+labelled ``(other: N distinct)``, and are counted.
 """
 
 from __future__ import annotations
@@ -15,10 +21,31 @@ from __future__ import annotations
 import enum
 import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["Observation", "ObservationLog", "State"]
+__all__ = [
+    "MAX_VERSIONS",
+    "MAX_VERSION_CHARS",
+    "Observation",
+    "ObservationLog",
+    "State",
+    "VersionCounts",
+]
+
+MAX_VERSION_CHARS: Final = 64
+"""A version longer than this is cut to it (the load child cuts it too)."""
+
+MAX_VERSIONS: Final = 1024
+"""Distinct versions kept by name; later ones are folded into one ``other`` entry."""
+
+_MAX_FOLDED_TRACKED: Final = 100_000
+"""Folded versions whose distinctness is tracked (a hash each); beyond, the count is a floor."""
+
+_ID_TYPECODE: Final = "H"
+"""Version ids are unsigned 16-bit: the table never exceeds MAX_VERSIONS, the pinned ones and
+the other entry."""
 
 
 class State(enum.IntEnum):
@@ -42,21 +69,23 @@ class Observation:
     state: State
     harmful: bool
     version: str = ""
+    truncated: bool = False
+    """The body was longer than the load's cap; only its prefix was read and judged."""
 
     def to_line(self) -> str:
         """Return the wire form, newline included."""
         return (
             f"{self.start_ns},{self.end_ns},{self.status},{int(self.state)},"
-            f"{int(self.harmful)},{self.version}\n"
+            f"{int(self.harmful)},{int(self.truncated)},{self.version}\n"
         )
 
     @classmethod
     def from_line(cls, line: str) -> Observation:
         """Parse the wire form; raises ValueError on anything malformed."""
-        parts = line.rstrip("\n").split(",", 5)
-        if len(parts) != 6:
-            raise ValueError(f"observation line needs 6 fields, got {len(parts)}: {line!r}")
-        start, end, status, state, harmful, version = parts
+        parts = line.rstrip("\n").split(",", 6)
+        if len(parts) != 7:
+            raise ValueError(f"observation line needs 7 fields, got {len(parts)}: {line[:200]!r}")
+        start, end, status, state, harmful, truncated, version = parts
         return cls(
             start_ns=int(start),
             end_ns=int(end),
@@ -64,7 +93,28 @@ class Observation:
             state=State(int(state)),
             harmful=harmful == "1",
             version=version,
+            truncated=truncated == "1",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class VersionCounts:
+    """How many distinct versions the log kept by name, and what it folded into ``other``."""
+
+    kept: int
+    folded_distinct: int
+    """Distinct versions folded; a floor when ``folded_distinct_exact`` is false."""
+    folded_distinct_exact: bool
+    folded_answers: int
+
+    def to_summary(self) -> dict[str, int | bool]:
+        """The summary.json form."""
+        return {
+            "kept": self.kept,
+            "folded_distinct": self.folded_distinct,
+            "folded_distinct_exact": self.folded_distinct_exact,
+            "folded_answers": self.folded_answers,
+        }
 
 
 class ObservationLog:
@@ -72,37 +122,86 @@ class ObservationLog:
 
     One thread appends (the load reader); any thread may read. Readers see a consistent
     prefix: ``len()`` is taken first and only that many rows are read.
+
+    ``pinned`` versions (those a drill rolls back to) always get their own entry, however many
+    others came first, so judging a rollback never depends on what a target sprayed before it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, pinned: Iterable[str] = (), max_versions: int = MAX_VERSIONS) -> None:
         self._start = array("q")
         self._end = array("q")
         self._status = array("h")
         self._state = array("b")
         self._harmful = array("b")
-        self._version = array("b")
+        self._version = array(_ID_TYPECODE)
         self._versions: list[str] = []
         self._version_index: dict[str, int] = {}
+        self._pinned = frozenset(v[:MAX_VERSION_CHARS] for v in pinned)
+        self._max_versions = max_versions
+        self._other: int | None = None
+        self._folded: set[int] = set()
+        self._folded_answers = 0
+        self._truncated = 0
         self._lock = threading.Lock()
         self._count = 0
 
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def truncated(self) -> int:
+        """How many answers had a body longer than the cap (judged on its prefix)."""
+        return self._truncated
+
+    def version_counts(self) -> VersionCounts:
+        """What the version table kept and folded so far."""
+        with self._lock:
+            kept = len(self._versions) - (self._other is not None)
+            return VersionCounts(
+                kept=kept,
+                folded_distinct=len(self._folded),
+                folded_distinct_exact=len(self._folded) < _MAX_FOLDED_TRACKED,
+                folded_answers=self._folded_answers,
+            )
+
+    def version_id(self, version: str) -> int | None:
+        """The table index of ``version``; None when it never answered or was folded."""
+        return self._version_index.get(version[:MAX_VERSION_CHARS])
+
+    def _id_of(self, version: str) -> int:
+        """The id of ``version``, giving it one (or the other entry) when new; lock held."""
+        index = self._version_index.get(version)  # the hot path: a version seen before
+        if index is not None:
+            return index
+        version = version[:MAX_VERSION_CHARS]
+        index = self._version_index.get(version)
+        if index is not None:
+            return index
+        table = self._versions
+        if len(table) - (self._other is not None) < self._max_versions or version in self._pinned:
+            index = len(table)
+            table.append(version)
+            self._version_index[version] = index
+            return index
+        if self._other is None:
+            self._other = len(table)
+            table.append("")  # read through _other_label(), which gives the count
+        self._folded_answers += 1
+        if len(self._folded) < _MAX_FOLDED_TRACKED:
+            self._folded.add(hash(version))
+        return self._other
+
     def append(self, obs: Observation) -> None:
         """Add one observation."""
         with self._lock:
-            index = self._version_index.get(obs.version)
-            if index is None:
-                index = len(self._versions)
-                self._versions.append(obs.version)
-                self._version_index[obs.version] = index
+            index = self._id_of(obs.version)
             self._start.append(obs.start_ns)
             self._end.append(obs.end_ns)
             self._status.append(obs.status)
             self._state.append(int(obs.state))
             self._harmful.append(int(obs.harmful))
             self._version.append(index)
+            self._truncated += obs.truncated
             self._count += 1
 
     def extend(self, observations: Iterator[Observation] | list[Observation]) -> None:
@@ -111,13 +210,15 @@ class ObservationLog:
             self.append(obs)
 
     def __getitem__(self, i: int) -> Observation:
+        # truncation is counted, not kept per row
+        index = self._version[i]
         return Observation(
             start_ns=self._start[i],
             end_ns=self._end[i],
             status=self._status[i],
             state=State(self._state[i]),
             harmful=bool(self._harmful[i]),
-            version=self._versions[self._version[i]],
+            version=self._other_label() if index == self._other else self._versions[index],
         )
 
     def __iter__(self) -> Iterator[Observation]:
@@ -138,6 +239,15 @@ class ObservationLog:
         )
 
     def versions(self, since: int = 0) -> tuple[list[str], array[int]]:
-        """Return the version table and the index into it of rows ``since``..len()."""
-        n = self._count
-        return list(self._versions), self._version[since:n]
+        """Return the version table and the index into it (unsigned 16-bit ids) of rows
+        ``since``..len(). The folded entry, if any, reads ``(other: N distinct)``."""
+        with self._lock:
+            n = self._count
+            table = list(self._versions)
+            if self._other is not None:
+                table[self._other] = self._other_label()
+            return table, self._version[since:n]
+
+    def _other_label(self) -> str:
+        floor = "" if len(self._folded) < _MAX_FOLDED_TRACKED else ">="
+        return f"(other: {floor}{len(self._folded)} distinct)"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
@@ -21,6 +19,7 @@ from harness.metrics import (
     RunInstants,
 )
 from harness.spec.models import Action, Drill, RunVerdict
+from harness.target_events import read_events  # its home; kept importable from here
 
 if TYPE_CHECKING:
     from harness.engine import _Run
@@ -106,22 +105,6 @@ def steps_detected(run: _Run) -> int | None:
     return None if detector is None else detector.detected_ns
 
 
-def read_events(path: Path) -> list[tuple[int, str, dict[str, Any]]]:
-    """The target's ground-truth event log (one JSON object a line), skipping torn lines."""
-    events = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            item = json.loads(line)
-            events.append((int(item["t_ns"]), str(item["event"]), item))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return events
-
-
 def _rel(run: _Run, t_ns: int | None) -> float | None:
     return None if t_ns is None else round((t_ns - run.zero_ns) / 1e9, 6)
 
@@ -161,6 +144,8 @@ def build_summary(
         "clock": "host CLOCK_MONOTONIC; *_t_s fields are seconds since zero_ns",
         "zero_ns": run.zero_ns,
         "observations": len(run.log),
+        "observations_truncated": run.log.truncated,
+        "observed_versions": run.log.version_counts().to_summary(),
         "target_args": list(drill.target_args),
     }
     if metrics is not None:

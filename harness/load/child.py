@@ -33,6 +33,10 @@ Exit codes: 0 after a clean stop (SIGTERM or EOF on stdin), 1 a fatal error duri
 Timing: each request is timed here with ``time.monotonic_ns()`` (the system-wide monotonic
 clock the harness uses too) just before it is sent and just after its body is read.
 
+Bodies: at most ``config.max_body`` bytes of a body are read and judged. A longer body's
+observation is marked truncated and its connection closed, not drained: a target sending
+gigabytes costs the load one cap of memory per user, and the time to read the cap.
+
 Backpressure: lines are batched and written every 10 ms (and whenever 4096 are pending) with a
 blocking write, so when the harness reads slowly the whole child waits rather than buffering
 without bound.
@@ -61,6 +65,7 @@ __all__ = ["main"]
 _PR_SET_PDEATHSIG: Final = 1
 _FLUSH_EVERY_S: Final = 0.01
 _MAX_PENDING_LINES: Final = 4096
+_BODY_PIECE: Final = 1 << 16
 
 EXIT_OK: Final = 0
 EXIT_FATAL: Final = 1
@@ -314,6 +319,7 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
         headers["Content-Type"] = "application/json"
     judge = compile_judge(config.harm, config.version)
     safe = config.safe_state
+    max_body = config.max_body
     clock = time.monotonic_ns
     put = stream.put_observation
     refused, reset = Failure.CONNECTION_REFUSED, Failure.CONNECTION_RESET
@@ -323,12 +329,13 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
         failure: Failure | None = None
         status = 0
         data = b""
+        truncated = False
         answer_headers: Any = None
         response = None
         start = clock()
         try:
             response = client.request(method, uri, body=body, headers=headers)
-            data = response.read()
+            data, truncated = _read_capped(response, max_body)
             end = clock()
             status = response.status_code
             answer_headers = response.info()
@@ -352,9 +359,26 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
         else:
             harmful, version = judge(status, _HeaderView(answer_headers), data, end - start)
         state = classify_state(status, failure, safe)
-        put(Observation(start, end, status, state, harmful, version).to_line())
+        put(Observation(start, end, status, state, harmful, version, truncated).to_line())
 
     return send
+
+
+def _read_capped(response: Any, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body, and whether there was more.
+
+    Read a piece at a time, so a body of gigabytes never sits in memory; what is left unread
+    makes the response unreusable, and its release closes the connection instead of draining it.
+    """
+    pieces: list[bytes] = []
+    got = 0
+    while got <= cap:
+        piece = response.read(min(_BODY_PIECE, cap + 1 - got))
+        if not piece:
+            return b"".join(pieces), False
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)[:cap], True
 
 
 def _failure_of_errno(code: int | None) -> Failure:

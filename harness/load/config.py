@@ -25,6 +25,9 @@ field              meaning
 ``version``        where an answer names its model version (:class:`~harness.harm.VersionSpec`)
 ``parent_pid``     pid of the harness; the child exits at once when its parent is not this pid
 ``heartbeat_s``    how often the child says it is alive
+``max_body``       the most bytes of an answer's body read and judged (default 1 MiB, at most
+                   :data:`MAX_BODY_LIMIT`); a longer body is cut, its observation marked truncated
+                   and its connection closed rather than drained
 =================  ================================================================================
 """
 
@@ -34,12 +37,14 @@ import json as _json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from harness.harm import HarmRuleError, HarmRuleSpec, SafeStateSpec, VersionSpec
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
+    "MAX_BODY_LIMIT",
     "HarmRuleSpec",
     "LoadConfig",
     "LoadConfigError",
@@ -47,6 +52,12 @@ __all__ = [
     "SafeStateSpec",
     "VersionSpec",
 ]
+
+DEFAULT_MAX_BODY: Final = 1 << 20
+"""Bytes of an answer's body read and judged unless the drill says otherwise (1 MiB)."""
+
+MAX_BODY_LIMIT: Final = 64 << 20
+"""The largest body cap a drill may ask for (64 MiB): every user may hold one such body."""
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -119,6 +130,7 @@ class LoadConfig:
     safe_state: SafeStateSpec = field(default_factory=SafeStateSpec)
     version: VersionSpec = field(default_factory=VersionSpec)
     heartbeat_s: float = 0.1
+    max_body: int = DEFAULT_MAX_BODY
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url) if isinstance(self.base_url, str) else None
@@ -134,6 +146,9 @@ class LoadConfig:
         _positive_number("spawn_rate", self.spawn_rate)
         _positive_number("timeout_s", self.timeout_s)
         _positive_number("heartbeat_s", self.heartbeat_s)
+        _positive_int("max_body", self.max_body)
+        if self.max_body > MAX_BODY_LIMIT:
+            raise LoadConfigError("max_body", self.max_body, f"at most {MAX_BODY_LIMIT} bytes")
         if self.per_user_rate is not None:
             _positive_number("per_user_rate", self.per_user_rate)
         _positive_int("parent_pid", self.parent_pid)
@@ -184,6 +199,7 @@ class LoadConfig:
             },
             "version": {"header": self.version.header, "json_path": self.version.json_path},
             "heartbeat_s": self.heartbeat_s,
+            "max_body": self.max_body,
         }
 
     def to_json(self) -> str:

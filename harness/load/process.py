@@ -12,6 +12,11 @@ Errors::
     ├── LoadStartTimeout       the child did not spawn its users in time
     └── LoadDied               the child exited, or reported a fatal error, before it was stopped
 
+The reader thread never dies silently: whatever it raises is kept
+(:attr:`LoadProcess.reader_error`), the child is stopped, and :meth:`LoadProcess.health` says
+:attr:`LoadStatus.READER_FAILED` with the cause: a fault of the harness, never mistaken for a
+stalled or dead load.
+
 The child cannot outlive the harness: it arms ``PR_SET_PDEATHSIG`` (SIGKILL) at start, which
 Linux fires when the *thread* that started it exits. So call :meth:`LoadProcess.start` from a
 thread that lives as long as the load (the main thread, typically).
@@ -51,6 +56,9 @@ STALL_AFTER_S: Final = 1.0
 
 _RATE_SAMPLES: Final = 8192
 _READ_CHUNK: Final = 1 << 16
+_MAX_LINE: Final = 1 << 16
+"""A line longer than this cannot be the child's (its lines are < 200 bytes): it is dropped
+unread rather than buffered, so the reader's memory stays bounded whatever arrives."""
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 
 
@@ -80,6 +88,8 @@ class LoadStatus(enum.Enum):
     """Exited without being asked to, or reported a fatal error."""
     STOPPED = "stopped"
     """Stopped by :meth:`LoadProcess.stop`."""
+    READER_FAILED = "reader_failed"
+    """The harness's own reader of the child's stream raised: a harness fault, not the load's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,8 @@ class LoadProcess:
         self.error: str | None = None
         """Why the load failed: the child's ``#E`` message or an unexpected exit."""
         self.callback_error: BaseException | None = None
+        self.reader_error: BaseException | None = None
+        """What the reader thread raised, if it failed; the load ends with it."""
         self.malformed_lines = 0
         self.users_spawned = 0
         self.last_heartbeat_ns: int | None = None
@@ -275,6 +287,9 @@ class LoadProcess:
         now = self._clock() if now_ns is None else now_ns
         last = self.last_heartbeat_ns
         since = (now - last) / 1e9 if last is not None else None
+        failed = self.reader_error
+        if failed is not None:  # first: the child it stopped must not read as dead or stalled
+            return LoadHealth(LoadStatus.READER_FAILED, _cause(failed), since)
         code = proc.poll()
         if self._stopping:
             detail = "stopping" if code is None else f"stopped (exit code {code})"
@@ -313,6 +328,29 @@ class LoadProcess:
         proc = self._proc
         assert proc is not None and proc.stdout is not None
         stdout: IO[bytes] = proc.stdout
+        try:
+            self._read_stream(proc, stdout)
+        except BaseException as exc:  # whatever it is, it must be reported
+            self.reader_error = exc
+            self.error = f"the harness's load reader failed: {_cause(exc)}"
+            # Nobody reads the child's stream any more: stop it, or it blocks on a full pipe
+            # and the run would read it as a stalled load.
+            with contextlib.suppress(OSError):
+                proc.terminate()
+        finally:
+            stdout.close()
+            try:
+                code = proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+            if not self._stopping and self.error is None:
+                self.error = f"load child exited unexpectedly (code {code})"
+            elif self.error is None and self.observations_announced is None and code != 0:
+                self.error = f"load child exited with code {code} before its final line"
+            self._eof.set()
+
+    def _read_stream(self, proc: subprocess.Popen[bytes], stdout: IO[bytes]) -> None:
         fd = stdout.fileno()
         log_append = self.log.append
         from_line = Observation.from_line
@@ -321,45 +359,45 @@ class LoadProcess:
         samples = self._rate_samples
         rate_lock = self._rate_lock
         carry = b""
-        try:
-            while True:
-                chunk = os.read(fd, _READ_CHUNK)
-                if not chunk:
-                    break
-                lines = (carry + chunk).split(b"\n")
-                carry = lines.pop()
-                read = 0
-                for raw in lines:
-                    if not raw:
-                        continue
-                    if raw[0] == 0x23:  # "#": a control line
-                        self._control(raw)
-                        continue
+        skipping = False  # inside an overlong line, dropping bytes until its newline
+        while True:
+            chunk = os.read(fd, _READ_CHUNK)
+            if not chunk:
+                break
+            if skipping:
+                cut = chunk.find(b"\n")
+                if cut < 0:
+                    continue
+                chunk, skipping = chunk[cut + 1 :], False
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            if len(carry) > _MAX_LINE:
+                carry, skipping = b"", True
+                self.malformed_lines += 1
+            read = 0
+            for raw in lines:
+                if not raw:
+                    continue
+                if raw[0] == 0x23:  # "#": a control line
+                    self._control(raw)
+                    continue
+                try:
+                    obs = from_line(raw.decode("utf-8", errors="replace"))
+                except ValueError:
+                    self.malformed_lines += 1
+                    continue
+                log_append(obs)
+                read += 1
+                if callback is not None:
                     try:
-                        obs = from_line(raw.decode("utf-8", errors="replace"))
-                    except ValueError:
-                        self.malformed_lines += 1
-                        continue
-                    log_append(obs)
-                    read += 1
-                    if callback is not None:
-                        try:
-                            callback(obs)
-                        except Exception as e:  # the stream must go on
-                            if self.callback_error is None:
-                                self.callback_error = e
-                if read:
-                    self.observations_read += read
-                    with rate_lock:
-                        samples.append((clock(), self.observations_read))
-        finally:
-            stdout.close()
-            code = proc.wait()
-            if not self._stopping and self.error is None:
-                self.error = f"load child exited unexpectedly (code {code})"
-            elif self.error is None and self.observations_announced is None and code != 0:
-                self.error = f"load child exited with code {code} before its final line"
-            self._eof.set()
+                        callback(obs)
+                    except Exception as e:  # the stream must go on
+                        if self.callback_error is None:
+                            self.callback_error = e
+            if read:
+                self.observations_read += read
+                with rate_lock:
+                    samples.append((clock(), self.observations_read))
 
     def _control(self, raw: bytes) -> None:
         kind, _, rest = raw.decode("utf-8", errors="replace").partition(" ")
@@ -375,6 +413,10 @@ class LoadProcess:
             self.observations_announced = _int_or_none(rest)
         else:
             self.malformed_lines += 1
+
+
+def _cause(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _int_or_none(text: str) -> int | None:

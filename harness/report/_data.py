@@ -13,8 +13,12 @@ import yaml
 
 from harness.observations import ObservationLog
 from harness.report._numbers import plus
+from harness.target_events import TargetEvents, read_events
 
-__all__ = ["Bins", "Mark", "Observations", "RunData", "read_run"]
+__all__ = ["REPORT_EVENTS", "Bins", "Mark", "Observations", "RunData", "read_run"]
+
+REPORT_EVENTS = 500
+"""The target's events the report shows at most: the first ones, with what was left out."""
 
 SERVING, STOPPED, ERROR = 0, 1, 2
 
@@ -127,7 +131,8 @@ class RunData:
     summary: dict[str, Any]
     drill: dict[str, Any]
     events: list[dict[str, Any]]
-    target_events: list[dict[str, Any]]
+    target_events: TargetEvents
+    """The first :data:`REPORT_EVENTS` of the target's log, with how much of it they cover."""
     observations: Observations
     snapshots: dict[str, dict[str, Any]]
     files: list[tuple[str, int]]
@@ -213,15 +218,11 @@ class RunData:
 
     def target_claims(self) -> list[tuple[float, str, dict[str, Any]]]:
         """The target's own event log, in seconds since the run's zero."""
-        out = []
-        for e in self.target_events:
-            try:
-                t = (int(e["t_ns"]) - self.zero_ns) / 1e9
-            except (KeyError, TypeError, ValueError):
-                continue
-            fields = {k: v for k, v in e.items() if k not in ("t_ns", "event")}
-            out.append((t, str(e.get("event")), fields))
-        return out
+        zero = self.zero_ns
+        return [
+            ((t_ns - zero) / 1e9, name, {k: v for k, v in e.items() if k not in ("t_ns", "event")})
+            for t_ns, name, e in self.target_events
+        ]
 
 
 def _band(base: float, metric: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -295,7 +296,7 @@ def read_run(folder: Path, observations: Observations | None = None) -> RunData:
         summary=summary,
         drill=drill if isinstance(drill, dict) else {},
         events=_json_lines(folder / "timeline.jsonl"),
-        target_events=_json_lines(folder / "target.events.jsonl"),
+        target_events=read_events(folder / "target.events.jsonl", max_events=REPORT_EVENTS),
         observations=observations
         if observations is not None
         else _observations(folder / "observations.csv.gz"),

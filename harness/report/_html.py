@@ -246,7 +246,27 @@ def _claims(run: RunData) -> str:
         ]
         parts.append("<h3>target.events.jsonl</h3>")
         parts.append(_table(["t (s)", "event", "fields"], rows, {0}))
+    if run.target_events.capped or run.target_events.unreadable_lines:
+        parts.append(f'<p class="note">{escape(_events_left_out(run))}</p>')
     return "".join(parts)
+
+
+def _events_left_out(run: RunData) -> str:
+    """What the events table leaves out of the target's log, and what the harness judged on."""
+    shown = run.target_events
+    text = f"Showing the first {len(shown)} events of a {shown.file_bytes:,}-byte log"
+    if shown.unreadable_lines:
+        text += f" ({shown.unreadable_lines} unreadable lines skipped)"
+    text += f"; {shown.bytes_left_out:,} bytes are not shown."
+    judged = run.summary.get("target_events")
+    if isinstance(judged, dict):
+        text += (
+            f" The ground truth was judged on {judged.get('events')} events from the first"
+            f" {judged.get('bytes_read', 0):,} bytes"
+            + ("." if judged.get("complete") else
+               f"; {judged.get('bytes_left_out', 0):,} bytes of the log were never read.")
+        )  # fmt: skip
+    return text
 
 
 def _rollback_issued(run: RunData) -> float | None:

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     StrictBool,
@@ -21,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.load.config import DEFAULT_MAX_BODY, MAX_BODY_LIMIT
 from harness.spec.durations import Duration
 from harness.spec.urls import check_base_url
 
@@ -65,6 +68,12 @@ MAX_NAME = 64
 def _absolute_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError("must start with '/'")
+    return value
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):  # YAML's yes/no is not a size
+        raise ValueError("expected a size such as 1MiB or a number of bytes")
     return value
 
 
@@ -524,6 +533,11 @@ class LoadSpec(_Frozen):
     timeout: Duration = 2.0
     per_user_rate: float | None = Field(default=None, gt=0)
     """Requests per second per user (Locust's constant throughput); unset: as fast as it answers."""
+    max_body: Annotated[ByteSize, BeforeValidator(_not_bool)] = Field(
+        default=ByteSize(DEFAULT_MAX_BODY), ge=1, le=MAX_BODY_LIMIT
+    )
+    """The most bytes of an answer's body read and judged (``512KiB``, ``4MiB`` or a number of
+    bytes); a longer body is cut there and its answer counted as truncated."""
 
 
 class HarmRule(_Frozen):

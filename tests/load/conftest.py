@@ -170,3 +170,37 @@ def _wait_for(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0
 def drill_wait_for() -> Callable[..., bool]:
     """``wait_for(predicate, timeout_s)``: poll until true or the timeout; return the last value."""
     return _wait_for
+
+
+HOSTILE_TARGET = Path(__file__).resolve().parents[1] / "reliability" / "hostile_load_target.py"
+
+
+@contextlib.contextmanager
+def hostile_target(workdir: Path, *args: str) -> Iterator[str]:
+    """Run ``tests/reliability/hostile_load_target.py`` with ``args``; yield its base URL."""
+    import subprocess
+    import sys
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    port_file = workdir / "port"
+    proc = subprocess.Popen(
+        [sys.executable, str(HOSTILE_TARGET), "--port-file", str(port_file),
+         "--events", str(workdir / "events.jsonl"), *args],
+    )  # fmt: skip
+    try:
+        if not _wait_for(lambda: port_file.exists() or proc.poll() is not None, 20.0):
+            raise AssertionError("the hostile target did not write its port in 20 s")
+        if proc.poll() is not None:
+            raise AssertionError(f"the hostile target exited with code {proc.returncode}")
+        yield f"http://127.0.0.1:{int(port_file.read_text())}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A live process's peak resident set (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for pid {pid}")
