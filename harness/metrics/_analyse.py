@@ -454,7 +454,8 @@ def _window_cause(instants: RunInstants) -> str:
 
 def _widest_gap(closed: list[int], lo: int, hi: int) -> int:
     points = [lo, *closed[bisect_right(closed, lo) : bisect_right(closed, hi)], hi]
-    return max(map(operator.sub, points[1:], points[:-1]))
+    widest: int = max(map(operator.sub, points[1:], points[:-1]))
+    return widest
 
 
 def _count_within(sorted_values: list[int], lo: int, hi: int) -> int:

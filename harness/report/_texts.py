@@ -120,7 +120,11 @@ def _verdicts(s: Summary) -> tuple[str, bool]:
     deadlines = s.get("deadlines") or {}
     if not deadlines:
         return "no deadlines judged", False
-    bad = [f"{n}: {d['verdict']}" for n, d in deadlines.items() if d["verdict"] != "met"]
+    bad = [
+        f"{n}: {d['verdict']}"
+        for n, d in deadlines.items()
+        if d["verdict"] not in ("met", "not_applicable")
+    ]
     return (f"run {s.get('verdict')}; " + (", ".join(bad) if bad else "every deadline met")), True
 
 
