@@ -85,9 +85,13 @@ def _metric(summary: Summary, name: str, deadline: str | None = None) -> tuple[s
     if not m or m.get("value") is None:
         return "not measured in this run", False
     unit = " s" if m.get("unit") == "s" else ""
-    text = f"{m['value']:.3f}{unit} [{m['lower']:.3f}, {m['upper']:.3f}]"
     if m.get("unit") != "s":
         text = f"{m['value']} [{m['lower']}, {m['upper']}]"
+    else:  # an unproven side is shown as unknown, never formatted as a number
+        lower, upper = (
+            "?" if m.get(k) is None else f"{m[k]:.3f}" for k in ("lower", "upper")
+        )
+        text = f"{m['value']:.3f}{unit} [{lower}, {upper}]"
     d = (summary.get("deadlines") or {}).get(deadline or "")
     if d:
         text += f" — deadline {d['limit_s']}{unit}: {d['verdict']}"
