@@ -313,4 +313,3 @@ def test_no_metric_ever_inverts_its_bounds(run: tuple[ObservationLog, RunInstant
     lower <= value <= upper (an unknown side is None)."""
     log, instants = run
     _assert_ordered(analyse(log, instants))
-
