@@ -79,6 +79,7 @@ class Ladder:
     held_ns: int | None = None
     """When the stop had held for the hold, by the analysis's own definition."""
     exhausted_ns: int | None = None
+    announced: bool = False
     watcher: TransitionWatcher = field(init=False)
     """Created when the first rung is issued: the stop counts from that instant."""
 
@@ -164,7 +165,9 @@ class Ladder:
         upper = self.watcher.tracker.upper_ns
         if upper is not None and self.effective_ns is None:
             self.effective_ns = now
-            self.timeline.event("stop_effective_seen", holding_s=self.hold_ns / 1e9)
+            if not self.announced:  # once: a stop that flaps would fill the output
+                self.announced = True
+                self.timeline.event("stop_effective_seen", holding_s=self.hold_ns / 1e9)
         elif upper is None:
             self.effective_ns = None
         current = self.current

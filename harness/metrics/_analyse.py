@@ -501,8 +501,8 @@ def _analyse_rollback(
         lower = issued if last_harm is None else max(issued, last_harm)
         return RollbackAnalysis(
             version, issued, RollbackKind.NO_VERSION, lower, None, False,
-            f"no answer carried a model version (the target declares no version source), "
-            f"so answers from {version} cannot be told from others"
+            f"no answer carried a model version, so answers from {version} cannot be told "
+            f"from others (the target must declare a version_header and send it)"
             + ("" if last_harm is None else
                f"; the last harmful answer started at {_rel(last_harm, issued)}"),
         )  # fmt: skip

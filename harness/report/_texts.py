@@ -88,9 +88,7 @@ def _metric(summary: Summary, name: str, deadline: str | None = None) -> tuple[s
     if m.get("unit") != "s":
         text = f"{m['value']} [{m['lower']}, {m['upper']}]"
     else:  # an unproven side is shown as unknown, never formatted as a number
-        lower, upper = (
-            "?" if m.get(k) is None else f"{m[k]:.3f}" for k in ("lower", "upper")
-        )
+        lower, upper = ("?" if m.get(k) is None else f"{m[k]:.3f}" for k in ("lower", "upper"))
         text = f"{m['value']:.3f}{unit} [{lower}, {upper}]"
     d = (summary.get("deadlines") or {}).get(deadline or "")
     if d:
