@@ -12,8 +12,7 @@ import threading
 from array import array
 from collections.abc import Callable
 
-from harness.metrics._confirm import Tracker
-from harness.metrics._model import AnalysisParams, to_ns
+from harness.metrics import AnalysisParams, ChangeTracker
 from harness.observations import Observation, ObservationLog, State
 
 __all__ = ["HarmDetector", "TransitionWatcher"]
@@ -44,7 +43,7 @@ class HarmDetector:
 
 class TransitionWatcher:
     """Decides, from new observations, when a change (a stop, a rollback) has taken effect
-    and when it has held, by the one definition in ``harness.metrics`` (:class:`Tracker`).
+    and when it has held, by the one definition in ``harness.metrics`` (:class:`ChangeTracker`).
 
     For a stop, serving answers are old and stopped ones new; for a rollback, good answers
     (serving, harm-free, from ``version``) are new and every other answer is old.
@@ -68,10 +67,10 @@ class TransitionWatcher:
         self._log = log
         self._version = version
         n = len(log)
-        self.tracker = Tracker(
+        self.tracker = ChangeTracker(
             issued_ns,
             hold_ns=hold_ns,
-            gap_ns=to_ns(params.presence_gap_s),
+            gap_ns=round(params.presence_gap_s * 1e9),
             factor=params.presence_gap_factor,
             effective_count=confirm,
         )

@@ -10,7 +10,7 @@ limit at ``C`` is ``max(presence_gap_s, presence_gap_factor x the median gap bet
 consecutive ends of all observations that ended in (I - 5 s, C])``: only what had been
 observed by ``C``, so the live watcher knows it when the final analysis does.
 
-The live :class:`Tracker` and the final analysis both call :func:`held_at`; the tracker
+The live :class:`ChangeTracker` and the final analysis both call :func:`held_at`; the tracker
 sees the answers as they arrive, the analysis sees them all. They can differ only by what
 had not arrived yet: an old answer still in flight when the tracker decided makes the final
 analysis call the change partial or resurrected (the tracker's decision was sticky), never
@@ -23,7 +23,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 
-__all__ = ["BASELINE_NS", "Tracker", "held_at", "presence_limit_ns"]
+__all__ = ["BASELINE_NS", "ChangeTracker", "held_at", "presence_limit_ns"]
 
 BASELINE_NS = 5_000_000_000
 """The presence limit is learned from the observations ending in the 5 s before the issue."""
@@ -82,7 +82,7 @@ def held_at(
     return None
 
 
-class Tracker:
+class ChangeTracker:
     """The live side: fed answers as they arrive, says when the change took effect and held.
 
     Effective once ``effective_count`` new answers ended after ``L`` (a debounce for the
