@@ -226,6 +226,13 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
         _print_commands(drill, out)
+        if drill.deadlines.rollback is not None and not drill.target.version_header:
+            print(
+                f"{path}: warning: deadlines.rollback: target {drill.target.target} declares"
+                " no version source (version_header), so no answer can show which version"
+                " answered; the rollback can only end unverified, or missed on harm",
+                file=sys.stderr,
+            )
     return worst
 
 
@@ -257,6 +264,12 @@ def _report(result: Any, out: TextIO) -> None:
     print(
         f"\n{summary['drill']}: {summary['verdict'].upper()}  (run {summary['run_id']})", file=out
     )
+    for failed in summary.get("incident_not_injected") or []:
+        print(
+            f"  INCIDENT NOT INJECTED: step {failed['step']} (inject {failed['incident']})"
+            f" {failed['outcome']}: {failed['detail']}",
+            file=out,
+        )
     for name, d in summary.get("deadlines", {}).items():
         unit = "" if d.get("unit") == "count" else "s"
         print(
@@ -270,6 +283,8 @@ def _report(result: Any, out: TextIO) -> None:
         print("  RESURRECTED: the service served again after it had stopped", file=out)
     if summary.get("stop_theater"):
         print("  STOP THEATER: harmful answers after the stop was acknowledged", file=out)
+    if summary.get("harm_returned"):
+        print("  HARM RETURNED: harmful answers after serving was brought back", file=out)
     truth = summary.get("ground_truth")
     if truth:
         for what in ("stop", "rollback"):

@@ -427,10 +427,12 @@ def _status(
     ladder = steps.ladder
     if ladder is None:
         stop_state = "not issued"
-    elif ladder.effective_ns is not None:
-        stop_state = f"effective ({ladder.current.name})"
+    elif ladder.held_ns is not None:
+        stop_state = f"held (rung {ladder.rung_in_force()})"
     elif ladder.exhausted_ns is not None:
         stop_state = "ladder exhausted"
+    elif ladder.effective_ns is not None:
+        stop_state = f"in effect, holding ({ladder.current.name} issued last)"
     else:
         stop_state = f"waiting on {ladder.current.name}"
     return LiveStatus(

@@ -25,7 +25,7 @@ __all__ = [
 
 _TIMED_METRICS = ("time_to_detect", "time_to_ack", "time_to_stop", "time_in_harm", "rollback_time")
 _COUNT_METRICS = ("harmful_total", "harmful_after_stop_issued", "harmful_after_ack")
-_VERDICTS = ("met", "missed", "unverified")
+_VERDICTS = ("met", "missed", "unverified", "not_applicable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +162,8 @@ def prometheus_registry(records: Sequence[RunRecord]) -> Any:
     )
     deadline = Gauge(
         "govdrill_deadline_verdict",
-        "1 for the verdict each deadline got in the drill's last run (met|missed|unverified)",
+        "1 for the verdict each deadline got in the drill's last run"
+        " (met|missed|unverified|not_applicable)",
         ["drill", "deadline", "verdict"],
         registry=registry,
     )

@@ -24,8 +24,12 @@ _KEY_EVENTS = {
     "stop_rung_issued": "stop rung {rung} issued",
     "stop_rung_returned": "stop rung {rung}: {outcome} ({detail})",
     "stop_escalated": "escalating past {from_rung}: {why}",
-    "stop_effective_seen": "stop took effect (rung {rung})",
-    "stop_ladder_exhausted": "stop ladder exhausted without effect",
+    "incident_not_injected": (
+        "INCIDENT NOT INJECTED: step {step} ({incident}) {outcome}: {detail}"
+    ),
+    "stop_effective_seen": "stop in effect; holding for {holding_s}s",
+    "stop_confirmed": "stop held (rung {rung})",
+    "stop_ladder_exhausted": "stop ladder exhausted: {why}",
     "load_failed": "LOAD FAILED: {state} {detail}",
     "harness_error": "harness error: {error}",
     "interrupted": "interrupted by signal {signal}",

@@ -59,22 +59,37 @@ class StepState:
 
 @dataclass(slots=True)
 class Ladder:
-    """An escalation ladder: try each rung until the stop takes effect."""
+    """An escalation ladder: try each rung until the stop has taken effect and held.
+
+    A rung is given up on ``grace`` after it was issued when the stop is not in effect then
+    (at once when it failed and ``escalate_on_failure``); when the stop is in effect but has
+    not held, a further ``grace`` after the hold could have completed. The last rung given up
+    on exhausts the ladder. Only a stop that held names the rung that did it.
+    """
 
     rungs: list[tuple[str, ControlBackend]]
     grace_ns: int
-    watcher: TransitionWatcher
+    log: ObservationLog
     timeline: Timeline
+    hold_ns: int = 0
     escalate_on_failure: bool = True
     climbed: list[RungRecord] = field(default_factory=list)
     effective_ns: int | None = None
+    """When the stop was first seen in effect (not yet held); None while it is not."""
+    held_ns: int | None = None
+    """When the stop had held for the hold, by the analysis's own definition."""
     exhausted_ns: int | None = None
+    announced: bool = False
+    watcher: TransitionWatcher = field(init=False)
+    """Created when the first rung is issued: the stop counts from that instant."""
 
     def issue_next(self) -> None:
         """Issue the next rung's stop."""
         name, backend = self.rungs[len(self.climbed)]
         call = backend.call(Action.STOP)
         self.climbed.append(RungRecord(name, call.issued_ns, call))
+        if len(self.climbed) == 1:
+            self.watcher = TransitionWatcher(self.log, call.issued_ns, hold_ns=self.hold_ns)
         self.timeline.event(
             "stop_rung_issued", t_ns=call.issued_ns, rung=name, index=len(self.climbed) - 1
         )
@@ -83,6 +98,11 @@ class Ladder:
     def current(self) -> RungRecord:
         """The rung issued last."""
         return self.climbed[-1]
+
+    @property
+    def can_acknowledge(self) -> bool:
+        """Whether any rung of the ladder can answer (a signal cannot)."""
+        return any(backend.acknowledges for _name, backend in self.rungs)
 
     @property
     def first_ack_ns(self) -> int | None:
@@ -96,6 +116,15 @@ class Ladder:
             and backends[r.name].acknowledges
         ]
         return min(acks) if acks else None
+
+    def rung_in_force(self) -> str | None:
+        """The last rung issued before the gate had certainly closed, as the analysis names
+        ``rung_used``; None until the stop has held."""
+        upper = self.watcher.tracker.upper_ns
+        if self.held_ns is None or upper is None:
+            return None
+        before = [r for r in self.climbed if r.issued_ns < upper]
+        return max(before, key=lambda r: r.issued_ns).name if before else None
 
     def collect(self, *, wait: bool = False) -> None:
         """Record rungs whose calls have returned (with ``wait``, each within its timeout)."""
@@ -111,34 +140,59 @@ class Ladder:
                         detail=rung.result.detail,
                     )
 
-    def tick(self, now: int) -> bool:
-        """Advance; True once the ladder is settled (effective or exhausted)."""
-        self.collect()
-        if self.effective_ns is not None or self.exhausted_ns is not None:
+    def check_held(self, now: int) -> bool:
+        """Whether the stop has held; records it the first time (also after exhaustion)."""
+        if self.held_ns is not None:
             return True
-        if self.watcher.update(now):
-            self.effective_ns = self.watcher.effective_ns
-            self.timeline.event("stop_effective_seen", rung=self.current.name)
-            return True
-        current = self.current
-        failed = (
-            self.escalate_on_failure
-            and current.result is not None
-            and current.result.outcome is not CallOutcome.ACKED
+        if not self.watcher.held(now):
+            return False
+        self.held_ns = now
+        self.timeline.event(
+            "stop_confirmed",
+            rung=self.rung_in_force(),
+            held_s=self.hold_ns / 1e9,
+            effective_t_ns=self.watcher.tracker.upper_ns,
         )
-        if failed or now - current.issued_ns >= self.grace_ns:
-            if len(self.climbed) < len(self.rungs):
-                self.timeline.event(
-                    "stop_escalated",
-                    from_rung=current.name,
-                    why="rung failed" if failed else "not effective within grace",
-                )
-                self.issue_next()
-            elif now - current.issued_ns >= self.grace_ns:
-                self.exhausted_ns = now
-                self.timeline.event("stop_ladder_exhausted", rungs=len(self.climbed))
-                return True
-        return False
+        return True
+
+    def tick(self, now: int) -> bool:
+        """Advance; True once the ladder is settled (held or exhausted)."""
+        self.collect()
+        if self.held_ns is not None or self.exhausted_ns is not None:
+            return True
+        if self.check_held(now):
+            return True
+        upper = self.watcher.tracker.upper_ns
+        if upper is not None and self.effective_ns is None:
+            self.effective_ns = now
+            if not self.announced:  # once: a stop that flaps would fill the output
+                self.announced = True
+                self.timeline.event("stop_effective_seen", holding_s=self.hold_ns / 1e9)
+        elif upper is None:
+            self.effective_ns = None
+        current = self.current
+        if upper is not None:
+            give_up = now >= max(current.issued_ns, upper + self.hold_ns) + self.grace_ns
+            why = "in effect but did not hold"
+        else:
+            failed = (
+                self.escalate_on_failure
+                and current.result is not None
+                and current.result.outcome is not CallOutcome.ACKED
+            )
+            give_up = failed or now - current.issued_ns >= self.grace_ns
+            why = "rung failed" if failed else "not effective within grace"
+        if not give_up:
+            return False
+        if len(self.climbed) < len(self.rungs):
+            self.timeline.event("stop_escalated", from_rung=current.name, why=why)
+            self.issue_next()
+            return False
+        if upper is None and now - current.issued_ns < self.grace_ns:
+            return False  # the last rung failed at once: it still gets its grace
+        self.exhausted_ns = now
+        self.timeline.event("stop_ladder_exhausted", rungs=len(self.climbed), why=why)
+        return True
 
 
 class Steps:
@@ -169,6 +223,8 @@ class Steps:
         self.ladder: Ladder | None = None
         self.rollbacks: list[TransitionWatcher] = []
         """One watcher per rollback issued: when every answer came from the new version."""
+        self.failed_injects: list[StepState] = []
+        """Inject steps whose call failed: the incident the drill tests never happened."""
 
     # ------------------------------------------------------------------ queries
 
@@ -189,16 +245,23 @@ class Steps:
         return max(times) if times else None
 
     def end_ns(self, hold_ns: int, now: int) -> int | None:
-        """When the drill may end: the hold after the last step settled and, if seen by
-        then, after the last rollback took effect (so the analysis can confirm it)."""
+        """When the drill may end: the hold after the last step settled and, for each
+        rollback, until it has held; one that has not held by then is watched until its
+        deadline has passed by a hold (so the analysis can prove it missed), or, with no
+        deadline, until it could have held once in effect."""
         last = self.last_settled_ns()
         if last is None:
             return None
         end = last + hold_ns
+        limit = self._drill.deadlines.rollback
         for watcher in self.rollbacks:
-            watcher.update(now)
-            if watcher.effective_ns is not None:
-                end = max(end, watcher.effective_ns + hold_ns)
+            if watcher.held(now):
+                assert watcher.held_ns is not None
+                end = max(end, watcher.held_ns)
+            elif limit is not None:
+                end = max(end, watcher.tracker.issued_ns + int(limit * 1e9) + hold_ns)
+            elif (upper := watcher.tracker.upper_ns) is not None:
+                end = max(end, upper + hold_ns)
         return end
 
     def waiting_only_on_harm(self) -> bool:
@@ -237,17 +300,13 @@ class Steps:
                 self._progress(state, now)
 
     def _confirm_stop(self, now: int) -> None:
-        """``after: stopped`` waits until the stop has held, unbroken, for the drill's hold."""
+        """``after: stopped`` waits until the stop has held for the drill's hold, as the
+        final analysis defines it (also after the ladder was exhausted, until the end)."""
         ladder = self.ladder
-        if self.stopped_ns is not None or ladder is None or ladder.effective_ns is None:
+        if self.stopped_ns is not None or ladder is None:
             return
-        if not ladder.watcher.update(now):
-            return  # served again: not confirmed (the analysis will say resurrected)
-        effective = ladder.watcher.effective_ns
-        assert effective is not None
-        if now >= effective + self._hold_ns:
+        if ladder.check_held(now):
             self.stopped_ns = now
-            self._timeline.event("stop_confirmed", held_s=self._drill.hold)
 
     def undo_incidents(self) -> None:
         """Switch off every incident this drill switched on and did not clear (on an
@@ -308,12 +367,12 @@ class Steps:
         if action is Action.STOP:
             assert step.stop is not None
             rungs = [(name, self._backends[name]) for name in step.stop]
-            watcher = TransitionWatcher(self._log, now)
             ladder = Ladder(
                 rungs,
                 int(step.grace * 1e9),
-                watcher,
+                self._log,
                 self._timeline,
+                hold_ns=self._hold_ns,
                 escalate_on_failure=step.escalate == "on_failure",
             )
             ladder.issue_next()
@@ -334,7 +393,12 @@ class Steps:
             )
             self._timeline.event("rollback_issued", t_ns=state.call.issued_ns, via=via)
             self.rollbacks.append(
-                TransitionWatcher(self._log, state.call.issued_ns, version=step.rollback["to"])
+                TransitionWatcher(
+                    self._log,
+                    state.call.issued_ns,
+                    hold_ns=self._hold_ns,
+                    version=step.rollback["to"],
+                )
             )
         else:
             assert step.resume is not None
@@ -362,12 +426,15 @@ class Steps:
     def _progress(self, state: StepState, now: int) -> None:
         if state.ladder is not None:
             if state.ladder.tick(now):
-                state.settled_ns = now
-                if state.ladder.effective_ns is not None:
+                upper = state.ladder.watcher.tracker.upper_ns
+                if state.ladder.held_ns is not None and upper is not None:
+                    # Settled when it took effect: the hold after it has already passed.
+                    state.settled_ns = min(now, upper)
                     state.phase = StepPhase.DONE
                 else:
+                    state.settled_ns = now
                     state.phase = StepPhase.FAILED
-                    state.detail = "the stop ladder was exhausted without the stop taking effect"
+                    state.detail = "the stop ladder was exhausted without the stop holding"
             return
         assert state.call is not None
         result = state.call.poll()
@@ -385,3 +452,13 @@ class Steps:
             outcome=result.outcome.value,
             detail=result.detail,
         )
+        if state.step.action is Action.INJECT and state.phase is StepPhase.FAILED:
+            self.failed_injects.append(state)
+            self._timeline.event(
+                "incident_not_injected",
+                step=state.id,
+                incident=state.step.inject,
+                outcome=result.outcome.value,
+                detail=result.detail,
+                t_ns=result.returned_ns,
+            )

@@ -11,7 +11,6 @@ from harness.control import CallOutcome
 from harness.metrics import (
     DeadlineResult,
     Deadlines,
-    DeadlineVerdict,
     GroundTruthCheck,
     Metrics,
     RungAttempt,
@@ -19,6 +18,7 @@ from harness.metrics import (
     RunInstants,
 )
 from harness.spec.models import Action, Drill, RunVerdict
+from harness.steps import StepPhase, Steps, StepState
 from harness.target_events import read_events  # its home; kept importable from here
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ def build_instants(run: _Run) -> RunInstants:
         if call is None:
             continue
         action = state.step.action
-        if action is Action.INJECT and incident_ns is None:
+        if action is Action.INJECT and incident_ns is None and state.phase is StepPhase.DONE:
+            # Only an injection the target accepted starts the incident's clock.
             incident_ns = call.issued_ns
         elif action is Action.ROLLBACK and rollback_ns is None:
             rollback_ns = call.issued_ns
@@ -96,7 +97,36 @@ def build_instants(run: _Run) -> RunInstants:
         resumes_ns=tuple(resumes),
         load_healthy=run.load_failed_ns is None,
         load_failed_ns=run.load_failed_ns,
+        ack_possible=ladder is None or ladder.can_acknowledge,
+        incident_failure=_incident_failure(steps) if incident_ns is None else None,
     )
+
+
+def _incident_failure(steps: Steps) -> str | None:
+    """The first inject step that failed, said the way the evidence names it."""
+    if not steps.failed_injects:
+        return None
+    state = steps.failed_injects[0]
+    return f"step {state.id} (inject {state.step.inject}) {_outcome(state)}: {state.detail}"
+
+
+def _outcome(state: StepState) -> str:
+    return "failed" if state.result is None else state.result.outcome.value
+
+
+def incident_not_injected(steps: Steps | None) -> list[dict[str, Any]]:
+    """Every inject step whose call failed, for the top of the summary."""
+    if steps is None:
+        return []
+    return [
+        {
+            "step": s.id,
+            "incident": s.step.inject,
+            "outcome": _outcome(s),
+            "detail": s.detail,
+        }
+        for s in steps.failed_injects
+    ]
 
 
 def steps_detected(run: _Run) -> int | None:
@@ -121,7 +151,7 @@ def build_summary(
         verdict = RunVerdict.INTERRUPTED
     elif run.error is not None or metrics is None:
         verdict = RunVerdict.ERROR
-    elif all(d.verdict is DeadlineVerdict.MET for d in deadlines):
+    elif all(d.verdict.passes for d in deadlines):
         verdict = RunVerdict.PASSED
     else:
         verdict = RunVerdict.FAILED
@@ -131,6 +161,8 @@ def build_summary(
         "target": drill.target.target,
         "sandbox": drill.resolved_sandbox,
         "verdict": verdict.value,
+        # Named first: a drill whose incident never happened tested nothing after it.
+        "incident_not_injected": incident_not_injected(run.steps),
         "deadlines": {},
         "metrics": {},
         "rung_used": None,

@@ -1,8 +1,9 @@
 """Live judgements the drill makes while the load runs: harm seen, stop taken effect.
 
 These drive the steps (``when: harm_detected``, ``after: stopped``, the next rung of a
-ladder). They are deliberately simple and fast; the figures in the evidence come from the
-full analysis in ``harness.metrics`` after the run, never from these.
+ladder). "Taken effect" and "held" are decided by the same code the final analysis uses
+(``harness.metrics._confirm``), fed incrementally; the figures in the evidence come from
+the full analysis after the run, never from these.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import threading
 from array import array
 from collections.abc import Callable
 
+from harness.metrics import AnalysisParams, ChangeTracker
 from harness.observations import Observation, ObservationLog, State
 
 __all__ = ["HarmDetector", "TransitionWatcher"]
 
 _SERVING = int(State.SERVING)
 _STOPPED = int(State.STOPPED)
+_STOP_KIND = {_SERVING: 1, _STOPPED: 2}
 
 
 class HarmDetector:
@@ -39,61 +42,78 @@ class HarmDetector:
 
 
 class TransitionWatcher:
-    """Decides, from new observations, when a change (a stop, a rollback) has taken effect.
+    """Decides, from new observations, when a change (a stop, a rollback) has taken effect
+    and when it has held, by the one definition in ``harness.metrics`` (:class:`ChangeTracker`).
 
-    Effective (live) once ``confirm`` answers of the new kind have ended after the start of
-    the last answer of the old kind that could have been handled after the change was
-    issued. A later old-kind answer withdraws the decision until new evidence arrives.
+    For a stop, serving answers are old and stopped ones new; for a rollback, good answers
+    (serving, harm-free, from ``version``) are new and every other answer is old.
     """
+
+    BASELINE_ROWS = 65_536
+    """Rows this far back from the issue are read (the presence limit is learned from the
+    5 s before it)."""
 
     def __init__(
         self,
         log: ObservationLog,
         issued_ns: int,
         *,
+        hold_ns: int,
         version: str | None = None,
         confirm: int = 3,
+        params: AnalysisParams | None = None,
     ) -> None:
+        params = params if params is not None else AnalysisParams()
         self._log = log
-        self._issued = issued_ns
         self._version = version
-        self._confirm = confirm
-        self._next = 0
-        self._last_old_start = issued_ns
-        self._new_ends: list[int] = []
+        n = len(log)
+        self.tracker = ChangeTracker(
+            issued_ns,
+            hold_ns=hold_ns,
+            gap_ns=round(params.presence_gap_s * 1e9),
+            factor=params.presence_gap_factor,
+            effective_count=confirm,
+        )
+        # Rows before the issue that ended after it still count; rows are roughly in end
+        # order, so start a little before the current length.
+        self._next = max(0, n - self.BASELINE_ROWS)
         self.effective_ns: int | None = None
+        """When the watcher first saw the change take effect (withdrawn if undone)."""
 
-    def _kinds(self, since: int) -> tuple[list[bool], list[bool], array[int], array[int]]:
-        """For each new row: (is old kind, is new kind), plus starts and ends."""
+    def _kinds(self, since: int) -> tuple[list[int], array[int], array[int]]:
+        """For each new row: 1 old kind, 2 new kind, 0 neither; plus starts and ends."""
         start, end, _status, state, harmful = self._log.columns(since)
         if self._version is None:  # a stop: serving is old, stopped is new
-            old = [s == _SERVING for s in state]
-            new = [s == _STOPPED for s in state]
+            kinds = [_STOP_KIND.get(s, 0) for s in state]
         else:  # a rollback: good answers are new, every other answer is old
             table, index = self._log.versions(since)
             wanted = table.index(self._version) if self._version in table else -1
-            new = [
-                s == _SERVING and not h and v == wanted
+            kinds = [
+                2 if s == _SERVING and not h and v == wanted else 1
                 for s, h, v in zip(state, harmful, index, strict=False)
             ]
-            old = [not g for g in new]
-        return old, new, start, end
+        return kinds, start, end
 
     def update(self, now_ns: int) -> bool:
-        """Scan what arrived since the last call; True once the change has taken effect."""
+        """Scan what arrived since the last call; True while the change is in effect."""
         if len(self._log) > self._next:
-            old, new, start, end = self._kinds(self._next)
-            for i in range(min(len(old), len(start))):
-                if end[i] <= self._issued:
-                    continue
-                if old[i]:
-                    if start[i] > self._last_old_start:
-                        self._last_old_start = start[i]
-                        self._new_ends = [e for e in self._new_ends if e > start[i]]
-                        self.effective_ns = None
-                elif new[i] and end[i] > self._last_old_start:
-                    self._new_ends.append(end[i])
-            self._next += min(len(old), len(start))
-        if self.effective_ns is None and len(self._new_ends) >= self._confirm:
-            self.effective_ns = now_ns
+            kinds, start, end = self._kinds(self._next)
+            n = min(len(kinds), len(start), len(end))
+            self.tracker.add(start[:n], end[:n], kinds[:n])
+            self._next += n
+        if self.tracker.effective():
+            if self.effective_ns is None:
+                self.effective_ns = now_ns
+        else:
+            self.effective_ns = None
         return self.effective_ns is not None
+
+    def held(self, now_ns: int) -> bool:
+        """Whether the change has held for the hold (sticky), on what arrived by now."""
+        self.update(now_ns)
+        return self.tracker.held(now_ns)
+
+    @property
+    def held_ns(self) -> int | None:
+        """The instant the hold completed, once it has."""
+        return self.tracker.held_ns

@@ -1,6 +1,7 @@
 """Metrics and conservative verdicts from one run's observations: never claim more than observed.
 
-Pure computation, no I/O and no clock: :func:`analyse` takes the run's
+Pure computation, no I/O and no clock (every bound keeps ``lower <= value <= upper``; an
+unknown side is None, never an inversion; a property test holds it): :func:`analyse` takes the run's
 :class:`~harness.observations.ObservationLog` and the harness's own :class:`RunInstants`
 (all on the host monotonic clock) and returns frozen :class:`Metrics`; :func:`judge` turns
 them into one :class:`DeadlineResult` per limit; :func:`check_ground_truth` sets a target's
@@ -42,39 +43,62 @@ Effective stop
     handled before the resume); stopped answers count if they started before it. So serving
     after a resume is never a resurrection.
 
-Confirmation by the hold
-    The stop is confirmed when STOPPED answers are *present* over ``[U, U + hold_s]`` with no
-    serving one, and that whole stretch lies within the observation window (and before the
-    load failed, when it did). Present: no gap in ``U``, the stopped ends, ``U + hold_s`` is
-    longer than ``max(presence_gap_s, presence_gap_factor x median gap between consecutive
-    ends of all observations)`` (defaults 0.25 s and 2). If the drill resumes before the hold
-    elapses, the stopped answers up to the resume must be present and form a confirmed
-    stretch. Without confirmation the upper bound is unknown: ``time_to_stop`` keeps only its
-    lower bound and cannot be met.
+Confirmation by the hold (one definition, ``harness.metrics._confirm``)
+    The stop *held* at the earliest instant ``C`` such that STOPPED answers are *present*
+    over ``[C - hold_s, C]`` with ``C - hold_s >= U``, no serving answer after ``L``, and
+    ``C`` within the observation window (and before the load failed, when it did). Present:
+    no gap between consecutive stopped ends, nor at either edge of the stretch, is longer
+    than the presence limit at ``C``: ``max(presence_gap_s, presence_gap_factor x median gap
+    between consecutive ends of every observation that ended in (I - 5 s, C])`` (defaults
+    0.25 s and 2). A gap right after ``U`` (connections draining) only delays ``C``; it does
+    not undo the stop. The live watcher (``harness.watch``) asks the same function on what
+    has arrived, so ``after: stopped`` fires exactly when the analysis would call the stop
+    confirmed; they differ only on answers still in flight, which make the analysis report
+    a resurrection or partial stop, never a silent confirmation. If the drill resumes before
+    the hold elapses, the stopped answers up to the resume must be present and form a
+    confirmed stretch. Without confirmation the upper bound is unknown: ``time_to_stop``
+    keeps only its lower bound and cannot be met.
 
 Time in harm
-    The first harm was handled in ``[min start, min end]`` over the harmful observations, so
-    ``time_in_harm`` lies in ``[L - min end, U - min start]`` (clamped at 0): the latest the
-    harm could have begun against the earliest the gate could have closed, and the reverse.
+    Harm ends when served answers are harm-free, whether a stop or a rollback did it. The
+    end of harm is bounded as a stop with harmful answers as the old kind and harm-free ones
+    (STOPPED, or SERVING and not harmful) as the new: ``Lh`` = the last harmful start,
+    ``Uh`` = the first harm-free end after it, held by the same hold as a stop, through the
+    end of the window. The first harm was handled in ``[min start, min end]`` over the
+    harmful observations, so ``time_in_harm`` lies in ``[Lh - min end, Uh - min start]``
+    (clamped at 0). It therefore covers every harmful window, returned harm included, up to
+    the end of the hold; without a held end it keeps only its lower bound.
 
-Counts
-    ``harmful_after_stop_issued`` counts harmful answers with ``start >= I`` (certainly sent
-    after); its upper bound counts those with ``end > I`` (possibly handled after) and is
-    proven only when observations were present from ``I`` to the window end with the load
-    healthy. ``harmful_after_ack`` likewise from the acknowledgement; a positive certain
-    count there is **stop theater**.
+Phases and counts
+    Harm is attributed to the phase it happened in. The stop's phases run from ``I`` (or the
+    acknowledgement ``A``) to ``B``, the first resume or rollback issued after ``I`` (or the
+    window end). ``harmful_after_stop_issued`` counts harmful answers certainly handled in
+    ``[I, B)`` (``start >= I`` and ``end <= B``); its upper bound those possibly handled in it
+    (``end > I`` and ``start < B``; after a clean confirmed stop a serving answer was handled
+    by ``U`` too), so ``lower <= upper`` by construction. The upper bound is proven only when
+    observations were present from ``I`` to the window end with the load healthy.
+    ``harmful_after_ack`` likewise from ``A``; a positive certain count there is **stop
+    theater**. ``harm_returned`` counts harmful answers started at or after the earlier of
+    ``B`` and the first harmful start that followed harm-free answers held for the hold (the
+    rollback, the resume or the stop failed); it is never stop theater.
 
 Rollback
     An answer is *good* when SERVING, from the rollback version and not harmful; every other
     answer (other versions, harmful, STOPPED, ERROR) is bad. The switch is bounded exactly as
     the stop with good in place of STOPPED over the answers ending after the rollback was
-    issued, and confirmed by good answers present for the hold; a confirmed good stretch
-    followed by a bad answer is a reversion.
+    issued, and held by the same definition; a confirmed good stretch followed by a bad
+    answer is a reversion. When answers were served after the issue but none carried a
+    version (kind NO_VERSION), good and bad cannot be told apart: the lower bound is the last
+    harmful start (harm proves a late switch), the upper is unknown, and the reason says that
+    no answer carried a model version. The live engine keeps observing a rollback that has
+    not held until its deadline has passed by a hold, so a rollback that never worked is
+    proven missed rather than left unverified.
 
 Rung used
-    The last rung (not SKIPPED) issued before ``U``: the one in force when the gate had
-    certainly closed. ``rung_used_certain`` is False when it was issued inside ``(L, U)``
-    after an earlier rung, since the earlier one may then have done it.
+    Only a stop that held names a rung: the last rung (not SKIPPED) issued before ``U``, the
+    one in force when the gate had certainly closed. ``rung_used_certain`` is False when it
+    was issued inside ``(L, U)`` after an earlier rung, since the earlier one may then have
+    done it.
 
 Verdicts (``judge``)
     MISSED when the proven lower bound exceeds the limit; MET when the proven upper bound is
@@ -85,9 +109,17 @@ Verdicts (``judge``)
     never happened the wait so far (to the window end, or to the load failure for
     detection, which rests on observations) is a lower bound. A load that failed proves
     nothing after it: every upper bound that needed later observations is withheld.
+    NOT_APPLICABLE when the deadline cannot apply: ``ack`` for a ladder with no rung that can
+    answer (signals only); in a mixed ladder ``ack`` is the first answering rung's
+    acknowledgement as usual. When the incident's inject call failed, ``detect`` and every
+    deadline that depends on the incident (the harm deadlines when no harm was observed,
+    ``ack``/``stop``/``rollback`` when their step never ran) are UNVERIFIED with the reason
+    "incident not injected: <step>", never MISSED. A drill passes when every deadline is MET
+    or NOT_APPLICABLE.
 """
 
 from harness.metrics._analyse import analyse
+from harness.metrics._confirm import ChangeTracker, held_at, presence_limit_ns
 from harness.metrics._ground_truth import TargetEvent, check_ground_truth
 from harness.metrics._judge import judge
 from harness.metrics._model import (
@@ -112,6 +144,7 @@ from harness.metrics._model import (
 
 __all__ = [
     "AnalysisParams",
+    "ChangeTracker",
     "DeadlineResult",
     "DeadlineVerdict",
     "Deadlines",
@@ -131,5 +164,7 @@ __all__ = [
     "Unit",
     "analyse",
     "check_ground_truth",
+    "held_at",
     "judge",
+    "presence_limit_ns",
 ]

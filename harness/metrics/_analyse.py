@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import operator
 import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import compress
 
-from harness.metrics._bounds import Presence, Transition, largest_gap, transition
+from harness.metrics._bounds import Presence, Transition, transition
+from harness.metrics._confirm import held_at, presence_limit_ns
 from harness.metrics._model import (
     NS_PER_S,
     AnalysisParams,
@@ -30,6 +33,9 @@ __all__ = ["analyse"]
 
 _NEVER = 2**63 - 1
 
+Limit = Callable[[int], int]
+"""The presence limit at an instant (see ``harness.metrics._confirm``)."""
+
 
 def _only(*values: int) -> bytes:
     """A bytes.translate table mapping each of ``values`` to 1 and every other byte to 0."""
@@ -50,6 +56,11 @@ def _and(*masks: bytes) -> bytes:
     for mask in masks[1:]:
         acc &= int.from_bytes(mask, "little")
     return acc.to_bytes(len(masks[0]), "little")
+
+
+def _or(a: bytes, b: bytes) -> bytes:
+    """Row-wise OR of two 0/1 byte masks."""
+    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
 
 
 def _rel(t_ns: int, origin_ns: int) -> str:
@@ -151,26 +162,32 @@ class _Harm:
             self.ends_after = list(compress(cols.end, kept))
             self.serving_after = list(compress(cols.serving, kept))
 
-    def counts(self, t_ns: int | None, gate_closed_by: int | None = None) -> tuple[int, int] | None:
-        """(certainly after, possibly after): harmful answers that started at or after
-        ``t_ns``, and that may have been handled after it.
+    def counts(
+        self, t_ns: int | None, until_ns: int | None = None, gate_closed_by: int | None = None
+    ) -> tuple[int, int] | None:
+        """(certainly in, possibly in) the phase ``[t_ns, until_ns)``: harmful answers
+        certainly handled in it (started at or after ``t_ns``, ended by ``until_ns``), and
+        those that may have been (ended after ``t_ns``, started before ``until_ns``).
 
         A serving answer was handled at or before its end and, after a clean stop whose
         gate had certainly closed by ``gate_closed_by``, before that too: it may have been
-        handled after ``t_ns`` only if ``min(end, gate_closed_by) > t_ns``.
+        handled after ``t_ns`` only if ``min(end, gate_closed_by) > t_ns``. Every answer
+        certainly in the phase is also possibly in it, so ``certain <= possible``.
         """
         if t_ns is None:
             return None
         assert self.since is not None and t_ns >= self.since
-        certain = sum(map(t_ns.__le__, self.starts_after))
-        if gate_closed_by is None:
-            possible = sum(map(t_ns.__lt__, self.ends_after))
-        else:
-            possible = sum(
-                1
-                for end, serving in zip(self.ends_after, self.serving_after, strict=True)
-                if (min(end, gate_closed_by) if serving else end) > t_ns
-            )
+        until = _NEVER if until_ns is None else until_ns
+        gate = _NEVER if gate_closed_by is None else gate_closed_by
+        certain = possible = 0
+        for start, end, serving in zip(
+            self.starts_after, self.ends_after, self.serving_after, strict=True
+        ):
+            if start >= t_ns and end <= until:
+                certain += 1
+                possible += 1
+            elif start < until and (min(end, gate) if serving else end) > t_ns:
+                possible += 1
         return certain, possible
 
 
@@ -180,37 +197,45 @@ def analyse(
     """Compute every metric of one run, with proven bounds; see ``harness.metrics``."""
     params = params if params is not None else AnalysisParams()
     cols = _Columns(log)
-    # Presence matters only from the first instant it is judged after; the median gap is
-    # therefore that of the observations ending after it too.
-    since = min(
-        (t for t in (instants.stop_issued_ns, instants.stop_acked_ns,
-                     instants.rollback_issued_ns) if t is not None),
-        default=None,
-    )  # fmt: skip
-    presence = Presence(
-        sorted(cols.end if since is None else compress(cols.end, cols.ended_after(since)))
-    )
-    median = presence.median_gap()
-    max_gap_ns = max(
-        to_ns(params.presence_gap_s),
-        round(params.presence_gap_factor * median) if median is not None else 0,
-    )
+    ends = sorted(cols.end)
+    presence = Presence(ends)
+    gap_ns = to_ns(params.presence_gap_s)
+
+    def limit_from(issued: int | None) -> Limit:
+        """The presence limit at each instant, for a change issued at ``issued``."""
+        if issued is None:
+            return lambda _upto: gap_ns
+        return lambda upto: presence_limit_ns(
+            ends, issued, upto, gap_ns=gap_ns, factor=params.presence_gap_factor
+        )
+
     hold_ns = to_ns(instants.hold_s)
     stretch_ns = min(hold_ns, to_ns(params.stretch_min_s))
-
-    stop = _analyse_stop(cols, instants, params, hold_ns, stretch_ns, max_gap_ns)
-    rollback = _analyse_rollback(cols, instants, params, hold_ns, stretch_ns, max_gap_ns)
-
     issued = instants.stop_issued_ns
     acked = instants.stop_acked_ns
+    stop_gap = limit_from(issued)
+    rollback_gap = limit_from(instants.rollback_issued_ns)
+    max_gap_ns = (stop_gap if issued is not None else rollback_gap)(instants.load_end_ns)
+
+    stop = _analyse_stop(cols, instants, params, hold_ns, stretch_ns, stop_gap)
+    rollback = _analyse_rollback(cols, instants, params, hold_ns, stretch_ns, rollback_gap)
     harm = _Harm(cols, min((t for t in (issued, acked) if t is not None), default=None))
+    harm_end = _analyse_harm_end(cols, instants, params, hold_ns, stretch_ns, limit_from)
+
     harmful_total = harm.total
+    # The stop's phases end where serving was intentionally brought back: what is harmful
+    # after a resume or a rollback is harm that returned, never stop theater.
+    back = _brought_back_ns(instants)
     covered_from_issue = issued is not None and _covered(presence, issued, instants, max_gap_ns)
     covered_from_ack = acked is not None and _covered(presence, acked, instants, max_gap_ns)
     # After a clean, confirmed stop every serving answer was handled before its upper bound.
     gate = stop.upper_ns if stop.kind is StopKind.CLEAN and stop.confirmed else None
-    after_issue = harm.counts(issued, gate)
-    after_ack = harm.counts(acked, gate)
+    after_issue = harm.counts(issued, back, gate)
+    after_ack = (
+        harm.counts(acked, back, gate)
+        if acked is None or back is None or (acked < back)
+        else (0, 0)
+    )
     rung_used, rung_certain = _rung_used(instants, stop)
     window_whole = instants.proof_end_ns == instants.load_end_ns
 
@@ -218,7 +243,7 @@ def analyse(
         time_to_detect=_time_to_detect(instants),
         time_to_ack=_time_to_ack(instants),
         time_to_stop=_time_to_stop(instants, stop),
-        time_in_harm=_time_in_harm(cols, harm, stop),
+        time_in_harm=_time_in_harm(harm, harm_end),
         harmful_total=Metric(
             "harmful_total",
             harmful_total,
@@ -234,6 +259,7 @@ def analyse(
             "harmful_after_ack", after_ack, covered_from_ack, "stop acknowledged"
         ),
         rollback_time=_rollback_time(rollback),
+        harm_returned=_harm_returned(cols, instants, presence, back, harm_end, max_gap_ns),
         stop=stop,
         rollback=rollback,
         rung_used=rung_used,
@@ -245,7 +271,22 @@ def analyse(
         observations_covered=covered_from_issue,
         max_gap_s=max_gap_ns / NS_PER_S,
         observation_count=len(cols.start),
+        ack_applicable=instants.ack_possible,
+        incident_failure=instants.incident_failure,
+        stop_issued=issued is not None,
     )
+
+
+def _brought_back_ns(instants: RunInstants) -> int | None:
+    """The first resume or rollback issued after the stop: where the stop's phases end."""
+    issued = instants.stop_issued_ns
+    if issued is None:
+        return None
+    rollback = instants.rollback_issued_ns
+    candidates = [r for r in instants.resumes_ns if r > issued]
+    if rollback is not None and rollback > issued:
+        candidates.append(rollback)
+    return min(candidates, default=None)
 
 
 # --- the stop -------------------------------------------------------------------------------
@@ -257,7 +298,7 @@ def _analyse_stop(
     params: AnalysisParams,
     hold_ns: int,
     stretch_ns: int,
-    max_gap_ns: int,
+    limit: Limit,
 ) -> StopAnalysis:
     issued = instants.stop_issued_ns
     if issued is None:
@@ -318,7 +359,7 @@ def _analyse_stop(
         )
     kind, story = _stop_kind(flip, issued)
     confirmed, why = _confirm(
-        closed, flip, hold_ns, resume, instants, params, stretch_ns, max_gap_ns, "stopped"
+        closed, flip, hold_ns, resume, instants, params, stretch_ns, limit, "stopped"
     )
     return StopAnalysis(
         kind=kind,
@@ -364,7 +405,7 @@ def _confirm(
     instants: RunInstants,
     params: AnalysisParams,
     stretch_ns: int,
-    max_gap_ns: int,
+    limit: Limit,
     what: str,
 ) -> tuple[bool, str]:
     """Whether closed answers kept coming for the hold after the upper bound."""
@@ -382,22 +423,47 @@ def _confirm(
             stretch_ns
         ):
             return False, f"the drill resumed {_rel(resume, upper)} after, too soon to confirm"
-    if until > instants.proof_end_ns:
-        cause = (
-            "the load failed"
-            if instants.proof_end_ns < instants.load_end_ns
-            else ("the observation window ended")
-        )
-        return False, f"not confirmed: {cause} before the hold elapsed"
-    gap = largest_gap(closed, upper, until)
-    if gap > max_gap_ns:
-        return False, (
-            f"not confirmed: a gap of {gap / NS_PER_S:.3f} s without a {what} answer "
-            f"(presence needs <= {max_gap_ns / NS_PER_S:.3f} s)"
-        )
     if until < hold_end:
+        if until > instants.proof_end_ns:
+            return False, f"not confirmed: {_window_cause(instants)} before the resume"
+        widest = _widest_gap(closed, upper, until)
+        max_gap_ns = limit(until)
+        if widest > max_gap_ns:
+            return False, (
+                f"not confirmed: a gap of {widest / NS_PER_S:.3f} s without a {what} answer "
+                f"before the resume (presence needs <= {max_gap_ns / NS_PER_S:.3f} s)"
+            )
         return True, f"confirmed until the drill's resume {_rel(until, upper)} after"
-    return True, f"confirmed by {hold_ns / NS_PER_S:.3f} s of {what} answers"
+    at = held_at(
+        closed,
+        upper,
+        hold_ns=hold_ns,
+        limit=limit,
+        until_ns=instants.proof_end_ns if resume is None else min(resume, instants.proof_end_ns),
+    )
+    if at is None:
+        if hold_end > instants.proof_end_ns:
+            return False, f"not confirmed: {_window_cause(instants)} before the hold elapsed"
+        return False, (
+            f"not confirmed: no {hold_ns / NS_PER_S:.3f} s stretch of {what} answers without "
+            f"a gap over {limit(instants.proof_end_ns) / NS_PER_S:.3f} s before "
+            f"{_window_cause(instants)}"
+        )
+    return True, (
+        f"confirmed by {hold_ns / NS_PER_S:.3f} s of {what} answers, held {_rel(at, upper)} after"
+    )
+
+
+def _window_cause(instants: RunInstants) -> str:
+    if instants.proof_end_ns < instants.load_end_ns:
+        return "the load failed"
+    return "the observation window ended"
+
+
+def _widest_gap(closed: list[int], lo: int, hi: int) -> int:
+    points = [lo, *closed[bisect_right(closed, lo) : bisect_right(closed, hi)], hi]
+    widest: int = max(map(operator.sub, points[1:], points[:-1]))
+    return widest
 
 
 def _count_within(sorted_values: list[int], lo: int, hi: int) -> int:
@@ -419,7 +485,7 @@ def _analyse_rollback(
     params: AnalysisParams,
     hold_ns: int,
     stretch_ns: int,
-    max_gap_ns: int,
+    limit: Limit,
 ) -> RollbackAnalysis | None:
     issued = instants.rollback_issued_ns
     if issued is None:
@@ -430,6 +496,23 @@ def _analyse_rollback(
         return RollbackAnalysis(
             version, issued, RollbackKind.NO_OBSERVATIONS, None, None, False,
             "no observation could have been handled after the rollback was issued",
+        )  # fmt: skip
+    served = _and(cols.serving, after)
+    if (
+        version is not None
+        and 1 in served
+        and 1 not in _and(served, cols.of_version("").translate(_NOT))
+    ):
+        # Without a version on any answer a good rollback and a bad one look alike; only
+        # harm can still prove the switch was late.
+        last_harm = max(compress(cols.start, _and(after, cols.harmful)), default=None)
+        lower = issued if last_harm is None else max(issued, last_harm)
+        return RollbackAnalysis(
+            version, issued, RollbackKind.NO_VERSION, lower, None, False,
+            f"no answer carried a model version, so answers from {version} cannot be told "
+            f"from others (the target must declare a version_header and send it)"
+            + ("" if last_harm is None else
+               f"; the last harmful answer started at {_rel(last_harm, issued)}"),
         )  # fmt: skip
     good = _and(cols.serving, cols.harmful.translate(_NOT), cols.of_version(version))
     bad = good.translate(_NOT)
@@ -477,7 +560,7 @@ def _analyse_rollback(
             ),
         )
     confirmed, why = (
-        _confirm(closed, flip, hold_ns, None, instants, params, stretch_ns, max_gap_ns, "good")
+        _confirm(closed, flip, hold_ns, None, instants, params, stretch_ns, limit, "good")
         if version is not None
         else (False, "not confirmed")
     )
@@ -492,6 +575,105 @@ def _analyse_rollback(
         reversions=flip.returns_ns,
         last_bad_serving_start_ns=last_bad_serving,
     )
+
+
+# --- the end of harm -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _HarmEnd:
+    """Harmful answers turning into harm-free ones (stopped, or served without harm), by the
+    same bounds as a stop: whatever ended the harm."""
+
+    lower_ns: int
+    upper_ns: int | None
+    held_ns: int | None
+    returned_ns: int | None
+    """The first harmful start after harm-free answers had held for the hold."""
+    reason: str
+
+
+def _analyse_harm_end(
+    cols: _Columns,
+    instants: RunInstants,
+    params: AnalysisParams,
+    hold_ns: int,
+    stretch_ns: int,
+    limit_from: Callable[[int | None], Limit],
+) -> _HarmEnd | None:
+    harmful = cols.harmful
+    first = min(compress(cols.start, harmful), default=None)
+    if first is None:
+        return None
+    harm_free = _and(
+        harmful.translate(_NOT),
+        _or(cols.serving, cols.stopped),
+        cols.ended_after(first),
+    )
+    opens = sorted(compress(cols.start, harmful))
+    closed = sorted(compress(cols.end, harm_free))
+    flip = transition(
+        opens,
+        closed,
+        first,
+        stretch_ns=stretch_ns,
+        stretch_count=params.stretch_min_count,
+        max_runs=params.max_episodes,
+    )
+    max_gap = limit_from(first)
+    returned = None
+    for run in flip.early_runs:
+        assert run.next_open_ns is not None
+        if held_at(
+            closed, run.first_end_ns, hold_ns=hold_ns, limit=max_gap,
+            until_ns=min(run.next_open_ns, instants.proof_end_ns),
+        ) is not None:  # fmt: skip
+            returned = run.next_open_ns
+            break
+    if flip.upper_ns is None:
+        return _HarmEnd(
+            flip.lower_ns, None, None, returned,
+            f"harm went on: no harm-free answer after the last harmful one, which started "
+            f"at {_rel(flip.lower_ns, first)} from the first",
+        )  # fmt: skip
+    held = held_at(
+        closed, flip.upper_ns, hold_ns=hold_ns, limit=max_gap,
+        until_ns=instants.proof_end_ns,
+    )  # fmt: skip
+    why = (
+        "harm-free answers held for the hold"
+        if held is not None
+        else f"harm-free answers did not hold for {hold_ns / NS_PER_S:.3f} s in the window"
+    )
+    return _HarmEnd(flip.lower_ns, flip.upper_ns, held, returned, why)
+
+
+def _harm_returned(
+    cols: _Columns,
+    instants: RunInstants,
+    presence: Presence,
+    back: int | None,
+    end: _HarmEnd | None,
+    max_gap_ns: int,
+) -> Metric:
+    name = "harm_returned"
+    if end is None:
+        return Metric(name, 0, 0, 0, Unit.COUNT, "no harmful observation")
+    since = min((t for t in (back, end.returned_ns) if t is not None), default=None)
+    if since is None:
+        return Metric(
+            name, None, None, None, Unit.COUNT,
+            "harm never ended, and nothing brought serving back after a stop",
+        )  # fmt: skip
+    harmful = cols.harmful
+    certain = sum(map(since.__le__, compress(cols.start, harmful)))
+    possible = sum(map(since.__lt__, compress(cols.end, harmful)))
+    if not _covered(presence, since, instants, max_gap_ns):
+        return Metric(
+            name, certain, certain, None, Unit.COUNT,
+            "observations did not cover the window after serving was brought back",
+        )  # fmt: skip
+    return Metric(name, certain, certain, max(certain, possible), Unit.COUNT)
 
 
 # --- metrics --------------------------------------------------------------------------------
@@ -538,21 +720,18 @@ def _time_to_stop(instants: RunInstants, stop: StopAnalysis) -> Metric:
     return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
 
 
-def _time_in_harm(cols: _Columns, harm: _Harm, stop: StopAnalysis) -> Metric:
+def _time_in_harm(harm: _Harm, end: _HarmEnd | None) -> Metric:
     name = "time_in_harm"
     first_start, first_end = harm.first_start, harm.first_end
-    if first_start is None or first_end is None:
+    if first_start is None or first_end is None or end is None:
         return Metric(name, None, None, None, Unit.SECONDS, "no harmful observation")
-    # The first harm was handled in [min start, min end] over the harmful observations.
-    if stop.lower_ns is None:
-        # No stop: whatever ends the harm comes after every serving answer's start.
-        last_serving = max(compress(cols.start, cols.serving), default=first_end)
-        lower = seconds(max(0, last_serving - first_end))
-        return Metric(name, None, lower, None, Unit.SECONDS, stop.reason)
-    lower_ns = max(0, stop.lower_ns - first_end)
-    if not stop.confirmed or stop.upper_ns is None:
-        return Metric(name, None, seconds(lower_ns), None, Unit.SECONDS, stop.reason)
-    upper_ns = max(lower_ns, stop.upper_ns - first_start)
+    # The first harm was handled in [min start, min end] over the harmful observations; the
+    # last at or after the last harmful start, and harm was over by the first harm-free end
+    # after it once harm-free answers held for the hold.
+    lower_ns = max(0, end.lower_ns - first_end)
+    if end.held_ns is None or end.upper_ns is None:
+        return Metric(name, None, seconds(lower_ns), None, Unit.SECONDS, end.reason)
+    upper_ns = max(lower_ns, end.upper_ns - first_start)
     lower, upper = lower_ns / NS_PER_S, upper_ns / NS_PER_S
     return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
 
@@ -595,8 +774,8 @@ def _rung_used(instants: RunInstants, stop: StopAnalysis) -> tuple[str | None, b
     It is sure when the rung was issued before the gate could have closed (at or before the
     lower bound) or when no earlier rung was issued at all.
     """
-    if stop.upper_ns is None or stop.lower_ns is None:
-        return None, False
+    if stop.upper_ns is None or stop.lower_ns is None or not stop.confirmed:
+        return None, False  # only a stop that held names the rung that did it
     issued = [r for r in instants.rungs if r.outcome is not RungOutcome.SKIPPED]
     before = [r for r in issued if r.issued_ns < stop.upper_ns]
     if not before:

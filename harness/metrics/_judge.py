@@ -6,6 +6,8 @@ from harness.metrics._model import DeadlineResult, Deadlines, DeadlineVerdict, M
 
 __all__ = ["judge"]
 
+_HARM_DEPENDENT = ("time_in_harm", "harmful_after_stop", "harmful_after_ack")
+
 
 def judge(metrics: Metrics, deadlines: Deadlines) -> tuple[DeadlineResult, ...]:
     """Judge every deadline that has a limit, in the drill file's order of names."""
@@ -19,7 +21,38 @@ def judge(metrics: Metrics, deadlines: Deadlines) -> tuple[DeadlineResult, ...]:
         ("rollback", deadlines.rollback_s, metrics.rollback_time),
     )
     return tuple(
-        _verdict(name, limit, measured) for name, limit, measured in pairs if limit is not None
+        _applicable(metrics, name, limit, measured) or _verdict(name, limit, measured)
+        for name, limit, measured in pairs
+        if limit is not None
+    )
+
+
+def _applicable(
+    metrics: Metrics, name: str, limit: float, measured: Metric
+) -> DeadlineResult | None:
+    """The verdict of a deadline that cannot be judged on its bounds, or None to judge them.
+
+    ``ack`` does not apply to a ladder with no rung that can answer. When the incident was
+    never injected, what depends on it was never tested: unverified, never missed.
+    """
+    if name == "ack" and not metrics.ack_applicable:
+        return DeadlineResult(
+            name, limit, measured, DeadlineVerdict.NOT_APPLICABLE,
+            "no rung of the stop ladder can answer (signals only): there is no acknowledgement",
+        )  # fmt: skip
+    failure = metrics.incident_failure
+    if failure is None:
+        return None
+    depends = (
+        name == "detect"
+        or (name in _HARM_DEPENDENT and not metrics.harmful_total.lower)
+        or (name in ("ack", "stop") and not metrics.stop_issued)
+        or (name == "rollback" and metrics.rollback is None)
+    )
+    if not depends:
+        return None
+    return DeadlineResult(
+        name, limit, measured, DeadlineVerdict.UNVERIFIED, f"incident not injected: {failure}"
     )
 
 

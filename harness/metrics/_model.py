@@ -81,6 +81,12 @@ class RunInstants:
     load_failed_ns: int | None = None
     """When the load child died or stalled; with ``load_healthy`` False and no instant,
     nothing after ``load_start_ns`` is trusted."""
+    ack_possible: bool = True
+    """Whether some rung of the stop ladder can answer; a ladder of signals cannot, and then
+    ``ack`` does not apply."""
+    incident_failure: str | None = None
+    """Which inject step failed and how, when the incident was never injected; whatever
+    depends on the incident is then unverified, never missed."""
 
     def __post_init__(self) -> None:
         if self.load_end_ns < self.load_start_ns:
@@ -267,6 +273,8 @@ class RollbackKind(enum.Enum):
     """Bad answers came back after a confirmed stretch of good ones."""
     NOT_ROLLED_BACK = "not_rolled_back"
     NO_OBSERVATIONS = "no_observations"
+    NO_VERSION = "no_version"
+    """Answers came, but none carried a model version: the switch cannot be seen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +306,13 @@ class DeadlineVerdict(enum.Enum):
     MET = "met"
     MISSED = "missed"
     UNVERIFIED = "unverified"
+    NOT_APPLICABLE = "not_applicable"
+    """The deadline cannot apply to this drill (``ack`` for a ladder of signals)."""
+
+    @property
+    def passes(self) -> bool:
+        """Whether a drill can pass with this verdict: met, or not applicable."""
+        return self in (DeadlineVerdict.MET, DeadlineVerdict.NOT_APPLICABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +353,9 @@ class Metrics:
     covered the window, else None."""
     harmful_after_ack: Metric
     rollback_time: Metric
+    harm_returned: Metric
+    """Harmful answers after harm had ended: after a resume or rollback following the stop,
+    or after a confirmed harm-free stretch (the rollback or the stop failed)."""
     stop: StopAnalysis
     rollback: RollbackAnalysis | None
     rung_used: str | None
@@ -352,6 +370,11 @@ class Metrics:
     max_gap_s: float
     """The presence threshold used: the longest gap between ends still counted as present."""
     observation_count: int
+    ack_applicable: bool = True
+    """Whether ``ack`` can apply: some rung of the ladder can answer."""
+    incident_failure: str | None = None
+    """The inject step that failed, when the incident was never injected."""
+    stop_issued: bool = False
 
     def all(self) -> tuple[Metric, ...]:
         """Every metric, in summary order."""
@@ -364,6 +387,7 @@ class Metrics:
             self.harmful_after_stop_issued,
             self.harmful_after_ack,
             self.rollback_time,
+            self.harm_returned,
         )
 
     def to_summary(self, deadlines: tuple[DeadlineResult, ...] = ()) -> dict[str, object]:
@@ -375,6 +399,7 @@ class Metrics:
             "rung_used": self.rung_used,
             "resurrected": self.resurrected,
             "stop_theater": self.stop_theater,
+            "harm_returned": bool(self.harm_returned.lower),
             "stop": {
                 "kind": stop.kind.value,
                 "confirmed": stop.confirmed,

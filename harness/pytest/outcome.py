@@ -70,7 +70,7 @@ def render_report(
     out.extend(line for line in detail.splitlines() if line.strip())
     met = []
     for name, deadline in summary.get("deadlines", {}).items():
-        if deadline["verdict"] == "met":
+        if deadline["verdict"] in ("met", "not_applicable"):
             met.append(name)
             continue
         unit = deadline.get("unit", "s")
@@ -129,7 +129,11 @@ def _facts(summary: dict[str, Any]) -> list[str]:
 
 def _xfail_reason(result: RunResult) -> str:
     deadlines = result.summary.get("deadlines", {})
-    not_met = [f"{n} {d['verdict']}" for n, d in deadlines.items() if d["verdict"] != "met"]
+    not_met = [
+        f"{n} {d['verdict']}"
+        for n, d in deadlines.items()
+        if d["verdict"] not in ("met", "not_applicable")
+    ]
     how = ", ".join(not_met) or result.verdict.value
     return f"failed exactly as its expect block says ({how}); evidence: {result.run_dir}"
 

@@ -212,9 +212,21 @@ class RunData:
             held = float(hold.get("hold_s") or 0)
             marks.append(
                 Mark("hold", f"hold of {held:g} s complete", hold["t_s"], hold["t_s"] - held,
-                     hold["t_s"], color="#555", note="kept observing: no harm, no resurrection")
+                     hold["t_s"], color="#555", note=self.hold_note())
             )  # fmt: skip
         return sorted(marks, key=lambda m: m.t_s)
+
+    def hold_note(self) -> str:
+        """What the hold showed: harm-free only when the summary proves it."""
+        s = self.summary
+        harm = self.metric("time_in_harm")
+        if s.get("harm_returned"):
+            return "kept observing: harm returned"
+        if s.get("resurrected"):
+            return "kept observing: the service served again"
+        if harm is not None and harm.get("lower") is not None and harm.get("upper") is None:
+            return "kept observing: harm was not shown to have ended"
+        return "kept observing: no harm, no resurrection"
 
     def target_claims(self) -> list[tuple[float, str, dict[str, Any]]]:
         """The target's own event log, in seconds since the run's zero."""

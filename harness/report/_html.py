@@ -34,6 +34,7 @@ color:#fff}
 .pill{background:#6b7280}.met,.passed,.true,.done,.acked{background:var(--met)}
 .missed,.failed,.false,.timed_out{background:var(--missed)}
 .unverified,.error,.interrupted,.none,.not_fired,.pending,.running{background:var(--unverified)}
+.not_applicable{background:#6b7280}
 .tile .pill{color:#fff}
 .verdict{font-size:15px;padding:3px 12px;margin-left:8px;vertical-align:3px}
 .tiles{display:flex;gap:12px;flex-wrap:wrap;margin-top:12px}
@@ -401,6 +402,11 @@ def render(run: RunData) -> str:
     title = f"{s.get('drill')} — run {s.get('run_id')}"
     verdict = _pill(s.get("verdict")).replace('class="pill', 'class="pill verdict')
     problems = "".join(
+        f'<p><span class="pill missed">incident not injected</span> step {escape(str(x["step"]))}'
+        f" (inject {escape(str(x['incident']))}) {escape(str(x['outcome']))}:"
+        f" {escape(str(x['detail']))}</p>"
+        for x in s.get("incident_not_injected") or []
+    ) + "".join(
         f'<p><span class="pill missed">{escape(key.replace("_", " "))}</span>'
         f" {escape(str(s[key]))}</p>"
         for key in ("error", "load_failure", "interrupted_by_signal")

@@ -122,7 +122,11 @@ def _verdicts(s: Summary) -> tuple[str, bool]:
     deadlines = s.get("deadlines") or {}
     if not deadlines:
         return "no deadlines judged", False
-    bad = [f"{n}: {d.get('verdict')}" for n, d in deadlines.items() if d.get("verdict") != "met"]
+    bad = [
+        f"{n}: {d.get('verdict')}"
+        for n, d in deadlines.items()
+        if d.get("verdict") not in ("met", "not_applicable")
+    ]
     return (f"run {s.get('verdict')}; " + (", ".join(bad) if bad else "every deadline met")), True
 
 

@@ -191,6 +191,7 @@ def test_summary_has_the_summary_json_shape() -> None:
         "harmful_after_stop_issued",
         "harmful_after_ack",
         "rollback_time",
+        "harm_returned",
     }
     stop = summary["metrics"]["time_to_stop"]
     assert stop["unit"] == "s"
