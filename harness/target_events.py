@@ -22,6 +22,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "TargetEvent",
     "TargetEvents",
+    "copy_event_log",
     "read_events",
 ]
 
@@ -33,6 +34,12 @@ MAX_EVENTS: Final = 20_000
 
 MAX_LINE_BYTES: Final = 16 << 10
 """A longer line is skipped as unreadable, unread."""
+
+MAX_COPY_BYTES: Final = MAX_EVENT_BYTES + MAX_LINE_BYTES
+"""Bytes of the log copied into the run folder at most: a little more than is ever read."""
+
+CUT_NOTE: Final = "target.events.cut.json"
+"""Written beside a copy that was cut: the log's real size, so the summary can say it."""
 
 _BLOCK: Final = 1 << 16
 
@@ -120,7 +127,38 @@ def read_events(
                     events.append(event)
     except OSError:
         return TargetEvents()
+    original = _cut_size(path)
+    if original is not None:  # the run holds a cut copy: the log itself went on
+        return TargetEvents(tuple(events), max(original, read), read, unreadable, True)
     return TargetEvents(tuple(events), max(size, read), read, unreadable, capped)
+
+
+def copy_event_log(source: Path, dest: Path, *, max_bytes: int = MAX_COPY_BYTES) -> int:
+    """Copy at most ``max_bytes`` of the target's log to ``dest``, streaming; when the log was
+    longer, note its real size in :data:`CUT_NOTE` beside ``dest``. Returns bytes copied."""
+    copied = 0
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        size = os.fstat(src.fileno()).st_size
+        while copied < max_bytes:
+            block = src.read(min(_BLOCK, max_bytes - copied))
+            if not block:
+                break
+            out.write(block)
+            copied += len(block)
+        cut = bool(src.read(1))
+    if cut:
+        note = {"file_bytes": max(size, copied + 1), "copied_bytes": copied}
+        (dest.parent / CUT_NOTE).write_text(json.dumps(note) + "\n")
+    return copied
+
+
+def _cut_size(path: Path) -> int | None:
+    """The real size of a log whose copy at ``path`` was cut, or None when it was whole."""
+    try:
+        note = json.loads((path.parent / CUT_NOTE).read_text())
+        return int(note["file_bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _skip_line(log: IO[bytes], budget: int) -> int:

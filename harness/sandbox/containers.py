@@ -19,7 +19,6 @@ import contextlib
 import contextvars
 import json
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -34,7 +33,8 @@ from harness.sandbox import reaper
 from harness.sandbox.base import TeardownReport, TeardownWay
 
 if TYPE_CHECKING:
-    from harness.spec.models import ContainerOp
+    from harness.target_events import copy_event_log
+from harness.spec.models import ContainerOp
 
 __all__ = [
     "LABEL_OWNER",
@@ -461,7 +461,7 @@ def write_collected(into: Path, logs: list[ContainerLogs], events: Path | None) 
         written.append(dest)
     if events is not None and events.is_file():
         dest = into / "target.events.jsonl"
-        shutil.copyfile(events, dest)
+        copy_event_log(events, dest)  # bounded: a target may write gigabytes
         written.append(dest)
     return written
 

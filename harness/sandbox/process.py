@@ -38,6 +38,7 @@ from harness.sandbox.ownership import check_port_free, check_port_owned
 from harness.sandbox.ready import pause_interruptibly, raise_if_halted, wait_http_ready
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 from harness.spec.ports import parse_port
+from harness.target_events import copy_event_log
 
 __all__ = ["ProcessSandbox", "free_port"]
 
@@ -338,7 +339,7 @@ class ProcessSandbox(Sandbox):
         events = self.events_path
         if events is not None and events.is_file():
             dest = into / "target.events.jsonl"
-            shutil.copyfile(events, dest)
+            copy_event_log(events, dest)  # bounded: a target may write gigabytes
             written.append(dest)
         return written
 

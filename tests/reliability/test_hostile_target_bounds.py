@@ -111,6 +111,8 @@ def test_event_log_flood_is_read_capped(tmp_path: Path) -> None:
     events = summary_of(run)["target_events"]
     assert events["complete"] is False
     assert events["bytes_left_out"] > 190_000_000
+    assert events["file_bytes"] > 200_000_000  # the real size, though the run keeps a cut copy
+    assert (run / "target.events.jsonl").stat().st_size <= 9 << 20
     report = run / "report.html"
     assert report.stat().st_size < 2_000_000
     assert "bytes are not shown" in report.read_text()
