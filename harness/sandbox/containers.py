@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import SandboxError
 from harness.sandbox import reaper
 from harness.sandbox.base import TeardownReport, TeardownWay
+from harness.target_events import copy_event_log
 
 if TYPE_CHECKING:
-    from harness.target_events import copy_event_log
-from harness.spec.models import ContainerOp
+    from harness.spec.models import ContainerOp
 
 __all__ = [
     "LABEL_OWNER",
