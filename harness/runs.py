@@ -520,18 +520,11 @@ class Registration:
             tmpdir=tempfile.gettempdir(),
         )
         self._registry = Registry()
-        self._folders: list[int] = []
         try:
             self._lock: int | None = self._registry.publish(self.entry)
         except BaseException:
             self._registry.close()
             raise
-
-    def hold_folder(self, folder: Path) -> None:
-        """Also hold a lock on ``folder`` (the run folder) until :meth:`close`."""
-        fd = os.open(folder, _OPEN_DIR)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        self._folders.append(fd)
 
     def halt_note(self) -> dict[str, Any] | None:
         """The note ``govdrill halt`` left for this run, if it was halted that way."""
@@ -545,9 +538,6 @@ class Registration:
         try:
             self._registry.retire(self.run_id, lock)
         finally:
-            for fd in self._folders:
-                os.close(fd)
-            self._folders.clear()
             self._registry.close()
 
     def __enter__(self) -> Self:

@@ -29,7 +29,7 @@ import structlog
 from harness.errors import EvidenceError
 from harness.redact import NO_SECRETS, Redactor
 
-__all__ = ["GENESIS", "ChainCheck", "Timeline", "verify_chain"]
+__all__ = ["GENESIS", "ChainCheck", "Timeline", "read_json_lines", "verify_chain"]
 
 GENESIS = "0" * 64
 """The ``prev_sha256`` of a journal's first line."""
@@ -77,6 +77,21 @@ class ChainCheck:
     def intact(self) -> bool:
         """True when every line carries the hash of the line before it."""
         return not self.problems
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file, skipping torn or non-object lines; [] if absent."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
 
 
 def verify_chain(path: Path) -> ChainCheck:

@@ -37,7 +37,7 @@ from harness import __version__
 from harness.artefacts import ArtefactError, attempt
 from harness.errors import EvidenceError, GovdrillError
 from harness.evidence import RunLock, run_is_live, write_atomic, write_json
-from harness.timeline import GENESIS, verify_chain
+from harness.timeline import GENESIS, read_json_lines, verify_chain
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -146,7 +146,7 @@ def seal_interrupted(staging: Path, *, sealed_by: str) -> Path:
         if final.exists():
             raise EvidenceError(f"{final} already exists; {staging.name} left as it is")
         torn = _cut_torn_tail(staging)
-        events = _events(staging / _TIMELINE)
+        events = read_json_lines(staging / _TIMELINE)
         summary = _summary(staging, name, events, sealed_by=sealed_by, torn_bytes=torn)
         last = events[-1] if events else {}
         # The dead harness's monotonic clock cannot be read any more: the event carries the
@@ -235,20 +235,6 @@ def _cut_torn_tail(staging: Path) -> int:
     write_atomic(staging / _TORN_TAIL, data[keep:])
     os.truncate(path, keep)
     return len(data) - keep
-
-
-def _events(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            out.append(item)
-    return out
 
 
 def _append_event(path: Path, event: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import yaml
 from harness.observations import ObservationLog
 from harness.report._numbers import plus
 from harness.target_events import TargetEvents, read_events
+from harness.timeline import read_json_lines
 
 __all__ = ["REPORT_EVENTS", "Bins", "Mark", "Observations", "RunData", "read_run"]
 
@@ -244,20 +245,6 @@ def _band(base: float, metric: dict[str, Any]) -> tuple[float | None, float | No
     return (None, None) if lower is None or upper is None else (lower, upper)
 
 
-def _json_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            out.append(item)
-    return out
-
-
 def _observations(path: Path) -> Observations:
     obs = Observations()
     if not path.is_file():
@@ -307,7 +294,7 @@ def read_run(folder: Path, observations: Observations | None = None) -> RunData:
         folder=folder,
         summary=summary,
         drill=drill if isinstance(drill, dict) else {},
-        events=_json_lines(folder / "timeline.jsonl"),
+        events=read_json_lines(folder / "timeline.jsonl"),
         target_events=read_events(folder / "target.events.jsonl", max_events=REPORT_EVENTS),
         observations=observations
         if observations is not None

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness import runs
+from harness.evidence import RunLock
 from harness.processes import identify, start_time
 from tests.engine.conftest import ROOT, govdrill
 from tests.reliability.standins import private_env, process_alive, registrants
@@ -223,11 +224,14 @@ def test_is_alive_answers_by_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     folder = tmp_path / "results" / ".run.partial"
     folder.mkdir(parents=True)
     assert not runs.is_alive("other-registry", folder)
-    with runs.register("cafe0303", "here", folder) as registration:
-        registration.hold_folder(folder)
-        # Found by its folder even by a harness with another registry.
-        assert runs.is_alive("other-registry", folder)
-        assert runs.is_alive("cafe0303")
+    with runs.register("cafe0303", "here", folder):
+        lock = RunLock.take(folder)  # the run folder's lock, as RunDir.create takes it
+        try:
+            # Found by its folder even by a harness with another registry.
+            assert runs.is_alive("other-registry", folder)
+            assert runs.is_alive("cafe0303")
+        finally:
+            lock.release()
     assert not runs.is_alive("cafe0303", folder)
     monkeypatch.setenv("GOVDRILL_RUNTIME_DIR", str(squat(tmp_path / "squatted")))
     assert runs.is_alive("cafe0301")
