@@ -39,15 +39,16 @@ steps:
 def validate(
     tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], *sets: str
 ) -> tuple[int, str, float]:
-    """Run ``govdrill validate`` on ``text``; return exit code, stderr and seconds taken."""
+    """Run ``govdrill validate`` on ``text``; return exit code, stderr and CPU seconds taken."""
     path = tmp_path / "drill.yaml"
     path.write_text(text)
     args = ["validate", str(path)]
     for item in sets:
         args += ["--set", item]
-    started = time.monotonic()
+    # CPU time: the limits bound the loader's work; a busy machine stretches wall time alone.
+    started = time.process_time()
     code = main(args)
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return code, err, elapsed
