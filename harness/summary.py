@@ -51,6 +51,8 @@ __all__ = [
     "analyse_run",
     "build_instants",
     "build_summary",
+    "judged_deadlines",
+    "measured_metrics",
     "read_events",
     "rung_outcome",
 ]
@@ -212,6 +214,16 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
     return RunSummary(**fields)
 
 
+def measured_metrics(metrics: Metrics) -> MeasuredMetrics:
+    """Every metric as summary.json keeps it: value, lower, upper, unit."""
+    return MeasuredMetrics(**{m.name: _metric(m) for m in metrics.all()})
+
+
+def judged_deadlines(deadlines: tuple[DeadlineResult, ...]) -> JudgedDeadlines:
+    """Every judged deadline as summary.json keeps it, with its limit, bounds and verdict."""
+    return JudgedDeadlines(**{d.name: _deadline(d) for d in deadlines})
+
+
 def _metric(m: Metric) -> MetricSummary:
     return MetricSummary(value=m.value, lower=m.lower, upper=m.upper, unit=m.unit)
 
@@ -233,8 +245,8 @@ def _measured(analysis: RunAnalysis) -> dict[str, Any]:
     metrics = analysis.metrics
     stop = metrics.stop
     fields: dict[str, Any] = {
-        "metrics": MeasuredMetrics(**{m.name: _metric(m) for m in metrics.all()}),
-        "deadlines": JudgedDeadlines(**{d.name: _deadline(d) for d in analysis.deadlines}),
+        "metrics": measured_metrics(metrics),
+        "deadlines": judged_deadlines(analysis.deadlines),
         "rung_used": metrics.rung_used,
         "resurrected": metrics.resurrected,
         "stop_theater": metrics.stop_theater,
