@@ -211,9 +211,9 @@ def test_summary_has_the_summary_json_shape() -> None:
         "upper_s",
         "verdict",
     }
-    assert summary["rung_used"] is None
-    assert summary["resurrected"] is False
-    assert summary["stop_theater"] is False
+    assert metrics.rung_used is None
+    assert metrics.resurrected is False
+    assert metrics.stop_theater is False
 
 
 def test_parameters_are_validated() -> None:
