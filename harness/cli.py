@@ -122,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     halt.add_argument("--reason", default="halted by an operator", help="kept in the evidence")
     halt.add_argument("--list", action="store_true", help="only list running drills")
 
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of drill or target files, or of summary.json"
+    )
+    schema.add_argument("kind", choices=["drill", "target", "summary"])
+
     validate = sub.add_parser("validate", help="check drill files without running anything")
     validate.add_argument("drills", nargs="+", type=Path, metavar="DRILL")
     validate.add_argument("--set", dest="overrides", action="append", default=[])
@@ -532,6 +537,13 @@ def _keygen_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _schema_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.schemas import SchemaName, schema_text
+
+    out.write(schema_text(SchemaName(args.kind)))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govdrill`` console script."""
     args = _parser().parse_args(argv)
@@ -552,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep_command(args, out)
         if args.command == "keygen":
             return _keygen_command(args, out)
+        if args.command == "schema":
+            return _schema_command(args, out)
         return _run(args, out)
     except SpecError as exc:
         print(exc, file=sys.stderr)

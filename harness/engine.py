@@ -546,8 +546,8 @@ def _conclude(state: _Run) -> RunResult:
     facts = _facts(state, read_events(staging / "target.events.jsonl"))
     analysis = analyse_run(facts)
     decision = decide_verdict(
-        None if analysis is None else analysis.metrics,
         () if analysis is None else analysis.deadlines,
+        measured=analysis is not None,
         ground_truth=None if analysis is None else analysis.ground_truth,
         load_failure=facts.load_failure,
         error=facts.error,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.metrics._model import DeadlineResult, GroundTruthCheck, Metrics
+from harness.metrics._model import DeadlineResult, GroundTruthCheck
 from harness.spec.models import RunVerdict
 
 __all__ = ["RunDecision", "decide_verdict"]
@@ -19,16 +19,16 @@ class RunDecision:
 
 
 def decide_verdict(
-    metrics: Metrics | None,
     deadlines: tuple[DeadlineResult, ...],
     *,
+    measured: bool,
     ground_truth: GroundTruthCheck | None = None,
     load_failure: str = "",
     error: str | None = None,
     interrupted_by_signal: int | None = None,
 ) -> RunDecision:
-    """Interrupted beats error beats the deadlines: a run passes only when it was measured and
-    every deadline is met or not applicable.
+    """Interrupted beats error beats the deadlines: a run passes only when it was ``measured``
+    (the load ran with the steps) and every deadline is met or not applicable.
 
     The target's own log and a failed load never change the verdict by themselves (a load
     that failed already left the deadlines it could not prove unverified); they are given as
@@ -40,7 +40,7 @@ def decide_verdict(
         )
     if error is not None:
         return RunDecision(RunVerdict.ERROR, (f"the harness failed: {error}",))
-    if metrics is None:
+    if not measured:
         return RunDecision(RunVerdict.ERROR, ("nothing was measured: the load never started",))
     reasons = [
         f"deadline {d.name} {d.verdict.value}: {d.reason}"
