@@ -37,6 +37,7 @@ from harness import __version__
 from harness.artefacts import ArtefactError, attempt
 from harness.errors import EvidenceError, GovdrillError, SummaryError
 from harness.evidence import RunLock, run_is_live, write_atomic, write_json
+from harness.run_names import PARTIAL_SUFFIX, run_name_of
 from harness.run_summary import (
     CLOCK,
     ArtefactFailure,
@@ -60,7 +61,6 @@ __all__ = [
     "seal_interrupted",
 ]
 
-PARTIAL_SUFFIX = ".partial"
 _CREATING_SUFFIX = ".creating"
 _TIMELINE = "timeline.jsonl"
 _TORN_TAIL = "timeline.torn-tail.bin"
@@ -91,15 +91,6 @@ class SweptRun:
             "sealed_as": None if self.sealed_as is None else self.sealed_as.name,
             "detail": self.detail,
         }
-
-
-def run_name_of(folder: Path) -> str | None:
-    """``<stamp>-<run-id>`` of a staging folder ``.<stamp>-<run-id>.partial``, else None."""
-    name = folder.name
-    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
-        return None
-    inner = name[1 : -len(PARTIAL_SUFFIX)]
-    return inner if "-" in inner and "/" not in inner else None
 
 
 def find_unsealed(results: Path) -> list[Path]:
