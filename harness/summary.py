@@ -57,6 +57,7 @@ __all__ = [
     "rung_outcome",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class RunAnalysis:
     """What the observations prove about a run: metrics, judged deadlines, the target's log."""
