@@ -165,3 +165,30 @@ def test_history_skips_a_summary_that_is_not_a_runs(tmp_path: Path) -> None:
     points, skipped = collect(tmp_path)
     assert [p.run_id for p in points] == ["de9e1440"] and skipped == 1
     assert points[0].values["time_to_stop"][2] == pytest.approx(0.002829208)
+
+
+def test_the_rarer_fields_round_trip(tmp_path: Path) -> None:
+    """An interrupted run halted by `govdrill halt`, with leftovers swept and a load that
+    failed: every such field reads back typed and is written back unchanged."""
+    document = json.loads((HERE / "summaries" / "main-v1-failed.json").read_text())
+    document.update(
+        verdict="interrupted",
+        error="the load reader failed: boom",
+        interrupted_by_signal=15,
+        halted_by={"by_pid": 4242, "by_user": "ops", "reason": "overran", "at": "2026-12-01"},
+        load_failure="dead: exit code -9",
+        swept_leftovers=[
+            {"kind": "process", "pid": 77, "run_id": "0badf00d", "cmdline": "python serve.py"},
+            {"kind": "work_folder", "name": "/tmp/govdrill-0badf00d-x", "run_id": "0badf00d"},
+            {"kind": "container", "name": "govdrill-0badf00d", "run_id": "0badf00d"},
+        ],
+    )
+    path = _run_folder(tmp_path, HERE / "summaries" / "main-v1-failed.json")
+    (path / "summary.json").write_text(json.dumps(document, indent=2) + "\n")
+    summary = read_summary(path)
+    assert summary.halted_by is not None and summary.halted_by.reason == "overran"
+    assert [type(s).__name__ for s in summary.swept_leftovers] == [
+        "SweptProcess", "SweptResource", "SweptResource",
+    ]  # fmt: skip
+    assert summary.document() == document
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
