@@ -143,8 +143,8 @@ class IncidentNotInjected(_Part):
 
     step: str
     incident: str | None
-    outcome: str
-    """A control call's outcome, or ``failed`` when the call never returned one."""
+    outcome: CallOutcome
+    """The inject call's outcome (``failed`` too when it never returned one)."""
     detail: str
 
 
@@ -342,8 +342,8 @@ class RunSummary(BaseModel):
     target_events: TargetEventsSummary | None = None
     expectation: ExpectationSummary | None = None
     artefact_errors: tuple[ArtefactFailure, ...] = ()
-    interrupted_by: str | None = None
-    """``harness_died``: sealed by a later run or ``govdrill sweep``."""
+    interrupted_by: Literal["harness_died"] | None = None
+    """Sealed by a later run or ``govdrill sweep`` after its harness died."""
     sealed_after_death: SealedAfterDeath | None = None
 
     @field_validator("schema_version")

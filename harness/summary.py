@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import __version__
-from harness.control import ControlResult
+from harness.control import CallOutcome, ControlResult
 from harness.metrics import (
     DeadlineResult,
     GroundTruthCheck,
@@ -145,8 +145,8 @@ def _incident_failure(steps: Steps) -> str | None:
     return f"step {state.id} (inject {state.step.inject}) {_outcome(state)}: {state.detail}"
 
 
-def _outcome(state: StepState) -> str:
-    return "failed" if state.result is None else state.result.outcome.value
+def _outcome(state: StepState) -> CallOutcome:
+    return CallOutcome.FAILED if state.result is None else state.result.outcome
 
 
 def _incident_not_injected(steps: Steps | None) -> tuple[IncidentNotInjected, ...]:
