@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
@@ -32,6 +32,9 @@ from harness.errors import (
     Interrupted,
     SpecError,
 )
+
+if TYPE_CHECKING:
+    from harness.engine import RunResult
 
 __all__ = ["main"]
 
@@ -118,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     halt.add_argument("--all", action="store_true", help="halt every drill you are running")
     halt.add_argument("--reason", default="halted by an operator", help="kept in the evidence")
     halt.add_argument("--list", action="store_true", help="only list running drills")
+
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of drill or target files, or of summary.json"
+    )
+    schema.add_argument("kind", choices=["drill", "target", "summary"])
 
     validate = sub.add_parser("validate", help="check drill files without running anything")
     validate.add_argument("drills", nargs="+", type=Path, metavar="DRILL")
@@ -259,50 +267,54 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _report(result: Any, out: TextIO) -> None:
+def _report(result: RunResult, out: TextIO) -> None:
     summary = result.summary
-    print(
-        f"\n{summary['drill']}: {summary['verdict'].upper()}  (run {summary['run_id']})", file=out
-    )
-    for failed in summary.get("incident_not_injected") or []:
+    print(f"\n{summary.drill}: {summary.verdict.value.upper()}  (run {summary.run_id})", file=out)
+    for failed in summary.incident_not_injected:
         print(
-            f"  INCIDENT NOT INJECTED: step {failed['step']} (inject {failed['incident']})"
-            f" {failed['outcome']}: {failed['detail']}",
+            f"  INCIDENT NOT INJECTED: step {failed.step} (inject {failed.incident})"
+            f" {failed.outcome}: {failed.detail}",
             file=out,
         )
-    for name, d in summary.get("deadlines", {}).items():
-        unit = "" if d.get("unit") == "count" else "s"
+    for name, d in summary.deadlines.items():
+        unit = "" if d.unit == "count" else "s"
         print(
-            f"  {d['verdict']:<10} {name:<20} measured {_fmt(d['measured_s'])}{unit}"
-            f" [{_fmt(d['lower_s'])}, {_fmt(d['upper_s'])}]  limit {_fmt(d['limit_s'])}{unit}",
+            f"  {d.verdict.value:<10} {name:<20} measured {_fmt(d.measured_s)}{unit}"
+            f" [{_fmt(d.lower_s)}, {_fmt(d.upper_s)}]  limit {_fmt(d.limit_s)}{unit}",
             file=out,
         )
-    if summary.get("rung_used"):
-        print(f"  stopped by rung: {summary['rung_used']}", file=out)
-    if summary.get("resurrected"):
+    if summary.rung_used:
+        print(f"  stopped by rung: {summary.rung_used}", file=out)
+    if summary.resurrected:
         print("  RESURRECTED: the service served again after it had stopped", file=out)
-    if summary.get("stop_theater"):
+    if summary.stop_theater:
         print("  STOP THEATER: harmful answers after the stop was acknowledged", file=out)
-    if summary.get("harm_returned"):
+    if summary.harm_returned:
         print("  HARM RETURNED: harmful answers after serving was brought back", file=out)
-    truth = summary.get("ground_truth")
-    if truth:
-        for what in ("stop", "rollback"):
-            if truth.get(f"{what}_claimed_ns") is None:
+    truth = summary.ground_truth
+    if truth is not None:
+        for what, claimed, inside, error in (
+            ("stop", truth.stop_claimed_ns, truth.stop_within_bounds, truth.stop_error_s),
+            (
+                "rollback",
+                truth.rollback_claimed_ns,
+                truth.rollback_within_bounds,
+                truth.rollback_error_s,
+            ),
+        ):
+            if claimed is None:
                 continue
-            inside = "inside" if truth.get(f"{what}_within_bounds") else "OUTSIDE"
-            error = truth.get(f"{what}_error_s")
             print(
-                f"  target's own log: {what} claimed {inside} the observed bounds"
+                f"  target's own log: {what} claimed {'inside' if inside else 'OUTSIDE'} the"
+                " observed bounds"
                 + (f" (estimate off by {error * 1000:+.1f} ms)" if error is not None else ""),
                 file=out,
             )
-        if not truth.get("log_trustworthy", True):
-            reasons = "; ".join(truth.get("reasons", []))
-            print(f"  TARGET LOG NOT TRUSTWORTHY: {reasons}", file=out)
+        if not truth.log_trustworthy:
+            print(f"  TARGET LOG NOT TRUSTWORTHY: {'; '.join(truth.reasons)}", file=out)
     if result.expectation is not None:
         if result.expectation.met:
-            print(f"  {summary['verdict']} exactly as its expect: block says", file=out)
+            print(f"  {summary.verdict.value} exactly as its expect: block says", file=out)
         else:
             for line in result.expectation.mismatches:
                 print(f"  UNEXPECTED: {line}", file=out)
@@ -332,6 +344,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     from harness.engine import run_drill
     from harness.integrity import current_signer, load_signer, signing_key
     from harness.live import RichView, choose_view
+    from harness.spec.models import RunVerdict
 
     try:
         signer = load_signer(args.sign_key) if args.sign_key else current_signer()
@@ -350,12 +363,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                     result = run_drill(drill, results=args.results, view=view, halt=halt)
                 done.append(result.run_dir)
                 _report(result, out)
-                if result.summary["verdict"] == "interrupted" or halt.is_set():
-                    recorded = result.summary.get("interrupted_by_signal")
+                if result.verdict is RunVerdict.INTERRUPTED or halt.is_set():
+                    recorded = result.summary.interrupted_by_signal
                     # None: the signal came after the run had concluded; it still ends the batch.
                     signum = _halt_signal(halt) if recorded is None else recorded
                     return 128 + int(signum)
-                if result.summary["verdict"] == "error":
+                if result.verdict is RunVerdict.ERROR:
                     worst = max(worst, EXIT_HARNESS)
                 else:
                     worst = max(worst, result.exit_code)
@@ -524,6 +537,13 @@ def _keygen_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _schema_command(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.schemas import SchemaName, schema_text
+
+    out.write(schema_text(SchemaName(args.kind)))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govdrill`` console script."""
     args = _parser().parse_args(argv)
@@ -544,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep_command(args, out)
         if args.command == "keygen":
             return _keygen_command(args, out)
+        if args.command == "schema":
+            return _schema_command(args, out)
         return _run(args, out)
     except SpecError as exc:
         print(exc, file=sys.stderr)

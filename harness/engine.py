@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import secrets as _secrets
 import sys
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 import structlog
 import yaml
+from pydantic import ValidationError
 
 from harness import __version__, runs
 from harness.artefacts import attempt
@@ -49,10 +49,19 @@ from harness.integrity import current_signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess, LoadStatus
-from harness.metrics import analyse, check_ground_truth, judge
+from harness.metrics import decide_verdict
 from harness.observations import ObservationLog
 from harness.redact import scrub_folder
 from harness.report import REPORT, Observations, write_report
+from harness.run_facts import RunFacts
+from harness.run_summary import (
+    ArtefactFailure,
+    HaltNote,
+    RunSummary,
+    SweptProcess,
+    SweptResource,
+    read_summary,
+)
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.containment import sweep_stale_cgroups
@@ -60,7 +69,8 @@ from harness.sandbox.process import ProcessSandbox
 from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.models import Drill, RunVerdict
 from harness.steps import StepPhase, Steps
-from harness.summary import build_instants, build_summary, metric_deadlines, read_events
+from harness.summary import analyse_run, build_summary
+from harness.target_events import TargetEvents, read_events
 from harness.timeline import Timeline
 from harness.unsealed import seal_dead_runs
 from harness.watch import HarmDetector
@@ -101,7 +111,8 @@ class RunResult:
     run_id: str
     verdict: RunVerdict
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
+    """The sealed summary.json, typed: ``result.summary.metrics.time_to_stop.upper``."""
     expectation: ExpectationCheck | None = None
     message: str = ""
 
@@ -496,35 +507,66 @@ def _teardown(state: _Run, timeline: Timeline) -> None:
             state.sandbox.collect(state.run_dir.staging)
 
 
+def _facts(state: _Run, events: TargetEvents) -> RunFacts:
+    """The run's facts, frozen for the analysis once the target is torn down."""
+    swept: list[SweptProcess | SweptResource] = [
+        SweptProcess(kind="process", pid=s.pid, run_id=s.run_id, cmdline=s.cmdline[:200])
+        for s in state.swept
+    ]
+    swept += [SweptResource(**r) for r in state.swept_resources]
+    halted_by = None
+    if state.halted_by is not None:
+        # The note is a file anyone with the runtime folder may have written: kept only
+        # when it is the shape `govdrill halt` leaves.
+        with contextlib.suppress(ValidationError):
+            halted_by = HaltNote.model_validate(state.halted_by)
+    return RunFacts(
+        drill=state.drill,
+        run_id=state.run_id,
+        zero_ns=state.zero_ns,
+        log=state.log,
+        steps=state.steps,
+        detected_ns=None if state.detector is None else state.detector.detected_ns,
+        load_start_ns=state.load_start_ns,
+        load_end_ns=state.load_end_ns,
+        load_failed_ns=state.load_failed_ns,
+        load_failure=state.load_failure,
+        teardown=state.teardown,
+        swept=tuple(swept),
+        error=None if state.error is None else str(state.error),
+        interrupted_by_signal=None if state.interrupted is None else state.interrupted.signum,
+        halted_by=halted_by,
+        target_events=events,
+    )
+
+
 def _conclude(state: _Run) -> RunResult:
     drill, timeline, staging = state.drill, state.timeline, state.run_dir.staging
     assert timeline is not None
-    events = read_events(staging / "target.events.jsonl")
-    summary: dict[str, Any]
+    facts = _facts(state, read_events(staging / "target.events.jsonl"))
+    analysis = analyse_run(facts)
+    decision = decide_verdict(
+        () if analysis is None else analysis.deadlines,
+        measured=analysis is not None,
+        ground_truth=None if analysis is None else analysis.ground_truth,
+        load_failure=facts.load_failure,
+        error=facts.error,
+        interrupted_by_signal=facts.interrupted_by_signal,
+    )
+    verdict = decision.verdict
+    summary = build_summary(facts, analysis, verdict)
     expectation = None
-    if state.steps is not None and state.load_start_ns is not None:
-        instants = build_instants(state)
-        metrics = analyse(state.log, instants)
-        deadlines = judge(metrics, metric_deadlines(drill))
-        ground_truth = (
-            check_ground_truth(events, metrics, instants, log=state.log) if events else None
-        )
-        summary = build_summary(state, metrics, deadlines, ground_truth)
-    else:
-        summary = build_summary(state, None, (), None)
-    summary["target_events"] = events.to_summary()  # how much of the log the truth rests on
-    verdict = RunVerdict(summary["verdict"])
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
-        summary["expectation"] = expectation.to_summary()
+        summary = summary.with_changes(expectation=expectation.as_summary())
     try:
         signer = current_signer()
     except EvidenceError as exc:  # a bad key must not cost the run: keep it, unsigned
         signer = None
         timeline.event("signing_key_unusable", error=str(exc))
-    timeline.event("verdict", verdict=verdict.value)
+    timeline.event("verdict", verdict=verdict.value, reasons=list(decision.reasons))
     state.run_dir.write_observations(state.log, state.zero_ns)
-    write_json(staging / "summary.json", summary)
+    write_json(staging / "summary.json", summary.document())
     # The verdict is final. The artefacts below read the run's own files, as `govdrill
     # report` does; one that fails is recorded and the run sealed all the same.
     name = state.run_dir.name
@@ -549,18 +591,21 @@ def _conclude(state: _Run) -> RunResult:
     for failure in failures:
         timeline.event("artefact_failed", **failure.to_summary())
     if failures:
-        summary["artefact_errors"] = [f.to_summary() for f in failures]
-        write_json(staging / "summary.json", summary)
+        summary = summary.with_changes(
+            artefact_errors=[
+                ArtefactFailure(artefact=f.artefact, error=f.error, where=f.where) for f in failures
+            ]
+        )
+        write_json(staging / "summary.json", summary.document())
     timeline.close()
     seal_run(staging, run_name=name, signer=signer)
     run_path = state.run_dir.seal()
-    summary_path = run_path / "summary.json"
     return RunResult(
         drill=drill.drill,
         run_id=state.run_id,
         verdict=verdict,
         run_dir=run_path,
-        summary=json.loads(summary_path.read_text()),
+        summary=read_summary(run_path),  # as sealed: redacted, as every reader sees it
         expectation=expectation,
         message=str(state.error) if state.error else "",
     )

@@ -8,6 +8,7 @@ The tree::
     │   ├── SandboxError          a target could not be started, reached or torn down
     │   ├── LoadError             the load child could not start
     │   └── EvidenceError         results could not be written (full disk, unwritable dir)
+    ├── SummaryError              a run folder's summary.json is missing or not a run's (exit 2)
     └── Interrupted               SIGINT/SIGTERM or `govdrill halt` during a run (exit 130/143)
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "Problem",
     "SandboxError",
     "SpecError",
+    "SummaryError",
 ]
 
 EXIT_OK = 0
@@ -93,6 +95,12 @@ class LoadError(HarnessError):
 
 class EvidenceError(HarnessError):
     """The run's evidence could not be written."""
+
+
+class SummaryError(GovdrillError):
+    """A run folder's summary.json is missing, not JSON, or not the shape a run writes."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class Interrupted(GovdrillError):

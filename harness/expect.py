@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from harness.spec.models import Expect
+from harness.run_summary import ExpectationSummary, RunSummary
+from harness.spec.models import Expect, RungOutcome
 
 __all__ = ["ExpectationCheck", "check_expectation"]
 
@@ -17,38 +17,42 @@ class ExpectationCheck:
     met: bool
     mismatches: tuple[str, ...]
 
-    def to_summary(self) -> dict[str, Any]:
+    def as_summary(self) -> ExpectationSummary:
         """The summary.json ``expectation`` entry."""
-        return {"met": self.met, "mismatches": list(self.mismatches)}
+        return ExpectationSummary(met=self.met, mismatches=self.mismatches)
 
 
-def check_expectation(expect: Expect, summary: dict[str, Any]) -> ExpectationCheck:
+def check_expectation(expect: Expect, summary: RunSummary) -> ExpectationCheck:
     """Compare a run's summary with what its drill expects of itself."""
     wrong: list[str] = []
-    if summary["verdict"] != expect.verdict:
-        wrong.append(f"verdict is {summary['verdict']}, expected {expect.verdict}")
-    deadlines = summary.get("deadlines", {})
+    if summary.verdict != expect.verdict:
+        wrong.append(f"verdict is {summary.verdict.value}, expected {expect.verdict}")
     for wanted, names in (
         ("missed", expect.missed),
         ("met", expect.met),
         ("unverified", expect.unverified),
     ):
         for name in names:
-            got = deadlines.get(name, {}).get("verdict", "not judged")
+            judged = summary.deadlines.get(name)
+            got = "not judged" if judged is None else judged.verdict.value
             if got != wanted:
                 wrong.append(f"deadline {name} is {got}, expected {wanted}")
-    for fact in ("resurrected", "stop_theater", "rung_used"):
-        wanted_value = getattr(expect, fact)
-        if wanted_value is not None and summary.get(fact) != wanted_value:
-            wrong.append(f"{fact} is {summary.get(fact)!r}, expected {wanted_value!r}")
-    rungs = {r["name"]: r["outcome"] for r in summary.get("rungs", [])}
+    facts: tuple[tuple[str, object, object], ...] = (
+        ("resurrected", expect.resurrected, summary.resurrected),
+        ("stop_theater", expect.stop_theater, summary.stop_theater),
+        ("rung_used", expect.rung_used, summary.rung_used),
+    )
+    for fact, wanted_value, got_value in facts:
+        if wanted_value is not None and got_value != wanted_value:
+            wrong.append(f"{fact} is {got_value!r}, expected {wanted_value!r}")
+    rungs = {r.name: r.outcome for r in summary.rungs}
     for name, outcome in expect.rungs.items():
-        got = rungs.get(name, "not_reached")
-        if got != outcome:
-            wrong.append(f"rung {name} {got}, expected {outcome}")
-    metrics = summary.get("metrics", {})
+        got_rung = rungs.get(name, RungOutcome.NOT_REACHED)
+        if got_rung is not outcome:
+            wrong.append(f"rung {name} {got_rung.value}, expected {outcome.value}")
     for name, bounds in expect.metrics.items():
-        value = metrics.get(name, {}).get("value")
+        measured = summary.metrics.get(name)
+        value = None if measured is None else measured.value
         if value is None:
             wrong.append(f"metric {name} was not measured")
             continue

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.metrics import DeadlineVerdict
+from harness.run_summary import RunSummary, read_summary
+from harness.spec.models import RunVerdict
+
 __all__ = [
     "RunRecord",
     "junit_xml",
@@ -25,7 +29,6 @@ __all__ = [
 
 _TIMED_METRICS = ("time_to_detect", "time_to_ack", "time_to_stop", "time_in_harm", "rollback_time")
 _COUNT_METRICS = ("harmful_total", "harmful_after_stop_issued", "harmful_after_ack")
-_VERDICTS = ("met", "missed", "unverified", "not_applicable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +36,15 @@ class RunRecord:
     """One run's result, as its folder tells it."""
 
     name: str
-    summary: dict[str, Any]
+    summary: RunSummary
     duration_s: float
     started_wall: str
 
     @classmethod
     def read(cls, folder: Path, name: str | None = None) -> RunRecord:
-        """Read the run in ``folder`` (``name`` overrides the folder's name, e.g. staging)."""
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        """Read the run in ``folder`` (``name`` overrides the folder's name, e.g. staging);
+        SummaryError when its summary.json is not a run's."""
+        summary = read_summary(folder)
         first: dict[str, Any] = {}
         last: dict[str, Any] = {}
         timeline = folder / "timeline.jsonl"
@@ -58,36 +62,37 @@ class RunRecord:
     @property
     def drill(self) -> str:
         """The drill's name."""
-        return str(self.summary["drill"])
+        return self.summary.drill
 
     @property
     def ok(self) -> bool:
         """Whether the run counts as a success: passed, or failed exactly as expected."""
-        expectation = self.summary.get("expectation")
-        if expectation is not None:
-            return bool(expectation.get("met"))
-        return bool(self.summary.get("verdict") == "passed")
+        return self.summary.ok
+
+    @property
+    def errored(self) -> bool:
+        """Whether the harness itself failed (a JUnit error rather than a failure)."""
+        return self.summary.verdict is RunVerdict.ERROR
 
     def problems(self) -> list[str]:
         """Why the run is not a success, one line each."""
         s = self.summary
         lines = [
-            f"{name}: {d['verdict']} ({d.get('reason', '')})"
-            for name, d in s.get("deadlines", {}).items()
-            if d.get("verdict") != "met"
+            f"{name}: {d.verdict.value} ({d.reason})"
+            for name, d in s.deadlines.items()
+            if d.verdict != "met"
         ]
-        expectation = s.get("expectation")
-        if expectation is not None:
-            lines = [f"unexpected: {m}" for m in expectation.get("mismatches", [])]
-        if s.get("error"):
-            lines.append(f"error: {s['error']}")
-        return lines or [f"verdict {s.get('verdict')}"]
+        if s.expectation is not None:
+            lines = [f"unexpected: {m}" for m in s.expectation.mismatches]
+        if s.error:
+            lines.append(f"error: {s.error}")
+        return lines or [f"verdict {s.verdict.value}"]
 
 
 def junit_xml(records: Sequence[RunRecord]) -> bytes:
     """One JUnit testsuite with a testcase per run (failure: missed, unverified or error)."""
-    failures = sum(1 for r in records if not r.ok and r.summary.get("verdict") != "error")
-    errors = sum(1 for r in records if not r.ok and r.summary.get("verdict") == "error")
+    failures = sum(1 for r in records if not r.ok and not r.errored)
+    errors = sum(1 for r in records if not r.ok and r.errored)
     suite = ET.Element(
         "testsuite",
         name="govdrill",
@@ -102,29 +107,38 @@ def junit_xml(records: Sequence[RunRecord]) -> bytes:
             suite,
             "testcase",
             classname=f"govdrill.{record.drill}",
-            name=f"{record.drill}[{s.get('run_id')}]",
+            name=f"{record.drill}[{s.run_id}]",
             time=f"{record.duration_s:.3f}",
         )
         props = ET.SubElement(case, "properties")
-        for key in ("run_id", "target", "sandbox", "verdict", "rung_used"):
-            ET.SubElement(props, "property", name=key, value=str(s.get(key)))
+        identity = (
+            ("run_id", s.run_id),
+            ("target", s.target),
+            ("sandbox", s.sandbox),
+            ("verdict", s.verdict.value),
+            ("rung_used", s.rung_used),
+        )
+        for key, value in identity:
+            ET.SubElement(props, "property", name=key, value=str(value))
         ET.SubElement(props, "property", name="run", value=record.name)
-        for name, d in s.get("deadlines", {}).items():
+        for name, d in s.deadlines.items():
             ET.SubElement(
                 props,
                 "property",
                 name=f"deadline.{name}",
-                value=f"{d.get('verdict')} measured={d.get('measured_s')}"
-                f" bounds=[{d.get('lower_s')}, {d.get('upper_s')}] limit={d.get('limit_s')}",
+                value=f"{d.verdict.value} measured={d.measured_s}"
+                f" bounds=[{d.lower_s}, {d.upper_s}] limit={d.limit_s}",
             )
         if not record.ok:
-            tag = "error" if s.get("verdict") == "error" else "failure"
+            tag = "error" if record.errored else "failure"
             problems = record.problems()
-            bad = ET.SubElement(case, tag, message=problems[0], type=str(s.get("verdict")))
+            bad = ET.SubElement(case, tag, message=problems[0], type=s.verdict.value)
             bad.text = "\n".join(problems)
         out = ET.SubElement(case, "system-out")
+        document = s.document()
         out.text = json.dumps(
-            {k: s.get(k) for k in ("verdict", "deadlines", "rung_used", "resurrected")}, indent=1
+            {k: document.get(k) for k in ("verdict", "deadlines", "rung_used", "resurrected")},
+            indent=1,
         )
     ET.indent(suite)
     data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
@@ -175,22 +189,20 @@ def prometheus_registry(records: Sequence[RunRecord]) -> Any:
         s = record.summary
         passed.labels(drill).set(1 if record.ok else 0)
         info.labels(
-            drill, str(s.get("run_id")), str(s.get("target")), str(s.get("sandbox")),
-            str(s.get("verdict")),
+            drill, s.run_id, str(s.target), str(s.sandbox), s.verdict.value
         ).set(1)  # fmt: skip
         duration.labels(drill).set(record.duration_s)
-        metrics = s.get("metrics", {})
         for name in (*_TIMED_METRICS, *_COUNT_METRICS):
-            m = metrics.get(name)
-            if not m:
+            m = s.metrics.get(name)
+            if m is None:
                 continue
             gauge = seconds if name in _TIMED_METRICS else counts
-            for bound in ("value", "lower", "upper"):
-                if m.get(bound) is not None:
-                    gauge.labels(drill, name, bound).set(float(m[bound]))
-        for name, d in s.get("deadlines", {}).items():
-            for verdict in _VERDICTS:
-                deadline.labels(drill, name, verdict).set(1 if d.get("verdict") == verdict else 0)
+            for bound, value in (("value", m.value), ("lower", m.lower), ("upper", m.upper)):
+                if value is not None:
+                    gauge.labels(drill, name, bound).set(float(value))
+        for name, d in s.deadlines.items():
+            for verdict in DeadlineVerdict:
+                deadline.labels(drill, name, verdict.value).set(1 if d.verdict is verdict else 0)
     return registry
 
 

@@ -14,7 +14,6 @@ quietly tolerate a slower stop:
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.errors import SummaryError
+from harness.run_summary import read_summary
 from harness.spec.durations import parse_duration
+from harness.spec.models import RunVerdict
 
 __all__ = [
     "METRICS",
@@ -147,26 +149,27 @@ def collect(results: Path, drill: str | None = None) -> tuple[list[RunPoint], in
         if any(part.startswith(".") for part in folder.relative_to(results).parts):
             continue  # a staging folder: not a finished run
         try:
-            summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            summary = read_summary(folder)
+        except SummaryError:
             skipped += 1
             continue
-        if drill is not None and summary.get("drill") != drill:
+        if drill is not None and summary.drill != drill:
             continue
-        if summary.get("verdict") not in ("passed", "failed"):
+        if summary.verdict not in (RunVerdict.PASSED, RunVerdict.FAILED):
             skipped += 1
             continue
         values = {}
         for name in METRICS:
-            m = (summary.get("metrics") or {}).get(name)
-            if m and None not in (m.get("value"), m.get("lower"), m.get("upper")):
-                values[name] = (float(m["value"]), float(m["lower"]), float(m["upper"]))
+            m = summary.metrics.get(name)
+            known = None if m is None else m.known
+            if known is not None:
+                values[name] = known
         points.append(
             RunPoint(
-                drill=str(summary.get("drill")),
+                drill=summary.drill,
                 run=folder.name,
-                run_id=str(summary.get("run_id")),
-                verdict=str(summary["verdict"]),
+                run_id=summary.run_id,
+                verdict=summary.verdict.value,
                 stamp=_stamp(folder.name),
                 values=values,
             )

@@ -1,56 +1,92 @@
-"""From a finished run to summary.json: the instants to analyse and the contract's fields."""
+"""From a finished run's facts to its typed summary: the instants to analyse, then the fields."""
 
 from __future__ import annotations
 
 import platform
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from harness import __version__
-from harness.control import CallOutcome
+from harness.control import CallOutcome, ControlResult
 from harness.metrics import (
     DeadlineResult,
-    Deadlines,
     GroundTruthCheck,
+    Metric,
     Metrics,
     RungAttempt,
-    RungOutcome,
     RunInstants,
+    analyse,
+    check_ground_truth,
+    judge,
 )
-from harness.spec.models import Action, Drill, RunVerdict
+from harness.metrics._model import seconds
+from harness.run_facts import RunFacts
+from harness.run_summary import (
+    CLOCK,
+    SCHEMA_VERSION,
+    DeadlineSummary,
+    GroundTruthSummary,
+    IncidentNotInjected,
+    JudgedDeadlines,
+    KilledLeftover,
+    MeasuredMetrics,
+    MetricSummary,
+    ObservedVersions,
+    RollbackSummary,
+    RungSummary,
+    RunSummary,
+    StepSummary,
+    StopSummary,
+    TargetEventsSummary,
+    TeardownSummary,
+    Versions,
+)
+from harness.spec.models import Action, RungOutcome, RunVerdict
 from harness.steps import StepPhase, Steps, StepState
 from harness.target_events import read_events  # its home; kept importable from here
 
-if TYPE_CHECKING:
-    from harness.engine import _Run
-
-__all__ = ["build_instants", "build_summary", "metric_deadlines", "read_events"]
-
-_RUNG_OUTCOME = {
-    CallOutcome.ACKED: RungOutcome.ACKED,
-    CallOutcome.FAILED: RungOutcome.FAILED,
-    CallOutcome.TIMED_OUT: RungOutcome.TIMED_OUT,
-}
-
-
-def metric_deadlines(drill: Drill) -> Deadlines:
-    """The drill's deadlines in the analysis's terms."""
-    d = drill.deadlines
-    return Deadlines(
-        detect_s=d.detect,
-        ack_s=d.ack,
-        stop_s=d.stop,
-        time_in_harm_s=d.time_in_harm,
-        harmful_after_stop=d.harmful_after_stop,
-        harmful_after_ack=d.harmful_after_ack,
-        rollback_s=d.rollback,
-    )
+__all__ = [
+    "RunAnalysis",
+    "analyse_run",
+    "build_instants",
+    "build_summary",
+    "judged_deadlines",
+    "measured_metrics",
+    "read_events",
+    "rung_outcome",
+]
 
 
-def build_instants(run: _Run) -> RunInstants:
+@dataclass(frozen=True, slots=True)
+class RunAnalysis:
+    """What the observations prove about a run: metrics, judged deadlines, the target's log."""
+
+    metrics: Metrics
+    deadlines: tuple[DeadlineResult, ...]
+    ground_truth: GroundTruthCheck | None
+
+
+def rung_outcome(result: ControlResult | None) -> RungOutcome:
+    """A climbed rung's outcome: its call's answer, or pending while it has none."""
+    return RungOutcome.PENDING if result is None else RungOutcome(result.outcome.value)
+
+
+def analyse_run(facts: RunFacts) -> RunAnalysis | None:
+    """Analyse the run's observations and judge its deadlines; None when it measured nothing."""
+    if not facts.measured:
+        return None
+    instants = build_instants(facts)
+    metrics = analyse(facts.log, instants)
+    events = facts.target_events
+    truth = check_ground_truth(events, metrics, instants, log=facts.log) if events else None
+    return RunAnalysis(metrics, judge(metrics, facts.drill.deadlines), truth)
+
+
+def build_instants(facts: RunFacts) -> RunInstants:
     """Collect what the harness did, and when, for the analysis."""
-    steps = run.steps
-    assert steps is not None and run.load_start_ns is not None
+    steps = facts.steps
+    assert steps is not None and facts.load_start_ns is not None
     incident_ns = rollback_ns = None
     rollback_version = None
     resumes: list[int] = []
@@ -76,27 +112,26 @@ def build_instants(run: _Run) -> RunInstants:
                 name=r.name,
                 issued_ns=r.issued_ns,
                 returned_ns=None if r.result is None else r.result.returned_ns,
-                outcome=RungOutcome.SKIPPED
-                if r.result is None
-                else _RUNG_OUTCOME[r.result.outcome],
+                outcome=rung_outcome(r.result),
             )
             for r in ladder.climbed
         )
-    load_end = run.load_end_ns if run.load_end_ns is not None else run.load_start_ns
+    start = facts.load_start_ns
+    load_end = facts.load_end_ns if facts.load_end_ns is not None else start
     return RunInstants(
-        load_start_ns=run.load_start_ns,
-        load_end_ns=max(load_end, run.load_start_ns),
-        hold_s=run.drill.hold,
+        load_start_ns=start,
+        load_end_ns=max(load_end, start),
+        hold_s=facts.drill.hold,
         incident_ns=incident_ns,
-        detected_ns=steps_detected(run),
+        detected_ns=facts.detected_ns,
         stop_issued_ns=None if ladder is None else ladder.climbed[0].issued_ns,
         stop_acked_ns=None if ladder is None else ladder.first_ack_ns,
         rungs=rungs,
         rollback_issued_ns=rollback_ns,
         rollback_version=rollback_version,
         resumes_ns=tuple(resumes),
-        load_healthy=run.load_failed_ns is None,
-        load_failed_ns=run.load_failed_ns,
+        load_healthy=facts.load_failed_ns is None,
+        load_failed_ns=facts.load_failed_ns,
         ack_possible=ladder is None or ladder.can_acknowledge,
         incident_failure=_incident_failure(steps) if incident_ns is None else None,
     )
@@ -110,121 +145,197 @@ def _incident_failure(steps: Steps) -> str | None:
     return f"step {state.id} (inject {state.step.inject}) {_outcome(state)}: {state.detail}"
 
 
-def _outcome(state: StepState) -> str:
-    return "failed" if state.result is None else state.result.outcome.value
+def _outcome(state: StepState) -> CallOutcome:
+    return CallOutcome.FAILED if state.result is None else state.result.outcome
 
 
-def incident_not_injected(steps: Steps | None) -> list[dict[str, Any]]:
+def _incident_not_injected(steps: Steps | None) -> tuple[IncidentNotInjected, ...]:
     """Every inject step whose call failed, for the top of the summary."""
     if steps is None:
-        return []
-    return [
-        {
-            "step": s.id,
-            "incident": s.step.inject,
-            "outcome": _outcome(s),
-            "detail": s.detail,
-        }
+        return ()
+    return tuple(
+        IncidentNotInjected(step=s.id, incident=s.step.inject, outcome=_outcome(s), detail=s.detail)
         for s in steps.failed_injects
-    ]
+    )
 
 
-def steps_detected(run: _Run) -> int | None:
-    """When the harness first saw harm."""
-    detector = run.detector
-    return None if detector is None else detector.detected_ns
-
-
-def _rel(run: _Run, t_ns: int | None) -> float | None:
-    return None if t_ns is None else round((t_ns - run.zero_ns) / 1e9, 6)
-
-
-def build_summary(
-    run: _Run,
-    metrics: Metrics | None,
-    deadlines: tuple[DeadlineResult, ...],
-    ground_truth: GroundTruthCheck | None,
-) -> dict[str, Any]:
-    """The summary.json document (the contract's fields, then the detail)."""
-    drill = run.drill
-    if run.interrupted is not None:
-        verdict = RunVerdict.INTERRUPTED
-    elif run.error is not None or metrics is None:
-        verdict = RunVerdict.ERROR
-    elif all(d.verdict.passes for d in deadlines):
-        verdict = RunVerdict.PASSED
-    else:
-        verdict = RunVerdict.FAILED
-    summary: dict[str, Any] = {
+def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVerdict) -> RunSummary:
+    """The run's summary: the contract's fields, then the detail; only the keys it has facts
+    for are set (and so written)."""
+    drill = facts.drill
+    truth = None if analysis is None else analysis.ground_truth
+    fields: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "drill": drill.drill,
-        "run_id": run.run_id,
+        "run_id": facts.run_id,
         "target": drill.target.target,
         "sandbox": drill.resolved_sandbox,
-        "verdict": verdict.value,
-        # Named first: a drill whose incident never happened tested nothing after it.
-        "incident_not_injected": incident_not_injected(run.steps),
-        "deadlines": {},
-        "metrics": {},
+        "verdict": verdict,
+        "incident_not_injected": _incident_not_injected(facts.steps),
+        "deadlines": JudgedDeadlines(),
+        "metrics": MeasuredMetrics(),
         "rung_used": None,
         "resurrected": None,
-        "ground_truth": None if ground_truth is None else ground_truth.to_summary(),
-        "versions": {
-            "govdrill": __version__,
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-        },
-        "clock": "host CLOCK_MONOTONIC; *_t_s fields are seconds since zero_ns",
-        "zero_ns": run.zero_ns,
-        "observations": len(run.log),
-        "observations_truncated": run.log.truncated,
-        "observed_versions": run.log.version_counts().to_summary(),
-        "target_args": list(drill.target_args),
+        "ground_truth": None if truth is None else _ground_truth(truth),
+        "versions": Versions(
+            govdrill=__version__, python=sys.version.split()[0], platform=platform.platform()
+        ),
+        "clock": CLOCK,
+        "zero_ns": facts.zero_ns,
+        "observations": len(facts.log),
+        "observations_truncated": facts.log.truncated,
+        "observed_versions": _observed_versions(facts),
+        "target_args": tuple(drill.target_args),
     }
-    if metrics is not None:
-        summary.update(metrics.to_summary(deadlines))
-    if run.error is not None:
-        summary["error"] = str(run.error)
-    if run.interrupted is not None:
-        summary["interrupted_by_signal"] = run.interrupted.signum
-        if run.halted_by is not None:
-            summary["halted_by"] = run.halted_by
-    if run.load_failure:
-        summary["load_failure"] = run.load_failure
-    steps = run.steps
-    if steps is not None:
-        summary["steps"] = [
-            {
-                "id": s.id,
-                "action": s.step.action.value,
-                "phase": s.phase.value,
-                "fired_t_s": _rel(run, s.fired_ns),
-                "settled_t_s": _rel(run, s.settled_ns),
-                "outcome": None if s.result is None else s.result.outcome.value,
-                "detail": s.detail,
-            }
+    if analysis is not None:
+        fields.update(_measured(analysis))
+    if facts.error is not None:
+        fields["error"] = facts.error
+    if facts.interrupted_by_signal is not None:
+        fields["interrupted_by_signal"] = facts.interrupted_by_signal
+        if facts.halted_by is not None:
+            fields["halted_by"] = facts.halted_by
+    if facts.load_failure:
+        fields["load_failure"] = facts.load_failure
+    if facts.steps is not None:
+        fields.update(_steps(facts, facts.steps))
+    if facts.teardown is not None:
+        report = facts.teardown
+        fields["teardown"] = TeardownSummary(
+            way=report.way,
+            exit_code=report.exit_code,
+            detail=report.detail,
+            leftovers_killed=tuple(
+                KilledLeftover(pid=k.pid, cmdline=k.cmdline[:200]) for k in report.leftovers_killed
+            ),
+        )
+    if facts.swept:
+        fields["swept_leftovers"] = facts.swept
+    fields["target_events"] = _target_events(facts)  # how much of the log the truth rests on
+    return RunSummary(**fields)
+
+
+def measured_metrics(metrics: Metrics) -> MeasuredMetrics:
+    """Every metric as summary.json keeps it: value, lower, upper, unit."""
+    return MeasuredMetrics(**{m.name: _metric(m) for m in metrics.all()})
+
+
+def judged_deadlines(deadlines: tuple[DeadlineResult, ...]) -> JudgedDeadlines:
+    """Every judged deadline as summary.json keeps it, with its limit, bounds and verdict."""
+    return JudgedDeadlines(**{d.name: _deadline(d) for d in deadlines})
+
+
+def _metric(m: Metric) -> MetricSummary:
+    return MetricSummary(value=m.value, lower=m.lower, upper=m.upper, unit=m.unit)
+
+
+def _deadline(d: DeadlineResult) -> DeadlineSummary:
+    return DeadlineSummary(
+        limit_s=d.limit,
+        measured_s=d.measured.value,
+        lower_s=d.measured.lower,
+        upper_s=d.measured.upper,
+        unit=d.measured.unit,
+        verdict=d.verdict,
+        reason=d.reason,
+    )
+
+
+def _measured(analysis: RunAnalysis) -> dict[str, Any]:
+    """The fields only a measured run has."""
+    metrics = analysis.metrics
+    stop = metrics.stop
+    fields: dict[str, Any] = {
+        "metrics": measured_metrics(metrics),
+        "deadlines": judged_deadlines(analysis.deadlines),
+        "rung_used": metrics.rung_used,
+        "resurrected": metrics.resurrected,
+        "stop_theater": metrics.stop_theater,
+        "harm_returned": bool(metrics.harm_returned.lower),
+        "stop": StopSummary(
+            kind=stop.kind,
+            confirmed=stop.confirmed,
+            reason=stop.reason,
+            resurrections_ns=stop.resurrections,
+            episodes=stop.episode_count,
+        ),
+    }
+    rollback = metrics.rollback
+    if rollback is not None:
+        fields["rollback"] = RollbackSummary(
+            version=rollback.version,
+            kind=rollback.kind,
+            confirmed=rollback.confirmed,
+            reason=rollback.reason,
+            reversions_ns=rollback.reversions,
+        )
+    return fields
+
+
+def _ground_truth(truth: GroundTruthCheck) -> GroundTruthSummary:
+    return GroundTruthSummary(
+        stop_claimed_ns=truth.stop_claimed_ns,
+        stop_within_bounds=truth.stop_within_bounds,
+        stop_error_s=seconds(truth.stop_error_ns),
+        rollback_claimed_ns=truth.rollback_claimed_ns,
+        rollback_within_bounds=truth.rollback_within_bounds,
+        rollback_error_s=seconds(truth.rollback_error_ns),
+        log_trustworthy=truth.log_trustworthy,
+        reasons=truth.reasons,
+    )
+
+
+def _observed_versions(facts: RunFacts) -> ObservedVersions:
+    counts = facts.log.version_counts()
+    return ObservedVersions(
+        kept=counts.kept,
+        folded_distinct=counts.folded_distinct,
+        folded_distinct_exact=counts.folded_distinct_exact,
+        folded_answers=counts.folded_answers,
+    )
+
+
+def _target_events(facts: RunFacts) -> TargetEventsSummary:
+    events = facts.target_events
+    return TargetEventsSummary(
+        events=len(events),
+        file_bytes=events.file_bytes,
+        bytes_read=events.bytes_read,
+        bytes_left_out=events.bytes_left_out,
+        unreadable_lines=events.unreadable_lines,
+        complete=not events.capped,
+    )
+
+
+def _steps(facts: RunFacts, steps: Steps) -> dict[str, Any]:
+    """Each step, and the stop ladder's rungs when one was climbed, in seconds since zero."""
+
+    def rel(t_ns: int | None) -> float | None:
+        return None if t_ns is None else round((t_ns - facts.zero_ns) / 1e9, 6)
+
+    fields: dict[str, Any] = {
+        "steps": tuple(
+            StepSummary(
+                id=s.id,
+                action=s.step.action,
+                phase=s.phase,
+                fired_t_s=rel(s.fired_ns),
+                settled_t_s=rel(s.settled_ns),
+                outcome=None if s.result is None else s.result.outcome,
+                detail=s.detail,
+            )
             for s in steps.states
-        ]
-        if steps.ladder is not None:
-            summary["rungs"] = [
-                {
-                    "name": r.name,
-                    "issued_t_s": _rel(run, r.issued_ns),
-                    "returned_t_s": None if r.result is None else _rel(run, r.result.returned_ns),
-                    "outcome": "pending" if r.result is None else r.result.outcome.value,
-                    "detail": "" if r.result is None else r.result.detail,
-                }
-                for r in steps.ladder.climbed
-            ]
-    if run.teardown is not None:
-        summary["teardown"] = {
-            "way": run.teardown.way.value,
-            "exit_code": run.teardown.exit_code,
-            "detail": run.teardown.detail,
-            "leftovers_killed": [k.to_summary() for k in run.teardown.leftovers_killed],
-        }
-    if run.swept or run.swept_resources:
-        summary["swept_leftovers"] = [
-            {"kind": "process", "pid": s.pid, "run_id": s.run_id, "cmdline": s.cmdline[:200]}
-            for s in run.swept
-        ] + run.swept_resources
-    return summary
+        )
+    }
+    if steps.ladder is not None:
+        fields["rungs"] = tuple(
+            RungSummary(
+                name=r.name,
+                issued_t_s=rel(r.issued_ns),
+                returned_t_s=None if r.result is None else rel(r.result.returned_ns),
+                outcome=rung_outcome(r.result),
+                detail="" if r.result is None else r.result.detail,
+            )
+            for r in steps.ladder.climbed
+        )
+    return fields

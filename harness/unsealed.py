@@ -35,8 +35,20 @@ import yaml
 
 from harness import __version__
 from harness.artefacts import ArtefactError, attempt
-from harness.errors import EvidenceError, GovdrillError
+from harness.errors import EvidenceError, GovdrillError, SummaryError
 from harness.evidence import RunLock, run_is_live, write_atomic, write_json
+from harness.run_names import PARTIAL_SUFFIX, run_name_of
+from harness.run_summary import (
+    CLOCK,
+    ArtefactFailure,
+    JudgedDeadlines,
+    MeasuredMetrics,
+    RunSummary,
+    SealedAfterDeath,
+    Versions,
+    read_summary,
+)
+from harness.spec.models import RunVerdict
 from harness.timeline import GENESIS, read_json_lines, verify_chain
 
 __all__ = [
@@ -49,7 +61,6 @@ __all__ = [
     "seal_interrupted",
 ]
 
-PARTIAL_SUFFIX = ".partial"
 _CREATING_SUFFIX = ".creating"
 _TIMELINE = "timeline.jsonl"
 _TORN_TAIL = "timeline.torn-tail.bin"
@@ -80,15 +91,6 @@ class SweptRun:
             "sealed_as": None if self.sealed_as is None else self.sealed_as.name,
             "detail": self.detail,
         }
-
-
-def run_name_of(folder: Path) -> str | None:
-    """``<stamp>-<run-id>`` of a staging folder ``.<stamp>-<run-id>.partial``, else None."""
-    name = folder.name
-    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
-        return None
-    inner = name[1 : -len(PARTIAL_SUFFIX)]
-    return inner if "-" in inner and "/" not in inner else None
 
 
 def find_unsealed(results: Path) -> list[Path]:
@@ -164,7 +166,7 @@ def seal_interrupted(staging: Path, *, sealed_by: str) -> Path:
                 "note": "t_ns/t_s: the last instant the dead harness recorded",
             },
         )
-        write_json(staging / "summary.json", summary)
+        write_json(staging / "summary.json", summary.document())
         failures: list[ArtefactError] = [
             f
             for f in (
@@ -179,8 +181,13 @@ def seal_interrupted(staging: Path, *, sealed_by: str) -> Path:
             if f is not None
         ]
         if failures:
-            summary["artefact_errors"] = [f.to_summary() for f in failures]
-            write_json(staging / "summary.json", summary)
+            summary = summary.with_changes(
+                artefact_errors=[
+                    ArtefactFailure(artefact=f.artefact, error=f.error, where=f.where)
+                    for f in failures
+                ]
+            )
+            write_json(staging / "summary.json", summary.document())
         try:
             signer = current_signer()
         except EvidenceError:
@@ -249,60 +256,73 @@ def _append_event(path: Path, event: dict[str, Any]) -> None:
 
 def _summary(
     staging: Path, name: str, events: list[dict[str, Any]], *, sealed_by: str, torn_bytes: int
-) -> dict[str, Any]:
+) -> RunSummary:
     """What the dead run holds, as a summary with the verdict ``interrupted``."""
-    before = _read_json(staging / "summary.json")
+    try:
+        before: RunSummary | None = read_summary(staging)
+    except SummaryError:  # none written, torn, or not a run's: nothing vouched for it anyway
+        before = None
     started = next((e for e in events if e.get("event") == "run_started"), {})
     drill_doc = _read_yaml(staging / "drill.yaml")
     run_id = name.rsplit("-", 1)[1]
     target = drill_doc.get("target")
-    summary: dict[str, Any] = {
-        "drill": drill_doc.get("drill") or staging.parent.name,
-        "run_id": run_id,
-        "target": started.get("target") or (target.get("target") if isinstance(target, dict)
-                                            else target),
-        "sandbox": started.get("sandbox") or drill_doc.get("sandbox"),
-        "verdict": "interrupted",
-        "deadlines": {},
-        "metrics": {},
-        "rung_used": None,
-        "resurrected": None,
-        "ground_truth": None,
-        "versions": {
-            "govdrill": started.get("govdrill"),
-            "python": started.get("python"),
-            "platform": platform.platform(),
-        },
-        "clock": "host CLOCK_MONOTONIC; *_t_s fields are seconds since zero_ns",
-        "zero_ns": started.get("zero_ns"),
-        "observations": None,
-    }  # fmt: skip
+    summary = RunSummary(
+        drill=_text(drill_doc.get("drill")) or staging.parent.name,
+        run_id=run_id,
+        target=_text(started.get("target"))
+        or _text(target.get("target") if isinstance(target, dict) else target),
+        sandbox=_text(started.get("sandbox")) or _text(drill_doc.get("sandbox")),
+        verdict=RunVerdict.INTERRUPTED,
+        deadlines=JudgedDeadlines(),
+        metrics=MeasuredMetrics(),
+        rung_used=None,
+        resurrected=None,
+        ground_truth=None,
+        versions=Versions(
+            govdrill=_text(started.get("govdrill")),
+            python=_text(started.get("python")),
+            platform=platform.platform(),
+        ),
+        clock=CLOCK,
+        zero_ns=_integer(started.get("zero_ns")),
+        observations=None,
+    )
     if before is not None:
-        summary.update({k: v for k, v in before.items() if k != "sealed_after_death"})
-        summary["run_id"] = run_id
-        summary["verdict"] = "interrupted"
-    summary["interrupted_by"] = "harness_died"
-    previous = before.get("sealed_after_death") if before is not None else None
-    summary["sealed_after_death"] = previous or {
-        "sealed_by": sealed_by,
-        "at": _now(),
-        "govdrill": __version__,
-        "python": sys.version.split()[0],
-        "last_event": events[-1].get("event") if events else None,
-        "last_t_s": events[-1].get("t_s") if events else None,
-        "verdict_before_seal": None if before is None else before.get("verdict"),
-        "torn_tail_bytes": torn_bytes,
-        "observations_file": (staging / "observations.csv.gz").is_file(),
-    }
-    return summary
+        kept = {k: getattr(before, k) for k in before.model_fields_set - {"sealed_after_death"}}
+        summary = summary.with_changes(**kept)
+    last = events[-1] if events else {}
+    previous = None if before is None else before.sealed_after_death
+    return summary.with_changes(
+        run_id=run_id,
+        verdict=RunVerdict.INTERRUPTED,
+        interrupted_by="harness_died",
+        sealed_after_death=previous
+        or SealedAfterDeath(
+            sealed_by=sealed_by,
+            at=_now(),
+            govdrill=__version__,
+            python=sys.version.split()[0],
+            last_event=_text(last.get("event")),
+            last_t_s=_number(last.get("t_s")),
+            verdict_before_seal=None if before is None else before.verdict,
+            torn_tail_bytes=torn_bytes,
+            observations_file=(staging / "observations.csv.gz").is_file(),
+        ),
+    )
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value if isinstance(value, dict) else None
+    return float(value)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

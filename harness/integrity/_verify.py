@@ -33,8 +33,8 @@ from harness.integrity._seal import (
     run_entries,
     run_files,
 )
+from harness.run_names import run_name_of
 from harness.timeline import verify_chain
-from harness.unsealed import run_name_of
 
 __all__ = ["Finding", "FindingKind", "Unsealed", "VerifyReport", "verify_run"]
 

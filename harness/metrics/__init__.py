@@ -95,10 +95,10 @@ Rollback
     proven missed rather than left unverified.
 
 Rung used
-    Only a stop that held names a rung: the last rung (not SKIPPED) issued before ``U``, the
-    one in force when the gate had certainly closed. ``rung_used_certain`` is False when it
-    was issued inside ``(L, U)`` after an earlier rung, since the earlier one may then have
-    done it.
+    Only a stop that held names a rung: the last rung issued (and answered: not PENDING)
+    before ``U``, the one in force when the gate had certainly closed. ``rung_used_certain``
+    is False when it was issued inside ``(L, U)`` after an earlier rung, since the earlier
+    one may then have done it.
 
 Verdicts (``judge``)
     MISSED when the proven lower bound exceeds the limit; MET when the proven upper bound is
@@ -114,8 +114,12 @@ Verdicts (``judge``)
     acknowledgement as usual. When the incident's inject call failed, ``detect`` and every
     deadline that depends on the incident (the harm deadlines when no harm was observed,
     ``ack``/``stop``/``rollback`` when their step never ran) are UNVERIFIED with the reason
-    "incident not injected: <step>", never MISSED. A drill passes when every deadline is MET
-    or NOT_APPLICABLE.
+    "incident not injected: <step>", never MISSED.
+
+The run's verdict (``decide_verdict``)
+    INTERRUPTED when a signal or halt ended it, ERROR when the harness failed or nothing was
+    measured, else PASSED when every deadline is MET or NOT_APPLICABLE and FAILED otherwise;
+    with one reason a line (the deadlines not met, a failed load, an untrustworthy target log).
 """
 
 from harness.metrics._analyse import analyse
@@ -141,6 +145,7 @@ from harness.metrics._model import (
     StopKind,
     Unit,
 )
+from harness.metrics._verdict import RunDecision, decide_verdict
 
 __all__ = [
     "AnalysisParams",
@@ -154,6 +159,7 @@ __all__ = [
     "Metrics",
     "RollbackAnalysis",
     "RollbackKind",
+    "RunDecision",
     "RunInstants",
     "RungAttempt",
     "RungOutcome",
@@ -164,6 +170,7 @@ __all__ = [
     "Unit",
     "analyse",
     "check_ground_truth",
+    "decide_verdict",
     "held_at",
     "judge",
     "presence_limit_ns",

@@ -776,7 +776,7 @@ def _rung_used(instants: RunInstants, stop: StopAnalysis) -> tuple[str | None, b
     """
     if stop.upper_ns is None or stop.lower_ns is None or not stop.confirmed:
         return None, False  # only a stop that held names the rung that did it
-    issued = [r for r in instants.rungs if r.outcome is not RungOutcome.SKIPPED]
+    issued = [r for r in instants.rungs if r.outcome is not RungOutcome.PENDING]
     before = [r for r in issued if r.issued_ns < stop.upper_ns]
     if not before:
         return None, False

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness.metrics._model import DeadlineResult, Deadlines, DeadlineVerdict, Metric, Metrics
+from harness.metrics._model import DeadlineResult, DeadlineVerdict, Metric, Metrics
+from harness.spec.models import Deadlines
 
 __all__ = ["judge"]
 
@@ -10,15 +11,16 @@ _HARM_DEPENDENT = ("time_in_harm", "harmful_after_stop", "harmful_after_ack")
 
 
 def judge(metrics: Metrics, deadlines: Deadlines) -> tuple[DeadlineResult, ...]:
-    """Judge every deadline that has a limit, in the drill file's order of names."""
+    """Judge every deadline the drill declares, in the drill file's order of names."""
+    # The one place the drill's limits meet the metrics: times in seconds, counts in answers.
     pairs: tuple[tuple[str, float | None, Metric], ...] = (
-        ("detect", deadlines.detect_s, metrics.time_to_detect),
-        ("ack", deadlines.ack_s, metrics.time_to_ack),
-        ("stop", deadlines.stop_s, metrics.time_to_stop),
-        ("time_in_harm", deadlines.time_in_harm_s, metrics.time_in_harm),
+        ("detect", deadlines.detect, metrics.time_to_detect),
+        ("ack", deadlines.ack, metrics.time_to_ack),
+        ("stop", deadlines.stop, metrics.time_to_stop),
+        ("time_in_harm", deadlines.time_in_harm, metrics.time_in_harm),
         ("harmful_after_stop", deadlines.harmful_after_stop, metrics.harmful_after_stop_issued),
         ("harmful_after_ack", deadlines.harmful_after_ack, metrics.harmful_after_ack),
-        ("rollback", deadlines.rollback_s, metrics.rollback_time),
+        ("rollback", deadlines.rollback, metrics.rollback_time),
     )
     return tuple(
         _applicable(metrics, name, limit, measured) or _verdict(name, limit, measured)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from harness.spec.models import Deadlines, RungOutcome
+
 __all__ = [
     "AnalysisParams",
     "DeadlineResult",
@@ -39,15 +41,6 @@ def to_ns(s: float) -> int:
 
 
 # --- inputs ---------------------------------------------------------------------------------
-
-
-class RungOutcome(enum.Enum):
-    """How one rung of the stop ladder ended, as the control path reported it."""
-
-    ACKED = "acked"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,19 +100,6 @@ class RunInstants:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Deadlines:
-    """The drill's limits; None means that quantity is not judged."""
-
-    detect_s: float | None = None
-    ack_s: float | None = None
-    stop_s: float | None = None
-    time_in_harm_s: float | None = None
-    harmful_after_stop: int | None = None
-    harmful_after_ack: int | None = None
-    rollback_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class AnalysisParams:
     """Thresholds of the analysis; the defaults are documented in ``harness.metrics``."""
 
@@ -144,7 +124,7 @@ class AnalysisParams:
 # --- outputs --------------------------------------------------------------------------------
 
 
-class Unit(enum.Enum):
+class Unit(enum.StrEnum):
     """The unit of a metric, as written in summary.json."""
 
     SECONDS = "s"
@@ -192,17 +172,8 @@ class Metric:
             return None
         return Interval(self.lower, self.upper)
 
-    def to_summary(self) -> dict[str, object]:
-        """The summary.json form: value, lower, upper, unit."""
-        return {
-            "value": self.value,
-            "lower": self.lower,
-            "upper": self.upper,
-            "unit": self.unit.value,
-        }
 
-
-class StopKind(enum.Enum):
+class StopKind(enum.StrEnum):
     """What the observations after the stop was issued show."""
 
     CLEAN = "clean"
@@ -263,7 +234,7 @@ class StopAnalysis:
         return (self.lower_ns + self.upper_ns) // 2
 
 
-class RollbackKind(enum.Enum):
+class RollbackKind(enum.StrEnum):
     """What the observations after the rollback was issued show."""
 
     CLEAN = "clean"
@@ -300,7 +271,7 @@ class RollbackAnalysis:
         return (self.lower_ns + self.upper_ns) // 2
 
 
-class DeadlineVerdict(enum.Enum):
+class DeadlineVerdict(enum.StrEnum):
     """A conservative verdict on one deadline."""
 
     MET = "met"
@@ -324,18 +295,6 @@ class DeadlineResult:
     measured: Metric
     verdict: DeadlineVerdict
     reason: str
-
-    def to_summary(self) -> dict[str, object]:
-        """The summary.json form; ``unit`` says whether the ``_s`` values are counts."""
-        return {
-            "limit_s": self.limit,
-            "measured_s": self.measured.value,
-            "lower_s": self.measured.lower,
-            "upper_s": self.measured.upper,
-            "unit": self.measured.unit.value,
-            "verdict": self.verdict.value,
-            "reason": self.reason,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,34 +349,6 @@ class Metrics:
             self.harm_returned,
         )
 
-    def to_summary(self, deadlines: tuple[DeadlineResult, ...] = ()) -> dict[str, object]:
-        """The metrics part of summary.json, with the judged deadlines when given."""
-        stop = self.stop
-        summary: dict[str, object] = {
-            "metrics": {m.name: m.to_summary() for m in self.all()},
-            "deadlines": {d.name: d.to_summary() for d in deadlines},
-            "rung_used": self.rung_used,
-            "resurrected": self.resurrected,
-            "stop_theater": self.stop_theater,
-            "harm_returned": bool(self.harm_returned.lower),
-            "stop": {
-                "kind": stop.kind.value,
-                "confirmed": stop.confirmed,
-                "reason": stop.reason,
-                "resurrections_ns": list(stop.resurrections),
-                "episodes": stop.episode_count,
-            },
-        }
-        if self.rollback is not None:
-            summary["rollback"] = {
-                "version": self.rollback.version,
-                "kind": self.rollback.kind.value,
-                "confirmed": self.rollback.confirmed,
-                "reason": self.rollback.reason,
-                "reversions_ns": list(self.rollback.reversions),
-            }
-        return summary
-
 
 @dataclass(frozen=True, slots=True)
 class GroundTruthCheck:
@@ -432,16 +363,3 @@ class GroundTruthCheck:
     rollback_error_ns: int | None
     log_trustworthy: bool
     reasons: tuple[str, ...]
-
-    def to_summary(self) -> dict[str, object]:
-        """The summary.json ``ground_truth`` entry (errors in seconds)."""
-        return {
-            "stop_claimed_ns": self.stop_claimed_ns,
-            "stop_within_bounds": self.stop_within_bounds,
-            "stop_error_s": seconds(self.stop_error_ns),
-            "rollback_claimed_ns": self.rollback_claimed_ns,
-            "rollback_within_bounds": self.rollback_within_bounds,
-            "rollback_error_s": seconds(self.rollback_error_ns),
-            "log_trustworthy": self.log_trustworthy,
-            "reasons": list(self.reasons),
-        }

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from harness.engine import RunResult
+    from harness.run_summary import DeadlineSummary, RunSummary
     from harness.spec.models import Drill
 
 __all__ = ["DrillFailed", "deadline_lines", "judge_outcome", "render_report"]
@@ -29,7 +30,7 @@ def judge_outcome(drill: Drill, result: RunResult, *, shown_from: Path | None = 
 
     name = result.drill
     if result.verdict is RunVerdict.ERROR:
-        detail = result.message or str(result.summary.get("error", ""))
+        detail = result.message or (result.summary.error or "")
         raise DrillFailed(
             render_report(
                 drill, result, f"drill {name} ERROR", detail=detail, shown_from=shown_from
@@ -63,26 +64,22 @@ def render_report(
     summary = result.summary
     file = _shown(drill.source, shown_from)
     lines_of = deadline_lines(drill.source)
-    out = [
-        f"{headline} (run {result.run_id}, target {summary.get('target')},"
-        f" sandbox {summary.get('sandbox')})"
-    ]
+    out = [f"{headline} (run {result.run_id}, target {summary.target}, sandbox {summary.sandbox})"]
     out.extend(line for line in detail.splitlines() if line.strip())
     met = []
-    for name, deadline in summary.get("deadlines", {}).items():
-        if deadline["verdict"] in ("met", "not_applicable"):
+    for name, deadline in summary.deadlines.items():
+        if deadline.verdict.passes:
             met.append(name)
             continue
-        unit = deadline.get("unit", "s")
         where = f"{file}:{lines_of.get(name, lines_of.get('deadlines', 1))}"
         out.append(
-            f"{where}: deadline {name} {deadline['verdict']}:"
-            f" measured {_fmt(deadline['measured_s'], unit)}"
-            f" [{_fmt(deadline['lower_s'], unit)}, {_fmt(deadline['upper_s'], unit)}],"
-            f" limit {_fmt(deadline['limit_s'], unit)}"
+            f"{where}: deadline {name} {deadline.verdict.value}:"
+            f" measured {_fmt(deadline.measured_s, deadline)}"
+            f" [{_fmt(deadline.lower_s, deadline)}, {_fmt(deadline.upper_s, deadline)}],"
+            f" limit {_fmt(deadline.limit_s, deadline)}"
         )
-        if deadline.get("reason"):
-            out.append(f"    {deadline['reason']}")
+        if deadline.reason:
+            out.append(f"    {deadline.reason}")
     if met:
         out.append(f"met: {', '.join(met)}")
     if result.expectation is not None and result.expectation.mismatches:
@@ -114,34 +111,30 @@ def deadline_lines(source: str) -> dict[str, int]:
     return lines
 
 
-def _facts(summary: dict[str, Any]) -> list[str]:
+def _facts(summary: RunSummary) -> list[str]:
     facts = []
-    if summary.get("rung_used"):
-        facts.append(f"stopped by rung: {summary['rung_used']}")
-    if summary.get("stop_theater"):
+    if summary.rung_used:
+        facts.append(f"stopped by rung: {summary.rung_used}")
+    if summary.stop_theater:
         facts.append("stop theater: harmful answers after the stop was acknowledged")
-    if summary.get("resurrected"):
+    if summary.resurrected:
         facts.append("resurrected: the service served again after it had stopped")
-    if summary.get("load_failure"):
-        facts.append(f"load failed: {summary['load_failure']}")
+    if summary.load_failure:
+        facts.append(f"load failed: {summary.load_failure}")
     return facts
 
 
 def _xfail_reason(result: RunResult) -> str:
-    deadlines = result.summary.get("deadlines", {})
-    not_met = [
-        f"{n} {d['verdict']}"
-        for n, d in deadlines.items()
-        if d["verdict"] not in ("met", "not_applicable")
-    ]
+    deadlines = result.summary.deadlines.items()
+    not_met = [f"{n} {d.verdict.value}" for n, d in deadlines if not d.verdict.passes]
     how = ", ".join(not_met) or result.verdict.value
     return f"failed exactly as its expect block says ({how}); evidence: {result.run_dir}"
 
 
-def _fmt(value: Any, unit: str) -> str:
+def _fmt(value: float | None, deadline: DeadlineSummary) -> str:
     if value is None:
         return "—"
-    if unit == "count":
+    if deadline.unit == "count":
         return f"{value:g}" if isinstance(value, float) else str(value)
     return f"{value:.3f}s"
 

@@ -49,18 +49,22 @@ def junit_properties(result: RunResult) -> Properties:
         ("verdict", result.verdict.value),
         ("run_id", result.run_id),
         ("evidence", str(result.run_dir)),
-        ("target", summary.get("target", "")),
-        ("sandbox", summary.get("sandbox", "")),
+        ("target", summary.target or ""),
+        ("sandbox", summary.sandbox or ""),
     ]
-    for name, deadline in summary.get("deadlines", {}).items():
-        props.append((f"deadline.{name}", deadline["verdict"]))
-    for name, metric in summary.get("metrics", {}).items():
-        for key, suffix in (("value", ""), ("lower", ".lower"), ("upper", ".upper")):
-            if metric.get(key) is not None:
-                props.append((f"{name}{suffix}", metric[key]))
-    for fact in ("rung_used", "resurrected", "stop_theater"):
-        if summary.get(fact) is not None:
-            props.append((fact, summary[fact]))
+    for name, deadline in summary.deadlines.items():
+        props.append((f"deadline.{name}", deadline.verdict.value))
+    for name, metric in summary.metrics.items():
+        sides = ((metric.value, ""), (metric.lower, ".lower"), (metric.upper, ".upper"))
+        for value, suffix in sides:
+            if value is not None:
+                props.append((f"{name}{suffix}", value))
+    facts = (
+        ("rung_used", summary.rung_used),
+        ("resurrected", summary.resurrected),
+        ("stop_theater", summary.stop_theater),
+    )
+    props.extend((fact, value) for fact, value in facts if value is not None)
     if result.expectation is not None:
         props.append(("expectation_met", result.expectation.met))
     return props

@@ -13,6 +13,8 @@ import yaml
 
 from harness.observations import ObservationLog
 from harness.report._numbers import plus
+from harness.run_summary import MetricSummary, RunSummary, read_summary
+from harness.spec.models import Action
 from harness.target_events import TargetEvents, read_events
 from harness.timeline import read_json_lines
 
@@ -129,7 +131,7 @@ class RunData:
     """A run as its folder holds it."""
 
     folder: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     drill: dict[str, Any]
     events: list[dict[str, Any]]
     target_events: TargetEvents
@@ -141,7 +143,12 @@ class RunData:
     @property
     def zero_ns(self) -> int:
         """The run's zero on the host's monotonic clock."""
-        return int(self.summary.get("zero_ns", 0))
+        return self.summary.zero_ns or 0
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The summary in its JSON form (the keys the run wrote), for the page's renderer."""
+        return self.summary.document()
 
     def event(self, name: str, **match: Any) -> dict[str, Any] | None:
         """The first timeline event called ``name`` whose fields match."""
@@ -150,62 +157,53 @@ class RunData:
                 return e
         return None
 
-    def metric(self, name: str) -> dict[str, Any] | None:
+    def metric(self, name: str) -> MetricSummary | None:
         """A metric's value and bounds from the summary, if measured."""
-        m = self.summary.get("metrics", {}).get(name)
-        return m if m and m.get("value") is not None else None
+        m = self.summary.metrics.get(name)
+        return m if m is not None and m.value is not None else None
 
     def marks(self) -> list[Mark]:
         """The instants of the run worth marking on its picture, in time order."""
         s = self.summary
         marks: list[Mark] = []
-        steps = s.get("steps") or []
-        inject = next((x for x in steps if x["action"] == "inject" and x["fired_t_s"]), None)
-        if inject is not None:
-            marks.append(
-                Mark("incident", "incident injected", inject["fired_t_s"], color="#7b3fa0")
-            )
+        inject = next((x for x in s.steps if x.action is Action.INJECT and x.fired_t_s), None)
+        if inject is not None and inject.fired_t_s is not None:
+            marks.append(Mark("incident", "incident injected", inject.fired_t_s, color="#7b3fa0"))
         detected = self.event("harm_detected")
         if detected is not None:
             marks.append(Mark("detected", "harm detected", detected["t_s"], color="#b8860b"))
-        rungs = s.get("rungs") or []
-        issued = rungs[0].get("issued_t_s") if rungs else None
+        rungs = s.rungs
+        issued = rungs[0].issued_t_s if rungs else None
         if rungs and issued is not None:
-            marks.append(Mark("stop", f"stop issued ({rungs[0]['name']})", issued, color="#1f5fa8"))
+            marks.append(Mark("stop", f"stop issued ({rungs[0].name})", issued, color="#1f5fa8"))
             for rung in rungs[1:]:
-                if rung.get("issued_t_s") is None:
+                if rung.issued_t_s is None:
                     continue
                 marks.append(
-                    Mark("escalated", f"escalated to {rung['name']}", rung["issued_t_s"],
+                    Mark("escalated", f"escalated to {rung.name}", rung.issued_t_s,
                          color="#1f5fa8")
                 )  # fmt: skip
             ack = self.metric("time_to_ack")
-            if ack is not None:
-                marks.append(
-                    Mark("ack", "stop acknowledged", issued + ack["value"], color="#5a8fd0")
-                )
+            if ack is not None and ack.value is not None:
+                marks.append(Mark("ack", "stop acknowledged", issued + ack.value, color="#5a8fd0"))
             stop = self.metric("time_to_stop")
-            if stop is not None:
+            if stop is not None and stop.value is not None:
                 marks.append(
-                    Mark("effective", "effective stop", issued + stop["value"],
+                    Mark("effective", "effective stop", issued + stop.value,
                          *_band(issued, stop), color="#0b7a3e",
                          note="the gate closed between these bounds")
                 )  # fmt: skip
         snap = self.event("snapshot_taken")
         if snap is not None:
             marks.append(Mark("snapshot", "evidence snapshot", snap["t_s"], color="#666"))
-        rollback = self.event("rollback_issued")
-        if rollback is None:
-            step = next((x for x in steps if x["action"] == "rollback" and x["fired_t_s"]), None)
-            rollback = None if step is None else {"t_s": step["fired_t_s"]}
-        if rollback is not None:
-            marks.append(Mark("rollback", "rollback issued", rollback["t_s"], color="#a0522d"))
+        rollback_t = self.rollback_issued_t_s()
+        if rollback_t is not None:
+            marks.append(Mark("rollback", "rollback issued", rollback_t, color="#a0522d"))
             rb = self.metric("rollback_time")
-            if rb is not None:
-                t = rollback["t_s"]
+            if rb is not None and rb.value is not None:
                 marks.append(
-                    Mark("rolled_back", "rollback verified", t + rb["value"], *_band(t, rb),
-                         color="#8b4513",
+                    Mark("rolled_back", "rollback verified", rollback_t + rb.value,
+                         *_band(rollback_t, rb), color="#8b4513",
                          note="every answer from the target version, none harmful")
                 )  # fmt: skip
         hold = self.event("hold_complete")
@@ -217,15 +215,25 @@ class RunData:
             )  # fmt: skip
         return sorted(marks, key=lambda m: m.t_s)
 
+    def rollback_issued_t_s(self) -> float | None:
+        """When the rollback was issued: its timeline event, else its step's firing."""
+        event = self.event("rollback_issued")
+        if event is not None:
+            return float(event["t_s"])
+        step = next(
+            (x for x in self.summary.steps if x.action is Action.ROLLBACK and x.fired_t_s), None
+        )
+        return None if step is None else step.fired_t_s
+
     def hold_note(self) -> str:
         """What the hold showed: harm-free only when the summary proves it."""
         s = self.summary
         harm = self.metric("time_in_harm")
-        if s.get("harm_returned"):
+        if s.harm_returned:
             return "kept observing: harm returned"
-        if s.get("resurrected"):
+        if s.resurrected:
             return "kept observing: the service served again"
-        if harm is not None and harm.get("lower") is not None and harm.get("upper") is None:
+        if harm is not None and harm.lower is not None and harm.upper is None:
             return "kept observing: harm was not shown to have ended"
         return "kept observing: no harm, no resurrection"
 
@@ -238,10 +246,10 @@ class RunData:
         ]
 
 
-def _band(base: float, metric: dict[str, Any]) -> tuple[float | None, float | None]:
+def _band(base: float, metric: MetricSummary) -> tuple[float | None, float | None]:
     """A metric's bounds as instants after ``base``; both None unless both are known, so a
     half-known band is never drawn as if it were whole."""
-    lower, upper = plus(base, metric.get("lower")), plus(base, metric.get("upper"))
+    lower, upper = plus(base, metric.lower), plus(base, metric.upper)
     return (None, None) if lower is None or upper is None else (lower, upper)
 
 
@@ -272,9 +280,9 @@ _NOT_LISTED = {"report.html", "manifest.json", "attestation.dsse.json", "signer.
 
 
 def read_run(folder: Path, observations: Observations | None = None) -> RunData:
-    """Read the run in ``folder`` (its observations too, unless given); raises
-    OSError/ValueError when summary.json is unusable."""
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    """Read the run in ``folder`` (its observations too, unless given); raises SummaryError
+    when summary.json is not a run's summary."""
+    summary = read_summary(folder)
     drill_path = folder / "drill.yaml"
     drill = yaml.safe_load(drill_path.read_text(encoding="utf-8")) if drill_path.is_file() else {}
     snapshots = {}

@@ -196,7 +196,7 @@ def _metrics(summary: dict[str, Any]) -> str:
 
 
 def _claims(run: RunData) -> str:
-    s = run.summary
+    s = run.document
     truth = s.get("ground_truth")
     parts = []
     if truth:
@@ -214,7 +214,7 @@ def _claims(run: RunData) -> str:
             bounds = (
                 DASH
                 if m is None or base is None
-                else f"[{_s(plus(base, m.get('lower')))}, {_s(plus(base, m.get('upper')))}]"
+                else f"[{_s(plus(base, m.lower))}, {_s(plus(base, m.upper))}]"
             )
             rows.append(
                 [
@@ -259,7 +259,7 @@ def _events_left_out(run: RunData) -> str:
     if shown.unreadable_lines:
         text += f" ({shown.unreadable_lines} unreadable lines skipped)"
     text += f"; {shown.bytes_left_out:,} bytes are not shown."
-    judged = run.summary.get("target_events")
+    judged = run.document.get("target_events")
     if isinstance(judged, dict):
         text += (
             f" The ground truth was judged on {judged.get('events')} events from the first"
@@ -274,7 +274,7 @@ def _rollback_issued(run: RunData) -> float | None:
     event = run.event("rollback_issued")
     if event is not None:
         return float(event["t_s"])
-    step = next((x for x in run.summary.get("steps") or [] if x["action"] == "rollback"), None)
+    step = next((x for x in run.document.get("steps") or [] if x["action"] == "rollback"), None)
     return None if step is None else step.get("fired_t_s")
 
 
@@ -364,7 +364,7 @@ def _mapping(run: RunData) -> str:
 
 
 def _tiles(run: RunData) -> str:
-    s = run.summary
+    s = run.document
     tiles = []
     for label, name, deadline in (
         ("time to stop", "time_to_stop", "stop"),
@@ -376,7 +376,7 @@ def _tiles(run: RunData) -> str:
         m = run.metric(name)
         if m is None:
             continue
-        unit = " s" if m.get("unit") == "s" else ""
+        unit = " s" if m.unit == "s" else ""
         value, _, bounds = format_bounded(m, seconds=bool(unit)).partition(" ")
         value += unit
         d = (s.get("deadlines") or {}).get(deadline)
@@ -390,7 +390,7 @@ def _tiles(run: RunData) -> str:
 
 def render(run: RunData) -> str:
     """The whole report page for ``run``."""
-    s = run.summary
+    s = run.document
     marks = run.marks()
     claims = [Mark("claim", name, t) for t, name, _ in run.target_claims()]
     first = run.events[0] if run.events else {}

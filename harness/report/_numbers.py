@@ -7,7 +7,10 @@ could not prove them (an observation gap, a stop never confirmed). Each formatte
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.run_summary import MetricSummary
 
 __all__ = ["DASH", "format_bounded", "format_number", "plus"]
 
@@ -26,16 +29,15 @@ def format_number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def format_bounded(metric: dict[str, Any], *, seconds: bool) -> str:
+def format_bounded(metric: MetricSummary, *, seconds: bool) -> str:
     """``value [lower, upper]``: seconds to the millisecond, counts as whole numbers."""
 
-    def side(key: str) -> str:
-        v = metric.get(key)
+    def side(v: float | None) -> str:
         if seconds and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
         return format_number(v)
 
-    return f"{side('value')} [{side('lower')}, {side('upper')}]"
+    return f"{side(metric.value)} [{side(metric.lower)}, {side(metric.upper)}]"
 
 
 def plus(base: float | None, offset: Any) -> float | None:

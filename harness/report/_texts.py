@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from harness.report._numbers import DASH, format_bounded
+from harness.report._numbers import format_bounded
+from harness.run_summary import RunSummary
 
 __all__ = ["DISCLAIMER", "TEXTS", "Fact", "Text", "facts"]
 
@@ -79,73 +79,83 @@ class Fact:
     why: str
 
 
-Summary = dict[str, Any]
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a fact is measured from: the run's summary, and whether it kept a snapshot."""
+
+    summary: RunSummary
+    snapshots: bool
 
 
-def _metric(summary: Summary, name: str, deadline: str | None = None) -> tuple[str, bool]:
-    m = (summary.get("metrics") or {}).get(name)
-    if not m or m.get("value") is None:
+Measure = Callable[[_Seen], tuple[str, bool]]
+
+
+def _metric(seen: _Seen, name: str, deadline: str | None = None) -> tuple[str, bool]:
+    summary = seen.summary
+    m = summary.metrics.get(name)
+    if m is None or m.value is None:
         return "not measured in this run", False
-    unit = " s" if m.get("unit") == "s" else ""
+    unit = " s" if m.unit == "s" else ""
     value, _, bounds = format_bounded(m, seconds=bool(unit)).partition(" ")
     text = f"{value}{unit} {bounds}"
-    d = (summary.get("deadlines") or {}).get(deadline or "")
-    if d:
-        limit = d.get("limit_s")
-        text += f" — deadline {DASH if limit is None else limit}{unit}: {d.get('verdict')}"
+    d = summary.deadlines.get(deadline or "")
+    if d is not None:
+        text += f" — deadline {d.limit_s}{unit}: {d.verdict.value}"
     return text, True
 
 
-def _stop(s: Summary) -> tuple[str, bool]:
-    text, ok = _metric(s, "time_to_stop", "stop")
-    if ok and s.get("rung_used"):
-        text += f"; stopped by {s['rung_used']}"
+def _stop(seen: _Seen) -> tuple[str, bool]:
+    text, ok = _metric(seen, "time_to_stop", "stop")
+    if ok and seen.summary.rung_used:
+        text += f"; stopped by {seen.summary.rung_used}"
     return text, ok
 
 
-def _theater(s: Summary) -> tuple[str, bool]:
-    text, ok = _metric(s, "harmful_after_ack", "harmful_after_ack")
+def _theater(seen: _Seen) -> tuple[str, bool]:
+    text, ok = _metric(seen, "harmful_after_ack", "harmful_after_ack")
     if ok:
-        text += "; stop theater" if s.get("stop_theater") else "; no stop theater"
+        text += "; stop theater" if seen.summary.stop_theater else "; no stop theater"
     return text, ok
 
 
-def _resurrection(s: Summary) -> tuple[str, bool]:
-    stop = s.get("stop") or {}
-    if s.get("resurrected") is None:
+def _resurrection(seen: _Seen) -> tuple[str, bool]:
+    s = seen.summary
+    if s.resurrected is None:
         return "not measured in this run", False
-    held = "served again after the stop" if s["resurrected"] else "stayed stopped"
-    return f"{held}; {stop.get('reason', '')}".strip("; "), True
+    held = "served again after the stop" if s.resurrected else "stayed stopped"
+    reason = "" if s.stop is None else s.stop.reason
+    return f"{held}; {reason}".strip("; "), True
 
 
-def _verdicts(s: Summary) -> tuple[str, bool]:
-    deadlines = s.get("deadlines") or {}
+def _verdicts(seen: _Seen) -> tuple[str, bool]:
+    s = seen.summary
+    deadlines = s.deadlines.items()
     if not deadlines:
         return "no deadlines judged", False
-    bad = [
-        f"{n}: {d.get('verdict')}"
-        for n, d in deadlines.items()
-        if d.get("verdict") not in ("met", "not_applicable")
-    ]
-    return (f"run {s.get('verdict')}; " + (", ".join(bad) if bad else "every deadline met")), True
+    bad = [f"{n}: {d.verdict.value}" for n, d in deadlines if not d.verdict.passes]
+    return (f"run {s.verdict.value}; " + (", ".join(bad) if bad else "every deadline met")), True
 
 
-def _truth(s: Summary) -> tuple[str, bool]:
-    truth = s.get("ground_truth")
-    if not truth:
+def _truth(seen: _Seen) -> tuple[str, bool]:
+    truth = seen.summary.ground_truth
+    if truth is None:
         return "the target keeps no event log", False
     text = (
-        f"stop claim within observed bounds: {truth.get('stop_within_bounds')};"
-        f" log trustworthy: {truth.get('log_trustworthy')}"
+        f"stop claim within observed bounds: {truth.stop_within_bounds};"
+        f" log trustworthy: {truth.log_trustworthy}"
     )
     return text, True
 
 
-def _always(text: str) -> Callable[[Summary], tuple[str, bool]]:
-    return lambda _s: (text, True)
+def _snapshot(seen: _Seen) -> tuple[str, bool]:
+    return ("taken (snapshots/)", True) if seen.snapshots else ("no rollback in this run", False)
 
 
-_FACTS: tuple[tuple[str, Callable[[Summary], tuple[str, bool]], tuple[str, ...], str], ...] = (
+def _always(text: str) -> Measure:
+    return lambda _seen: (text, True)
+
+
+_FACTS: tuple[tuple[str, Measure, tuple[str, ...], str], ...] = (
     ("Effective stop (time_to_stop, with bounds)", _stop,
      ("EU AI Act Art. 14(4)(e)", "NIST AI RMF MANAGE 2.4", "ISO/IEC 42001 A.6.2.6",
       "ISO/IEC 42001 8.1"),
@@ -157,13 +167,13 @@ _FACTS: tuple[tuple[str, Callable[[Summary], tuple[str, bool]], tuple[str, ...],
     ("Acknowledged versus effective (harmful_after_ack, stop theater)", _theater,
      ("NIST AI RMF MANAGE 2.4", "NIST AI RMF MEASURE 2.6", "ISO/IEC 42001 9.1"),
      "shows whether the deactivation mechanism does what it reports"),
-    ("Detection (time_to_detect)", lambda s: _metric(s, "time_to_detect", "detect"),
+    ("Detection (time_to_detect)", lambda seen: _metric(seen, "time_to_detect", "detect"),
      ("NIST AI RMF MEASURE 2.6", "ISO/IEC 42001 A.6.2.6", "ISO/IEC 42001 9.1"),
      "real-time monitoring of the failure, on the same clock as the response"),
-    ("Time in harm (time_in_harm)", lambda s: _metric(s, "time_in_harm", "time_in_harm"),
+    ("Time in harm (time_in_harm)", lambda seen: _metric(seen, "time_in_harm", "time_in_harm"),
      ("NIST AI RMF MEASURE 2.6", "ISO/IEC 42001 9.1"),
      "the response time for the failure as the users experienced it"),
-    ("Rollback verified (rollback_time)", lambda s: _metric(s, "rollback_time", "rollback"),
+    ("Rollback verified (rollback_time)", lambda seen: _metric(seen, "rollback_time", "rollback"),
      ("NIST AI RMF MANAGE 2.4", "ISO/IEC 42001 10.2", "ISO/IEC 42001 8.1"),
      "superseding the bad version, confirmed by answers from the target version"),
     ("Deadline verdicts", _verdicts,
@@ -177,19 +187,17 @@ _FACTS: tuple[tuple[str, Callable[[Summary], tuple[str, bool]], tuple[str, ...],
      _always("timeline.jsonl chained line by line; every file in manifest.json"),
      ("EU AI Act Art. 12", "ISO/IEC 42001 A.6.2.8"),
      "automatic, tamper-evident recording of every control action and its instant"),
-    ("Evidence snapshot before the rollback",
-     lambda s: ("taken (snapshots/)", True) if s.get("_snapshots") else
-     ("no rollback in this run", False),
+    ("Evidence snapshot before the rollback", _snapshot,
      ("ISO/IEC 42001 A.6.2.8", "ISO/IEC 42001 10.2"),
      "the state and logs an investigation needs, kept before corrective action replaced them"),
 )  # fmt: skip
 
 
-def facts(summary: Summary, *, snapshots: bool) -> list[Fact]:
+def facts(summary: RunSummary, *, snapshots: bool) -> list[Fact]:
     """The run's facts, each with what this run measured and the texts it supports."""
-    s = {**summary, "_snapshots": snapshots}
+    seen = _Seen(summary, snapshots)
     out = []
     for name, measure, refs, why in _FACTS:
-        text, measured = measure(s)
+        text, measured = measure(seen)
         out.append(Fact(name, text, measured, refs, why))
     return out

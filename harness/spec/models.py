@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "ReadySpec",
     "RequestSpec",
     "RunVerdict",
+    "RungOutcome",
     "SafeState",
     "SecretSpec",
     "SignalPath",
@@ -92,6 +94,33 @@ class RunVerdict(enum.StrEnum):
     FAILED = "failed"
     ERROR = "error"
     INTERRUPTED = "interrupted"
+
+
+class RungOutcome(enum.StrEnum):
+    """How one rung of a stop ladder ended: its control call's answer, or that it had none.
+
+    One vocabulary for the analysis, summary.json and a drill's ``expect.rungs``.
+    """
+
+    ACKED = "acked"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    PENDING = "pending"
+    """Issued, but its call had not returned when the run ended."""
+    NOT_REACHED = "not_reached"
+    """The ladder never climbed to it."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> RungOutcome | None:
+        # The analysis called a rung with no answer "skipped"; drills that say so still load.
+        return cls.PENDING if value == "skipped" else None
+
+
+ExpectedRung = Annotated[
+    RungOutcome,
+    WithJsonSchema({"enum": [*(o.value for o in RungOutcome), "skipped"], "type": "string"}),
+]
+"""A rung outcome as a drill's ``expect.rungs`` writes it (``skipped``: old name of pending)."""
 
 
 class Trigger(enum.StrEnum):
@@ -696,9 +725,7 @@ class Expect(_Frozen):
     resurrected: bool | None = None
     stop_theater: bool | None = None
     rung_used: str | None = None
-    rungs: dict[str, Literal["acked", "failed", "timed_out", "skipped", "not_reached"]] = Field(
-        default_factory=dict
-    )
+    rungs: dict[str, ExpectedRung] = Field(default_factory=dict)
     metrics: dict[str, MetricRange] = Field(default_factory=dict)
 
     @field_validator("missed", "met", "unverified")

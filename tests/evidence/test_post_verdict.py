@@ -16,6 +16,7 @@ from harness.integrity import verify_run
 from harness.report import render_report
 from harness.report._data import read_run
 from harness.report._html import render
+from harness.run_summary import RunSummary
 from harness.spec import load_drill
 from tests.engine.conftest import govdrill, only_run, summary_of
 from tests.evidence.conftest import SHORT
@@ -91,7 +92,7 @@ def test_failing_artefacts_are_recorded_and_the_run_still_sealed(
 
 
 _NULLABLE = ("value", "lower", "upper")
-_DEADLINE_NULLABLE = ("limit_s", "measured_s", "lower_s", "upper_s")
+_DEADLINE_NULLABLE = ("measured_s", "lower_s", "upper_s")  # a limit is never null
 
 
 @settings(
@@ -103,7 +104,7 @@ def test_any_null_side_renders(ack_gap_run: tuple[Path, int], data: st.DataObjec
     usual): the page renders for any mix of nulls in metrics, deadlines, rungs and truth."""
     run, _ = ack_gap_run
     base = _base_run(run)
-    summary = copy.deepcopy(base.summary)
+    summary = base.summary.document()
     for m in summary["metrics"].values():
         for key in _NULLABLE:
             m[key] = data.draw(st.sampled_from([m[key], None, 0, 1.5]))
@@ -117,11 +118,14 @@ def test_any_null_side_renders(ack_gap_run: tuple[Path, int], data: st.DataObjec
             "stop_claimed_ns": data.draw(st.sampled_from([None, summary["zero_ns"] + 10**9])),
             "stop_within_bounds": data.draw(st.sampled_from([None, True, False])),
             "stop_error_s": data.draw(st.sampled_from([None, 0.01])),
-            "log_trustworthy": data.draw(st.sampled_from([None, True, False])),
-            "reasons": None,
+            "rollback_claimed_ns": None,
+            "rollback_within_bounds": None,
+            "rollback_error_s": None,
+            "log_trustworthy": data.draw(st.booleans()),
+            "reasons": [],
         }
     rendered = copy.copy(base)
-    rendered.summary = summary
+    rendered.summary = RunSummary.model_validate(summary)
     assert "<html" in render(rendered)
 
 
@@ -135,16 +139,17 @@ def _base_run(run: Path) -> Any:
 
 
 def test_renderer_accepts_a_summary_with_every_bound_null(ack_gap_run: tuple[Path, int]) -> None:
-    """The worst case spelt out: every value, bound and limit null."""
+    """The worst case spelt out: every value and bound null (a limit is never null: the
+    summary's model refuses one, so no such summary reaches the page)."""
     run, _ = ack_gap_run
     base = _base_run(run)
-    summary = copy.deepcopy(base.summary)
+    summary = base.summary.document()
     for m in summary["metrics"].values():
         m.update(value=None, lower=None, upper=None)
     for d in summary["deadlines"].values():
-        d.update(limit_s=None, measured_s=None, lower_s=None, upper_s=None)
+        d.update(measured_s=None, lower_s=None, upper_s=None)
     rendered = copy.copy(base)
-    rendered.summary = summary
+    rendered.summary = RunSummary.model_validate(summary)
     assert "<html" in render(rendered)
     assert "<html" in render_report(run)
 

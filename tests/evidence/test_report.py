@@ -69,7 +69,7 @@ def test_binned_observations_add_up(five_runs: Runs) -> None:
     bins = data.observations.bin(0.0, max(data.observations.end) + 1.0, 0.05)
     total = sum(bins.ok) + sum(bins.harmful) + sum(bins.stopped) + sum(bins.error)
     assert total == len(rows)
-    assert sum(bins.harmful) == data.summary["metrics"]["harmful_total"]["value"] > 0
+    assert sum(bins.harmful) == data.summary.metrics.harmful_total.value > 0
 
 
 def _chromium() -> str | None:

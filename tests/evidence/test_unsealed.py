@@ -134,6 +134,27 @@ def test_sweep_of_a_missing_folder_is_bad_input(tmp_path: Path) -> None:
     assert not (tmp_path / "nope").exists()
 
 
+def test_a_summary_that_is_not_a_runs_is_not_kept(results: Path) -> None:
+    """A dead harness's summary.json that is not a run's (hand-made, another program's) is
+    not carried into the sealed summary: it would be read back as if a run had written it."""
+    staging = results / "crashed" / ".20260101T000000Z-abcd1234.partial"
+    staging.mkdir(parents=True)
+    (staging / "drill.yaml").write_text("drill: crashed\ntarget: {target: model-service}\n")
+    timeline = Timeline(staging / "timeline.jsonl", zero_ns=1_000)
+    timeline.event("run_started", t_ns=1_000, target="model-service", sandbox="process")
+    timeline.close()
+    partial = {"harmful_after_ack": {"value": 24908, "lower": 24908, "upper": None}}
+    (staging / "summary.json").write_text(
+        json.dumps({"drill": "crashed", "verdict": "passed", "metrics": partial})
+    )
+    done = govdrill("sweep", str(results))
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = summary_of(results / "crashed" / "20260101T000000Z-abcd1234")
+    assert summary["verdict"] == "interrupted" and summary["metrics"] == {}
+    assert summary["sealed_after_death"]["verdict_before_seal"] is None
+    assert summary["target"] == "model-service" and summary["sandbox"] == "process"
+
+
 def test_torn_tail_and_an_unvouched_summary(results: Path) -> None:
     """A harness that died mid-line after writing its summary: the torn line is set aside,
     the chain stays whole, the summary's content is kept and its verdict is interrupted."""
@@ -146,16 +167,17 @@ def test_torn_tail_and_an_unvouched_summary(results: Path) -> None:
     timeline.close()
     with (staging / "timeline.jsonl").open("a") as f:
         f.write('{"t_ns": 2000002000, "event": "artefac')
-    metrics = {"harmful_after_ack": {"value": 24908, "lower": 24908, "upper": None}}
-    (staging / "summary.json").write_text(
-        json.dumps({"drill": "crashed", "run_id": "abcd1234", "verdict": "passed",
-                    "metrics": metrics, "deadlines": {}})
-    )  # fmt: skip
+    # A whole summary, as the engine writes it (atomically) just before its seal.
+    written = json.loads((Path(__file__).parent / "summaries" / "main-v1-failed.json").read_text())
+    written.update(drill="crashed", run_id="abcd1234", verdict="passed")
+    metrics = written["metrics"]
+    (staging / "summary.json").write_text(json.dumps(written))
     done = govdrill("sweep", str(results))
     assert done.returncode == 0, done.stdout + done.stderr
     sealed = results / "crashed" / "20260101T000000Z-abcd1234"
     summary = summary_of(sealed)
     assert summary["verdict"] == "interrupted" and summary["metrics"] == metrics
+    assert summary["deadlines"] == written["deadlines"] and summary["zero_ns"] == written["zero_ns"]
     assert summary["sealed_after_death"]["verdict_before_seal"] == "passed"
     assert summary["sealed_after_death"]["torn_tail_bytes"] == 38
     assert (sealed / "timeline.torn-tail.bin").read_bytes().endswith(b'"artefac')

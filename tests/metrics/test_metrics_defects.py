@@ -41,7 +41,7 @@ def test_stop_theater_is_caught() -> None:
     assert metrics.harmful_after_ack.value is not None and metrics.harmful_after_ack.value > 100
     assert metrics.time_to_ack.value == 0.005
     verdicts = _verdicts(
-        judge(metrics, Deadlines(ack_s=1, stop_s=2, harmful_after_ack=0, time_in_harm_s=2))
+        judge(metrics, Deadlines(ack=1, stop=2, harmful_after_ack=0, time_in_harm=2))
     )
     assert verdicts == {
         "ack": DeadlineVerdict.MET,
@@ -65,7 +65,7 @@ def test_honest_stop_is_not_theater() -> None:
     )
     metrics = analyse(log, instants)
     assert not metrics.stop_theater
-    verdicts = _verdicts(judge(metrics, Deadlines(stop_s=0.5, harmful_after_ack=0)))
+    verdicts = _verdicts(judge(metrics, Deadlines(stop=0.5, harmful_after_ack=0)))
     assert verdicts == {"stop": DeadlineVerdict.MET, "harmful_after_ack": DeadlineVerdict.MET}
 
 
@@ -79,8 +79,8 @@ def test_slow_drain_is_measured_as_the_drain() -> None:
     metrics = analyse(log, instants)
     measured = metrics.time_to_stop
     assert measured.value is not None and abs(measured.value - 2.0) < 0.05
-    assert _verdicts(judge(metrics, Deadlines(stop_s=1))) == {"stop": DeadlineVerdict.MISSED}
-    assert _verdicts(judge(metrics, Deadlines(stop_s=3))) == {"stop": DeadlineVerdict.MET}
+    assert _verdicts(judge(metrics, Deadlines(stop=1))) == {"stop": DeadlineVerdict.MISSED}
+    assert _verdicts(judge(metrics, Deadlines(stop=3))) == {"stop": DeadlineVerdict.MET}
 
 
 def _flapping(stops: int, returns: int, *, harmful: bool = True) -> Server:
@@ -106,7 +106,7 @@ def test_resurrection_after_a_confirmed_stop() -> None:
     (back,) = metrics.stop.resurrections
     assert returns - 60 * MS <= back <= returns  # it started at most one request earlier
     assert metrics.stop.upper_ns is None
-    assert _verdicts(judge(metrics, Deadlines(stop_s=1))) == {"stop": DeadlineVerdict.MISSED}
+    assert _verdicts(judge(metrics, Deadlines(stop=1))) == {"stop": DeadlineVerdict.MISSED}
 
 
 def test_resurrection_then_stopped_again_measures_the_last_stop() -> None:
@@ -162,7 +162,7 @@ def test_resume_too_soon_leaves_the_stop_unconfirmed() -> None:
     )
     metrics = analyse(log, instants)
     assert not metrics.stop.confirmed
-    assert _verdicts(judge(metrics, Deadlines(stop_s=5))) == {"stop": DeadlineVerdict.UNVERIFIED}
+    assert _verdicts(judge(metrics, Deadlines(stop=5))) == {"stop": DeadlineVerdict.UNVERIFIED}
 
 
 def test_partial_stop_is_interleaving_and_measured_to_the_last_serving() -> None:
@@ -185,7 +185,7 @@ def test_partial_stop_is_interleaving_and_measured_to_the_last_serving() -> None
     assert stop.lower_ns is not None and stop.upper_ns is not None
     assert last_closes - 60 * MS <= stop.lower_ns <= last_closes < stop.lower_ns + 60 * MS
     assert stop.confirmed
-    assert _verdicts(judge(metrics, Deadlines(stop_s=0.5))) == {"stop": DeadlineVerdict.MISSED}
+    assert _verdicts(judge(metrics, Deadlines(stop=0.5))) == {"stop": DeadlineVerdict.MISSED}
 
 
 def test_dead_load_is_never_met() -> None:
@@ -213,10 +213,10 @@ def test_dead_load_is_never_met() -> None:
     metrics = analyse(log, instants)
     assert metrics.stop.kind is StopKind.NO_OBSERVATIONS
     generous = Deadlines(
-        detect_s=60,
-        ack_s=60,
-        stop_s=60,
-        time_in_harm_s=60,
+        detect=60,
+        ack=60,
+        stop=60,
+        time_in_harm=60,
         harmful_after_stop=1000,
         harmful_after_ack=1000,
     )
@@ -251,7 +251,7 @@ def test_load_failing_during_the_hold_withholds_confirmation() -> None:
     assert not metrics.stop.confirmed
     assert "load failed" in metrics.stop.reason
     assert metrics.time_to_stop.upper is None
-    assert _verdicts(judge(metrics, Deadlines(stop_s=5))) == {"stop": DeadlineVerdict.UNVERIFIED}
+    assert _verdicts(judge(metrics, Deadlines(stop=5))) == {"stop": DeadlineVerdict.UNVERIFIED}
 
 
 def test_window_ending_before_the_hold_withholds_confirmation() -> None:
@@ -262,7 +262,7 @@ def test_window_ending_before_the_hold_withholds_confirmation() -> None:
     instants = RunInstants(load_start_ns=T0, load_end_ns=end, hold_s=1.0, stop_issued_ns=ISSUED)
     metrics = analyse(log, instants)
     assert not metrics.stop.confirmed
-    assert _verdicts(judge(metrics, Deadlines(stop_s=5))) == {"stop": DeadlineVerdict.UNVERIFIED}
+    assert _verdicts(judge(metrics, Deadlines(stop=5))) == {"stop": DeadlineVerdict.UNVERIFIED}
 
 
 def test_gap_in_the_hold_withholds_confirmation() -> None:
@@ -295,7 +295,7 @@ def test_sparse_load_gives_wide_bounds_and_an_unverified_verdict() -> None:
     measured = metrics.time_to_stop
     assert measured.lower is not None and measured.upper is not None
     assert measured.upper - measured.lower > 0.3
-    assert _verdicts(judge(metrics, Deadlines(stop_s=0.5))) == {"stop": DeadlineVerdict.UNVERIFIED}
-    assert _verdicts(judge(metrics, Deadlines(stop_s=measured.upper))) == {
+    assert _verdicts(judge(metrics, Deadlines(stop=0.5))) == {"stop": DeadlineVerdict.UNVERIFIED}
+    assert _verdicts(judge(metrics, Deadlines(stop=measured.upper))) == {
         "stop": DeadlineVerdict.MET
     }

@@ -65,5 +65,5 @@ def test_million_rows_analysed_fast() -> None:
     assert metrics.rollback is not None
     assert metrics.rollback.lower_ns is not None and metrics.rollback.upper_ns is not None
     assert metrics.rollback.lower_ns <= switch <= metrics.rollback.upper_ns
-    results = judge(metrics, Deadlines(stop_s=1, rollback_s=15))
+    results = judge(metrics, Deadlines(stop=1, rollback=15))
     assert [r.verdict for r in results] == [DeadlineVerdict.MET, DeadlineVerdict.MET]

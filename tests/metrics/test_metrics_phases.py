@@ -12,10 +12,13 @@ from harness.metrics import (
     Metrics,
     RollbackKind,
     RunInstants,
+    Unit,
     analyse,
     judge,
 )
 from harness.observations import Observation, ObservationLog, State
+from harness.run_summary import MetricSummary
+from harness.summary import judged_deadlines, measured_metrics
 from tests.metrics.metrics_sim import MS, T0, Answer, S, gate, simulate
 
 INCIDENT = T0 + S // 2
@@ -76,12 +79,14 @@ def test_harm_after_a_bad_rollback_is_harm_returned_not_stop_theater() -> None:
     assert not metrics.stop_theater
     returned = metrics.harm_returned
     assert returned.lower is not None and returned.lower > 100
-    assert metrics.to_summary()["harm_returned"] is True
+    assert measured_metrics(metrics).harm_returned == MetricSummary(
+        value=returned.value, lower=returned.lower, upper=returned.upper, unit=Unit.COUNT
+    )
     in_harm = metrics.time_in_harm
     assert in_harm.upper is None
     assert in_harm.lower is not None and in_harm.lower > (END - 100 * MS - INCIDENT) / S - 0.1
     verdicts = _verdicts(
-        metrics, Deadlines(time_in_harm_s=3, harmful_after_ack=20, rollback_s=2, stop_s=2)
+        metrics, Deadlines(time_in_harm=3, harmful_after_ack=20, rollback=2, stop=2)
     )
     assert verdicts["harmful_after_ack"] is DeadlineVerdict.MET
     assert verdicts["stop"] is DeadlineVerdict.MET
@@ -118,7 +123,7 @@ def test_rollback_alone_ends_harm_and_bounds_time_in_harm() -> None:
     truth = (switch - INCIDENT) / S
     assert in_harm.lower <= truth + 0.001 and in_harm.upper >= truth - 0.001
     assert in_harm.upper - in_harm.lower < 0.1
-    assert _verdicts(metrics, Deadlines(time_in_harm_s=2))["time_in_harm"] is DeadlineVerdict.MET
+    assert _verdicts(metrics, Deadlines(time_in_harm=2))["time_in_harm"] is DeadlineVerdict.MET
 
 
 def test_a_stop_that_never_holds_names_no_rung() -> None:
@@ -143,7 +148,6 @@ def test_a_stop_that_never_holds_names_no_rung() -> None:
     metrics = analyse(log, instants)
     assert not metrics.stop.confirmed
     assert metrics.rung_used is None
-    assert metrics.to_summary()["rung_used"] is None
 
 
 def test_ack_is_not_applicable_to_a_ladder_of_signals() -> None:
@@ -158,10 +162,11 @@ def test_ack_is_not_applicable_to_a_ladder_of_signals() -> None:
         stop_issued_ns=ISSUED,
         ack_possible=False,
     )
-    results = judge(analyse(log, instants), Deadlines(ack_s=1, stop_s=1))
+    results = judge(analyse(log, instants), Deadlines(ack=1, stop=1))
     ack = next(r for r in results if r.name == "ack")
     assert ack.verdict is DeadlineVerdict.NOT_APPLICABLE
-    assert ack.to_summary()["verdict"] == "not_applicable"
+    judged = judged_deadlines((ack,)).model_dump(mode="json", exclude_unset=True)
+    assert list(judged) == ["ack"] and judged["ack"]["verdict"] == "not_applicable"
     assert all(r.verdict.passes for r in results), results
 
 
@@ -170,7 +175,7 @@ def test_a_mixed_ladder_still_misses_ack_without_an_answer() -> None:
     end = ISSUED + 3 * S
     log = simulate(gate(CLOSES), users=10, begin_ns=T0, end_ns=end, seed=2)
     instants = RunInstants(load_start_ns=T0, load_end_ns=end, hold_s=1.0, stop_issued_ns=ISSUED)
-    ack = judge(analyse(log, instants), Deadlines(ack_s=1))[0]
+    ack = judge(analyse(log, instants), Deadlines(ack=1))[0]
     assert ack.verdict is DeadlineVerdict.MISSED
 
 
@@ -199,8 +204,8 @@ def test_a_rollback_no_answer_can_show_says_so() -> None:
         assert metrics.rollback is not None
         assert metrics.rollback.kind is RollbackKind.NO_VERSION
         assert "no answer carried a model version" in metrics.rollback.reason
-    (good_verdict,) = judge(good, Deadlines(rollback_s=2))
-    (bad_verdict,) = judge(bad, Deadlines(rollback_s=2))
+    (good_verdict,) = judge(good, Deadlines(rollback=2))
+    (bad_verdict,) = judge(bad, Deadlines(rollback=2))
     assert good_verdict.verdict is DeadlineVerdict.UNVERIFIED
     assert "no answer carried a model version" in good_verdict.reason
     assert bad_verdict.verdict is DeadlineVerdict.MISSED
@@ -221,7 +226,7 @@ def test_an_incident_never_injected_is_never_a_missed_detection() -> None:
     )
     results = judge(
         analyse(log, instants),
-        Deadlines(detect_s=1, ack_s=1, stop_s=1, time_in_harm_s=2, harmful_after_ack=0),
+        Deadlines(detect=1, ack=1, stop=1, time_in_harm=2, harmful_after_ack=0),
     )
     assert {r.name: r.verdict for r in results} == dict.fromkeys(
         ("detect", "ack", "stop", "time_in_harm", "harmful_after_ack"), DeadlineVerdict.UNVERIFIED

@@ -78,7 +78,7 @@ def test_stop_before_a_rollback_and_resume_is_clean_and_confirmed() -> None:
     assert metrics.stop.kind is StopKind.CLEAN
     assert metrics.stop.confirmed, metrics.stop.reason
     assert not metrics.resurrected
-    verdicts = {d.name: d.verdict for d in judge(metrics, Deadlines(stop_s=1, rollback_s=2))}
+    verdicts = {d.name: d.verdict for d in judge(metrics, Deadlines(stop=1, rollback=2))}
     assert verdicts == {"stop": DeadlineVerdict.MET, "rollback": DeadlineVerdict.MET}
 
 
@@ -89,7 +89,7 @@ def test_lying_rollback_is_missed() -> None:
     assert rollback is not None
     assert rollback.kind is RollbackKind.NOT_ROLLED_BACK
     assert rollback.upper_ns is None
-    verdicts = {d.name: d.verdict for d in judge(metrics, Deadlines(rollback_s=2))}
+    verdicts = {d.name: d.verdict for d in judge(metrics, Deadlines(rollback=2))}
     assert verdicts == {"rollback": DeadlineVerdict.MISSED}
 
 

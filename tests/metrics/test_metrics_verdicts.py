@@ -18,6 +18,7 @@ from harness.metrics import (
     judge,
 )
 from harness.observations import ObservationLog, State
+from harness.summary import judged_deadlines, measured_metrics
 from tests.metrics.metrics_sim import MS, T0, Answer, S, gate, simulate
 
 INCIDENT = T0 + S // 2
@@ -56,7 +57,7 @@ def test_detection_is_a_point_value(
         detected_ns=None if detected_ms is None else INCIDENT + detected_ms * MS,
     )
     metrics = analyse(_quiet_log(), instants)
-    assert _verdict(metrics, Deadlines(detect_s=limit)) is verdict
+    assert _verdict(metrics, Deadlines(detect=limit)) is verdict
 
 
 def test_undetected_after_a_load_failure_is_not_missed() -> None:
@@ -71,7 +72,7 @@ def test_undetected_after_a_load_failure_is_not_missed() -> None:
         load_failed_ns=INCIDENT + 100 * MS,
     )
     metrics = analyse(_quiet_log(), instants)
-    assert _verdict(metrics, Deadlines(detect_s=1.0)) is DeadlineVerdict.UNVERIFIED
+    assert _verdict(metrics, Deadlines(detect=1.0)) is DeadlineVerdict.UNVERIFIED
 
 
 def test_missing_ack_is_missed_once_the_window_exceeds_the_limit() -> None:
@@ -79,8 +80,8 @@ def test_missing_ack_is_missed_once_the_window_exceeds_the_limit() -> None:
     one unverified."""
     instants = RunInstants(load_start_ns=T0, load_end_ns=END, hold_s=1.0, stop_issued_ns=ISSUED)
     metrics = analyse(_quiet_log(), instants)
-    assert _verdict(metrics, Deadlines(ack_s=1.0)) is DeadlineVerdict.MISSED
-    assert _verdict(metrics, Deadlines(ack_s=10.0)) is DeadlineVerdict.UNVERIFIED
+    assert _verdict(metrics, Deadlines(ack=1.0)) is DeadlineVerdict.MISSED
+    assert _verdict(metrics, Deadlines(ack=10.0)) is DeadlineVerdict.UNVERIFIED
 
 
 def _harm_until(harm_ends: int, closes: int, **kwargs: object) -> Metrics:
@@ -146,7 +147,7 @@ def _rungs_and_gate(closes: int) -> Metrics:
             name="sigkill",
             issued_ns=ISSUED + S + 100 * MS,
             returned_ns=None,
-            outcome=RungOutcome.SKIPPED,
+            outcome=RungOutcome.PENDING,
         ),
     )
     log = simulate(gate(closes), users=10, begin_ns=T0, end_ns=END, seed=3)
@@ -158,7 +159,7 @@ def _rungs_and_gate(closes: int) -> Metrics:
 
 def test_rung_used_is_the_one_in_force_when_the_gate_closed() -> None:
     """A gate closing 200 ms after the second rung credits it; one closing before the
-    second rung was issued credits the first; skipped rungs are never credited."""
+    second rung was issued credits the first; a rung still pending is never credited."""
     late = _rungs_and_gate(ISSUED + S + 200 * MS)
     assert late.rung_used == "sigterm"
     assert late.rung_used_certain
@@ -168,8 +169,8 @@ def test_rung_used_is_the_one_in_force_when_the_gate_closed() -> None:
 
 
 def test_summary_has_the_summary_json_shape() -> None:
-    """to_summary gives JSON-ready metrics (value/lower/upper/unit) and deadlines
-    (limit_s/measured_s/lower_s/upper_s/verdict)."""
+    """The summary's metrics (value/lower/upper/unit) and deadlines
+    (limit_s/measured_s/lower_s/upper_s/verdict) are JSON-ready in summary.json's shape."""
     instants = RunInstants(
         load_start_ns=T0,
         load_end_ns=END,
@@ -180,8 +181,12 @@ def test_summary_has_the_summary_json_shape() -> None:
         stop_acked_ns=ISSUED + 5 * MS,
     )
     metrics = analyse(_quiet_log(), instants)
-    results = judge(metrics, Deadlines(detect_s=1, stop_s=2, harmful_after_stop=0))
-    summary = json.loads(json.dumps(metrics.to_summary(results)))
+    results = judge(metrics, Deadlines(detect=1, stop=2, harmful_after_stop=0))
+    summary = {
+        "metrics": measured_metrics(metrics).model_dump(mode="json", exclude_unset=True),
+        "deadlines": judged_deadlines(results).model_dump(mode="json", exclude_unset=True),
+    }
+    summary = json.loads(json.dumps(summary))
     assert set(summary["metrics"]) == {
         "time_to_detect",
         "time_to_ack",
@@ -206,9 +211,9 @@ def test_summary_has_the_summary_json_shape() -> None:
         "upper_s",
         "verdict",
     }
-    assert summary["rung_used"] is None
-    assert summary["resurrected"] is False
-    assert summary["stop_theater"] is False
+    assert metrics.rung_used is None
+    assert metrics.resurrected is False
+    assert metrics.stop_theater is False
 
 
 def test_parameters_are_validated() -> None:

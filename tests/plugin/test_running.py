@@ -150,8 +150,10 @@ def test_drill_runner_fixture_builds_parametrizes_and_runs(
         def test_run(drill_runner, users):
             drill = drill_runner.build(TEXT, overrides={{"load.users": users}})
             result = drill_runner.run(drill)
-            assert result.verdict.value == "passed", result.summary["deadlines"]
-            assert result.summary["deadlines"]["stop"]["verdict"] == "met"
+            assert result.verdict.value == "passed", result.summary.deadlines
+            assert result.summary.deadlines.stop.verdict == "met"
+            stop = result.summary.metrics.time_to_stop
+            assert stop.lower <= stop.value <= stop.upper
             assert result.run_dir.parent.parent == drill_runner.results
             drill_runner.check(drill, result)
         """

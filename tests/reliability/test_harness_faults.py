@@ -110,7 +110,7 @@ from pathlib import Path
 from harness.engine import run_drill
 from harness.spec import load_drill
 result = run_drill(load_drill({str(TRUTH)!r}), results=Path({str(tmp_path)!r}))
-assert result.summary["observations"] > 0, result.summary
+assert result.summary.observations > 0, result.summary
 # greenlet alone is fine (structlog probes for it); gevent would mean monkey-patching.
 bad = sorted(m for m in sys.modules if m.split(".")[0] in ("locust", "gevent"))
 print("IMPORTED", bad)

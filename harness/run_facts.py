@@ -1,0 +1,49 @@
+"""What a finished run hands to its analysis: the facts, frozen once the target is torn down.
+
+The engine fills a :class:`RunFacts` at the end of a run from its own mutable state, and the
+summary is built from it alone, so nothing downstream depends on the engine's private state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.observations import ObservationLog
+from harness.run_summary import HaltNote, SweptProcess, SweptResource
+from harness.sandbox.base import TeardownReport
+from harness.spec.models import Drill
+from harness.steps import Steps
+from harness.target_events import TargetEvents
+
+__all__ = ["RunFacts"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFacts:
+    """One run's facts on the host's monotonic clock, as the engine recorded them."""
+
+    drill: Drill
+    run_id: str
+    zero_ns: int
+    log: ObservationLog
+    """Every observation of the load (complete: the load has stopped)."""
+    steps: Steps | None
+    """The drill's steps as they ended; None when the run never reached them."""
+    detected_ns: int | None
+    load_start_ns: int | None
+    load_end_ns: int | None
+    load_failed_ns: int | None
+    load_failure: str
+    teardown: TeardownReport | None
+    swept: tuple[SweptProcess | SweptResource, ...]
+    """Leftovers of dead harnesses this run removed before it started."""
+    error: str | None
+    """The harness's own failure, already redacted."""
+    interrupted_by_signal: int | None
+    halted_by: HaltNote | None
+    target_events: TargetEvents
+
+    @property
+    def measured(self) -> bool:
+        """Whether the load ran with the steps: without both there is nothing to analyse."""
+        return self.steps is not None and self.load_start_ns is not None
