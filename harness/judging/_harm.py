@@ -10,12 +10,10 @@ from harness.jsonpath import MISSING, JsonPath, Step, parse_json_path, resolve_o
 from harness.judging._answer import Answer, Check, as_text, json_equal
 from harness.spec.models import HarmRule
 
-__all__ = ["HarmJudge", "compile_harm", "compile_rules"]
+__all__ = ["HarmJudge", "compile_harm", "compile_rules", "first_match"]
 
 HarmJudge = Callable[[int, Mapping[str, str], bytes, int], bool]
 """``(status, headers, body, latency_ns) -> harmful``, as returned by :func:`compile_harm`."""
-
-_ValueTest = Callable[[Any], bool]
 
 
 def compile_harm(rules: Iterable[HarmRule]) -> HarmJudge:
@@ -29,11 +27,21 @@ def compile_harm(rules: Iterable[HarmRule]) -> HarmJudge:
     if not matchers:
         return _never_harmful
 
+    if len(matchers) == 1:  # the common drill: no generator per answer
+        only = matchers[0]
+
+        def judge_one(
+            status: int, headers: Mapping[str, str], body: bytes, latency_ns: int
+        ) -> bool:
+            return status != 0 and only(Answer(status, headers, body, latency_ns))
+
+        return judge_one
+
     def judge(status: int, headers: Mapping[str, str], body: bytes, latency_ns: int) -> bool:
         if status == 0:
             return False
         answer = Answer(status, headers, body, latency_ns)
-        return any(m(answer) for m in matchers)
+        return first_match(matchers, answer)
 
     return judge
 
@@ -49,6 +57,14 @@ def compile_rules(rules: Iterable[HarmRule]) -> list[Check]:
         checks = _compile_rule(rule)
         matchers.append(checks[0] if len(checks) == 1 else _all_of(tuple(checks)))
     return matchers
+
+
+def first_match(matchers: list[Check], answer: Answer) -> bool:
+    """Whether any matcher matches, stopping at the first (a loop: no generator per answer)."""
+    for matcher in matchers:  # noqa: SIM110 (any() over a generator is slower per answer)
+        if matcher(answer):
+            return True
+    return False
 
 
 def _all_of(checks: tuple[Check, ...]) -> Check:
@@ -69,12 +85,7 @@ def _compile_rule(rule: HarmRule) -> list[Check]:
         checks.append(_header_search(rule.header.lower(), re.compile(rule.header_regex)))
     pattern = re.compile(rule.regex) if rule.regex is not None else None
     if rule.json_path is not None:
-        tests: list[_ValueTest] = []
-        if rule.equals is not None:
-            tests.append(_equals(rule.equals))
-        if pattern is not None:
-            tests.append(_searches(pattern))
-        checks.append(_path_check(parse_json_path(rule.json_path), tuple(tests)))
+        checks.append(_path_check(parse_json_path(rule.json_path), rule.equals, pattern))
     elif pattern is not None:
         checks.append(_body_search(pattern))
     return checks
@@ -109,53 +120,62 @@ def _body_search(pattern: re.Pattern[str]) -> Check:
     return body_search
 
 
-def _equals(expected: Any) -> _ValueTest:
-    def equals(value: Any) -> bool:
-        return json_equal(value, expected)
+def _path_check(path: JsonPath, expected: Any, pattern: re.Pattern[str] | None) -> Check:
+    """Some value the path selects equals ``expected`` and holds ``pattern`` (each when given;
+    with neither: the path selects a value).
 
-    return equals
-
-
-def _searches(pattern: re.Pattern[str]) -> _ValueTest:
-    def searches(value: Any) -> bool:
-        return pattern.search(as_text(value)) is not None
-
-    return searches
-
-
-def _path_check(path: JsonPath, tests: tuple[_ValueTest, ...]) -> Check:
-    """Some value the path selects passes every test (with no test: the path selects one).
-
-    A wildcard-free path resolves in one loop: the common case stays the fast one.
+    One closure per case, so the answer's hot path is one loop and one test, no dispatch.
     """
     if not path.single:
-        return _any_selected(path.steps, tests)
+        return _any_selected(path.steps, expected, pattern)
     steps = path.steps
-    if not tests:
+    if expected is None and pattern is None:
 
         def path_exists(answer: Answer) -> bool:
             return resolve_one(answer.doc(), steps) is not MISSING
 
         return path_exists
-    if len(tests) == 1:
-        test = tests[0]
+    if expected is None:
+        assert pattern is not None
+        search = pattern.search
 
-        def path_value(answer: Answer) -> bool:
+        def path_search(answer: Answer) -> bool:
             value = resolve_one(answer.doc(), steps)
-            return value is not MISSING and test(value)
+            return value is not MISSING and search(as_text(value)) is not None
 
-        return path_value
+        return path_search
+    if pattern is None:
 
-    def path_values(answer: Answer) -> bool:
+        def path_equals(answer: Answer) -> bool:
+            value = resolve_one(answer.doc(), steps)
+            return value is not MISSING and json_equal(value, expected)
+
+        return path_equals
+    value_matches = _value_test(expected, pattern)
+
+    def path_value(answer: Answer) -> bool:
         value = resolve_one(answer.doc(), steps)
-        return value is not MISSING and all(test(value) for test in tests)
+        return value is not MISSING and value_matches(value)
 
-    return path_values
+    return path_value
 
 
-def _any_selected(steps: tuple[Step, ...], tests: tuple[_ValueTest, ...]) -> Check:
+def _value_test(expected: Any, pattern: re.Pattern[str] | None) -> Callable[[Any], bool]:
+    """``value -> bool``: equals ``expected`` and holds ``pattern``, each when given."""
+    search = pattern.search if pattern is not None else None
+
+    def value_matches(value: Any) -> bool:
+        if expected is not None and not json_equal(value, expected):
+            return False
+        return search is None or search(as_text(value)) is not None
+
+    return value_matches
+
+
+def _any_selected(steps: tuple[Step, ...], expected: Any, pattern: re.Pattern[str] | None) -> Check:
+    value_matches = _value_test(expected, pattern)
+
     def any_selected(answer: Answer) -> bool:
-        values = select_all(answer.doc(), steps)
-        return any(all(test(value) for test in tests) for value in values)
+        return any(value_matches(value) for value in select_all(answer.doc(), steps))
 
     return any_selected

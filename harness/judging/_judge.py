@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from harness.judging._answer import Answer
-from harness.judging._harm import compile_rules
+from harness.judging._harm import compile_rules, first_match
 from harness.judging._version import version_reader
 from harness.spec.models import HarmRule, VersionSource
 
@@ -25,6 +25,18 @@ def compile_judge(rules: Iterable[HarmRule], version: VersionSource) -> AnswerJu
     """
     matchers = compile_rules(rules)
     version_of = version_reader(version)
+    if len(matchers) == 1:  # the common drill: no generator per answer
+        only = matchers[0]
+
+        def judge_one(
+            status: int, headers: Mapping[str, str], body: bytes, latency_ns: int
+        ) -> tuple[bool, str]:
+            if status == 0:
+                return False, ""
+            answer = Answer(status, headers, body, latency_ns)
+            return only(answer), version_of(answer)
+
+        return judge_one
 
     def judge(
         status: int, headers: Mapping[str, str], body: bytes, latency_ns: int
@@ -32,6 +44,6 @@ def compile_judge(rules: Iterable[HarmRule], version: VersionSource) -> AnswerJu
         if status == 0:
             return False, ""
         answer = Answer(status, headers, body, latency_ns)
-        return any(m(answer) for m in matchers), version_of(answer)
+        return first_match(matchers, answer), version_of(answer)
 
     return judge

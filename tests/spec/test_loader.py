@@ -158,9 +158,7 @@ def test_a_bad_wildcard_path_is_refused_at_its_line(tmp_path: Path) -> None:
 
 def test_harm_rule_values_must_survive_the_trip_to_the_load(tmp_path: Path) -> None:
     """A YAML date or a bad status code is refused when loaded, not when the load starts."""
-    text = GOOD.replace(
-        'regex: "CANARY-[0-9a-f]{8}"', "equals: 2026-12-01\n  - status: [200, 600]"
-    )
+    text = GOOD.replace('regex: "CANARY-[0-9a-f]{8}"', "equals: 2026-12-01\n  - status: [200, 600]")
     found = problems(tmp_path, text)
     assert any(":6: harm[0].equals:" in p and "JSON value" in p for p in found), found
     assert any(":7: harm[1].status[1]:" in p for p in found), found
