@@ -23,6 +23,10 @@ Scenarios (each both sides understand):
 and, this checkout only (the baseline has no wildcard): ``wildcard``, an OpenAI answer with
 four choices judged by ``$.choices[*].message.content``.
 
+Beside the judge, ``--start-rounds`` (default 5) times the load child's start on both sides:
+from ``LoadProcess.start`` to all of its 2 users spawned (``#R``), against a local stdlib
+server. This checkout's child imports pydantic to validate its config, the baseline's did not.
+
 It prints answers per second per side and scenario (median and spread over the rounds) and
 the ratio this/baseline per round; the goal is a ratio >= 1 (the figure must not drop).
 """
@@ -133,6 +137,75 @@ def worker(root: str, scenario: str, seconds: float) -> None:
     print(json.dumps({"answers_per_s": best, "harmful": harmful}))
 
 
+def start_worker(root: str) -> None:
+    """Time one load child's start, from spawn to all users spawned; print seconds as JSON."""
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    sys.path.insert(0, root)
+    from harness.load.process import LoadProcess
+    from harness.observations import ObservationLog
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fields: dict[str, Any] = {
+        "base_url": f"http://127.0.0.1:{server.server_address[1]}",
+        "users": 2,
+        "spawn_rate": 100.0,
+        "parent_pid": os.getpid(),
+        "per_user_rate": 10.0,
+    }
+    try:
+        import harness.judging  # noqa: F401 (only this checkout has it)
+        from harness.spec.models import HarmRule, RequestSpec
+
+        fields["request"] = RequestSpec(method="POST", path="/", json={"p": 1})
+        fields["harm"] = (HarmRule.model_validate(DRILL_RULES[0]),)
+    except ImportError:  # the baseline
+        from harness.load.config import HarmRuleSpec
+        from harness.load.config import RequestSpec as OldRequestSpec
+
+        fields["request"] = OldRequestSpec("POST", "/", json={"p": 1})
+        fields["harm"] = (HarmRuleSpec(**DRILL_RULES[0]),)
+    from harness.load.config import LoadConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter_ns()
+        with LoadProcess(
+            config=LoadConfig(**fields), log=ObservationLog(), stderr_path=Path(tmp) / "e"
+        ) as load:
+            load.wait_ready(60.0)
+            ready = time.perf_counter_ns()
+    server.shutdown()
+    print(json.dumps({"start_s": (ready - start) / 1e9}))
+
+
+def run_start(root: Path) -> float:
+    """One load child start of one side, in a fresh worker process; seconds."""
+    out = subprocess.run(
+        [sys.executable, "-P", str(Path(__file__).resolve()), "--worker", str(root),
+         "--scenario", "start"],
+        capture_output=True, text=True, check=True, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    seconds: float = json.loads(out.stdout.strip().splitlines()[-1])["start_s"]
+    return seconds
+
+
 def run_worker(root: Path, scenario: str, seconds: float) -> dict[str, Any]:
     """One worker process for one side; its result."""
     out = subprocess.run(
@@ -160,15 +233,19 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout to compare with instead")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=2.0, help="timing per worker")
+    parser.add_argument("--start-rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="3 rounds of 0.5 s")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", default="drill", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.scenario, args.seconds)
+        if args.scenario == "start":
+            start_worker(args.worker)
+        else:
+            worker(args.worker, args.scenario, args.seconds)
         return 0
     if args.quick:
-        args.rounds, args.seconds = 3, 0.5
+        args.rounds, args.seconds, args.start_rounds = 3, 0.5, 2
     print(machine())
     with tempfile.TemporaryDirectory(prefix="bench-judge-") as tmp:
         baseline = args.baseline or archive(args.baseline_ref, Path(tmp) / "baseline")
@@ -195,6 +272,13 @@ def main() -> int:
             print(f"{scenario}: ratio this/baseline {spread(ratios)} (goal >= 1)")
         wild = [run_worker(REPO, "wildcard", args.seconds)["answers_per_s"] for _ in range(3)]
         print(f"wildcard (this only): {spread(wild, fmt=',.0f')} answers/s")
+        starts: dict[str, list[float]] = {"this": [], "base": []}
+        for round_ in range(args.start_rounds):
+            sides = [("this", REPO), ("base", baseline)]
+            for name, root in sides if round_ % 2 == 0 else reversed(sides):
+                starts[name].append(run_start(root))
+        print(f"load child start: this {spread(starts['this'])} s")
+        print(f"load child start: baseline {spread(starts['base'])} s")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Judging one answer of the load: harmful or not, the state it shows, the version that gave it.
 
 Pure and fast, importable from both the harness and the load child: it imports the standard
-library, pydantic (through the drill's own models in :mod:`harness.spec.models`),
+library, pydantic (through the drill's own models in :mod:`harness.spec.load`),
 :mod:`harness.jsonpath` and :mod:`harness.observations`, and nothing that gevent's monkey
 patching would break. One job per module: :mod:`._answer` (an answer, its body decoded
 lazily), :mod:`._harm` (harm rules), :mod:`._version` (version source), :mod:`._state`
@@ -9,7 +9,7 @@ lazily), :mod:`._harm` (harm rules), :mod:`._version` (version source), :mod:`._
 
 Harm rules
 ----------
-A drill lists :class:`~harness.spec.models.HarmRule` rules, validated when the drill is
+A drill lists :class:`~harness.spec.load.HarmRule` rules, validated when the drill is
 loaded. A rule matches when **all** of the fields it gives match; an answer is harmful when
 **any** rule matches. Only an HTTP answer can be harmful: a refused, reset or timed-out
 request never is.

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.jsonpath import MISSING, JsonPath, Step, parse_json_path, resolve_one, select_all
 from harness.judging._answer import Answer, Check, as_text, json_equal
-from harness.spec.models import HarmRule
+from harness.spec.load import HarmRule
 
 __all__ = ["HarmJudge", "compile_harm", "compile_rules", "first_match"]
 

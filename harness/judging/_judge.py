@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from harness.judging._answer import Answer
 from harness.judging._harm import compile_rules, first_match
 from harness.judging._version import version_reader
-from harness.spec.models import HarmRule, VersionSource
+from harness.spec.load import HarmRule, VersionSource
 
 __all__ = ["AnswerJudge", "compile_judge"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 from harness.observations import State
-from harness.spec.models import SafeState
+from harness.spec.load import SafeState
 
 __all__ = ["Failure", "classify_state"]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from harness.jsonpath import MISSING, parse_json_path, resolve_one
 from harness.judging._answer import Answer, as_text
 from harness.observations import MAX_VERSION_CHARS
-from harness.spec.models import VersionSource
+from harness.spec.load import VersionSource
 
 __all__ = ["VersionExtractor", "compile_version", "extract_version", "version_reader"]
 

@@ -3,7 +3,7 @@
 :class:`LoadConfig` says whom to load (``base_url``), how hard (``users``, ``spawn_rate``,
 ``per_user_rate``), with what request, and how to judge each answer. The request, the harm
 rules, the safe-state rule and the version source are the drill's own models
-(:mod:`harness.spec.models`), validated once when the drill was loaded; the request's
+(:mod:`harness.spec.load`), validated once when the drill was loaded; the request's
 ``${NAME}`` secrets are resolved before the config is built. It travels to the child as one
 line of JSON (``model_dump_json``) and is rebuilt there with ``model_validate_json``, which
 validates exactly like the constructor.
@@ -17,19 +17,19 @@ field              meaning
                    that is put before ``request.path``
 ``users``          concurrent simulated users; each holds one keep-alive connection
 ``spawn_rate``     users started per second
-``request``        the one request every user sends (:class:`~harness.spec.models.RequestSpec`)
+``request``        the one request every user sends (:class:`~harness.spec.load.RequestSpec`)
 ``timeout_s``      the longest wait to connect, and for each read of the answer; beyond it the
                    request is a timeout (an answer trickling in slower still counts as one)
 ``per_user_rate``  requests per second per user (Locust's ``constant_throughput``); ``None``: as
                    fast as the target answers
-``harm``           harm rules (:class:`~harness.spec.models.HarmRule`); empty: nothing is harmful
-``safe_state``     which answers mean "stopped" (:class:`~harness.spec.models.SafeState`)
+``harm``           harm rules (:class:`~harness.spec.load.HarmRule`); empty: nothing is harmful
+``safe_state``     which answers mean "stopped" (:class:`~harness.spec.load.SafeState`)
 ``version``        where an answer names its model version
-                   (:class:`~harness.spec.models.VersionSource`)
+                   (:class:`~harness.spec.load.VersionSource`)
 ``parent_pid``     pid of the harness; the child exits at once when its parent is not this pid
 ``heartbeat_s``    how often the child says it is alive
 ``max_body``       the most bytes of an answer's body read and judged (default 1 MiB, at most
-                   :data:`~harness.spec.models.MAX_BODY_LIMIT`); a longer body is cut, its
+                   :data:`~harness.spec.load.MAX_BODY_LIMIT`); a longer body is cut, its
                    observation marked truncated and its connection closed rather than drained
 =================  ================================================================================
 """
@@ -40,7 +40,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
-from harness.spec.models import (
+from harness.spec.load import (
     DEFAULT_MAX_BODY,
     MAX_BODY_LIMIT,
     HarmRule,
