@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from harness.load.process import LoadProcess
 from harness.observations import ObservationLog, State
 from harness.spec.models import HarmRule, RequestSpec
 from tests.reliability.tls_server import make_pki, serve_tls
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_https_load_is_judged_by_the_child(
@@ -43,3 +47,23 @@ def test_an_https_load_is_judged_by_the_child(
     assert all(r.status == 200 and r.state is State.SERVING and r.harmful for r in rows), rows[:3]
     problems = stderr.read_text()
     assert "RecursionError" not in problems and "MonkeyPatchWarning" not in problems, problems
+
+
+def test_the_child_imports_nothing_gevent_cannot_patch_before_locust() -> None:
+    """Importing the child module (all it runs before Locust) pulls in no requests, urllib3,
+    docker, gevent or Locust, and no more of the spec than the load's own models."""
+    code = (
+        "import sys, harness.load.child\n"
+        "bad = ('requests', 'urllib3', 'docker', 'gevent', 'locust', 'harness.spec.models',"
+        " 'harness.spec.loader', 'yaml')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in bad or m in bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=REPO_ROOT,
+    )
+    assert out.stdout.strip() == "[]", out.stdout
