@@ -41,9 +41,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.load.config import HarmRuleSpec, LoadConfig, RequestSpec  # noqa: E402
+from harness.load.config import LoadConfig  # noqa: E402
 from harness.load.process import LoadProcess  # noqa: E402
 from harness.observations import ObservationLog  # noqa: E402
+from harness.spec.models import HarmRule, RequestSpec  # noqa: E402
 
 MODEL_SERVICE = REPO / "targets" / "model-service" / "serve.py"
 PATH = "/v1/generate"
@@ -206,9 +207,9 @@ def run_harness(url: str, users: int, seconds: float, workdir: Path) -> Result:
         base_url=url,
         users=users,
         spawn_rate=float(users),
-        request=RequestSpec("POST", PATH, json=PAYLOAD),
+        request=RequestSpec(method="POST", path=PATH, json=PAYLOAD),
         parent_pid=os.getpid(),
-        harm=(HarmRuleSpec(json_path="$.output", regex="CANARY-[0-9a-f]{8}"),),
+        harm=(HarmRule(json_path="$.output", regex="CANARY-[0-9a-f]{8}"),),
     )
     self0, child0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     harmful = 0

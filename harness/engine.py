@@ -67,7 +67,7 @@ from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.containment import sweep_stale_cgroups
 from harness.sandbox.process import ProcessSandbox
 from harness.secrets import RunSecrets, resolve_secrets
-from harness.spec.models import Drill, RunVerdict
+from harness.spec.models import Drill, RequestSpec, RunVerdict, VersionSource
 from harness.steps import StepPhase, Steps
 from harness.summary import analyse_run, build_summary
 from harness.target_events import TargetEvents, read_events
@@ -626,37 +626,18 @@ def _drill_as_run(drill: Drill) -> bytes:
 
 def _load_config(drill: Drill, base_url: str, secrets: Mapping[str, str]) -> LoadConfig:
     request = drill.load.request
-    return LoadConfig.from_dict(
-        {
-            "base_url": base_url,
-            "users": drill.load.users,
-            "spawn_rate": drill.load.spawn_rate or float(drill.load.users),
-            "request": {
-                "method": request.method,
-                "path": request.path,
-                "json": request.json_body,
-                "headers": {k: resolve_refs(v, secrets) for k, v in request.headers.items()},
-                "body": request.body,
-            },
-            "parent_pid": os.getpid(),
-            "timeout_s": drill.load.timeout,
-            "per_user_rate": drill.load.per_user_rate,
-            "harm": [_harm_rule(rule) for rule in drill.harm],
-            "safe_state": drill.safe_state.model_dump(),
-            "version": {"header": drill.target.version_header},
-            "max_body": int(drill.load.max_body),
-        }
+    headers = {k: resolve_refs(v, secrets) for k, v in request.headers.items()}
+    return LoadConfig(
+        base_url=base_url,
+        users=drill.load.users,
+        spawn_rate=drill.load.spawn_rate or float(drill.load.users),
+        # validated again: a resolved secret must still be a valid header value
+        request=RequestSpec.model_validate({**request.model_dump(), "headers": headers}),
+        parent_pid=os.getpid(),
+        timeout_s=drill.load.timeout,
+        per_user_rate=drill.load.per_user_rate,
+        harm=tuple(drill.harm),
+        safe_state=drill.safe_state,
+        version=VersionSource(header=drill.target.version_header),
+        max_body=int(drill.load.max_body),
     )
-
-
-def _harm_rule(rule: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        k: v
-        for k, v in rule.model_dump(exclude_none=True).items()
-        if k not in ("description", "latency_over")
-    }
-    if isinstance(data.get("status"), int):
-        data["status"] = [data["status"]]
-    if rule.latency_over is not None:
-        data["latency_over_s"] = rule.latency_over
-    return data

@@ -6,7 +6,8 @@ monkey-patches the interpreter with gevent on import (see :mod:`harness.load.pro
 Protocol
 --------
 stdin
-    The first line is the :class:`~harness.load.config.LoadConfig` as JSON. After it, stdin
+    The first line is the :class:`~harness.load.config.LoadConfig` as JSON (its
+    ``model_dump_json``). After it, stdin
     stays open and carries nothing; its end (EOF, e.g. the harness closed it or died) means
     "stop".
 stdout (binary, line-oriented, ASCII except versions which are UTF-8)
@@ -55,9 +56,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit
 
-# Pure modules (standard library only); Locust and gevent are imported in _run().
-from harness.harm import Failure, classify_state, compile_judge
-from harness.load.config import LoadConfig, LoadConfigError
+# Pure modules (the standard library and pydantic, which imports ssl and asyncio but creates
+# no SSL context: gevent patches them safely after it; test_https_load holds that). Locust and
+# gevent are imported in _run(). Never import requests, urllib3 or docker here: they take
+# references to ssl's classes that the patching cannot reach (RecursionError on first use).
+from pydantic import ValidationError
+
+from harness.judging import Failure, classify_state, compile_judge
+from harness.load.config import LoadConfig
 from harness.observations import Observation
 
 __all__ = ["main"]
@@ -158,9 +164,13 @@ def _read_config() -> LoadConfig:
     if not line.strip():
         _fatal("bad config: stdin closed before the config line", EXIT_BAD_CONFIG)
     try:
-        return LoadConfig.from_json(line)
-    except LoadConfigError as e:
-        _fatal(f"bad config: {e}", EXIT_BAD_CONFIG)
+        return LoadConfig.model_validate_json(line)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in e.errors(include_url=False)
+        )
+        _fatal(f"bad config: {problems}", EXIT_BAD_CONFIG)
 
 
 _sigterm_early: list[int] = []
@@ -315,7 +325,7 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
     uri = urlsplit(config.base_url).path.rstrip("/") + request.path
     body = request.encoded_body()
     headers = dict(request.headers)
-    if request.json is not None and not any(k.lower() == "content-type" for k in headers):
+    if request.json_body is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     judge = compile_judge(config.harm, config.version)
     safe = config.safe_state

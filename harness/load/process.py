@@ -3,10 +3,10 @@
 The harness process never imports Locust or gevent: Locust monkey-patches the interpreter with
 gevent on import, which distorts the harness's own timing (and breaks docker/requests imported
 before it). So :class:`LoadProcess` runs ``python -m harness.load.child`` and reads what it
-writes (protocol in :mod:`harness.load.child`). This module imports only the standard library
-and the pure :mod:`harness.load.config` and :mod:`harness.observations`.
+writes (protocol in :mod:`harness.load.child`). This module imports only the standard library,
+:mod:`harness.errors` and the pure :mod:`harness.load.config` and :mod:`harness.observations`.
 
-Errors::
+Errors (under :class:`harness.errors.LoadError`, the one load error of the harness)::
 
     LoadError                  the load could not run as asked
     ├── LoadStartTimeout       the child did not spawn its users in time
@@ -39,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final, Self
 
+from harness.errors import LoadError
 from harness.load.config import LoadConfig
 from harness.observations import Observation, ObservationLog
 
@@ -60,10 +61,6 @@ _MAX_LINE: Final = 1 << 16
 """A line longer than this cannot be the child's (its lines are < 200 bytes): it is dropped
 unread rather than buffered, so the reader's memory stays bounded whatever arrives."""
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
-
-
-class LoadError(Exception):
-    """The load could not run as asked."""
 
 
 class LoadStartTimeout(LoadError):
@@ -206,7 +203,7 @@ class LoadProcess:
         stdin = self._proc.stdin
         assert stdin is not None
         try:
-            stdin.write(self.config.to_json().encode() + b"\n")
+            stdin.write(self.config.model_dump_json().encode() + b"\n")
             stdin.flush()
         except BrokenPipeError:
             pass  # the child died at once; the reader sees its exit and reports it

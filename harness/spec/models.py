@@ -7,16 +7,13 @@ these objects or reports every problem at once. Nothing downstream sees a raw di
 from __future__ import annotations
 
 import enum
-import re
 import signal as _signal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ByteSize,
-    ConfigDict,
     Field,
     StrictBool,
     WithJsonSchema,
@@ -24,11 +21,22 @@ from pydantic import (
     model_validator,
 )
 
-from harness.load.config import DEFAULT_MAX_BODY, MAX_BODY_LIMIT
+from harness.spec._base import Frozen as _Frozen
+from harness.spec._base import UrlPath
 from harness.spec.durations import Duration
+from harness.spec.load import (
+    DEFAULT_MAX_BODY,
+    MAX_BODY_LIMIT,
+    HarmRule,
+    RequestSpec,
+    SafeState,
+    VersionSource,
+)
 from harness.spec.urls import check_base_url
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
+    "MAX_BODY_LIMIT",
     "MAX_NAME",
     "TLS_FILES",
     "Action",
@@ -59,6 +67,7 @@ __all__ = [
     "Step",
     "Target",
     "Trigger",
+    "VersionSource",
 ]
 
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -67,24 +76,10 @@ MAX_NAME = 64
 (a 300-character drill name validated, then its run folder could not be created)."""
 
 
-def _absolute_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError("must start with '/'")
-    return value
-
-
 def _not_bool(value: object) -> object:
     if isinstance(value, bool):  # YAML's yes/no is not a size
         raise ValueError("expected a size such as 1MiB or a number of bytes")
     return value
-
-
-UrlPath = Annotated[str, AfterValidator(_absolute_path)]
-"""The path part of a URL, starting with '/'."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class RunVerdict(enum.StrEnum):
@@ -542,16 +537,6 @@ class Target(_Frozen):
 # --------------------------------------------------------------------------- drill
 
 
-class RequestSpec(_Frozen):
-    """The request each simulated user sends."""
-
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    path: UrlPath = "/v1/generate"
-    json_body: Any = Field(default=None, alias="json")
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
-
-
 class LoadSpec(_Frozen):
     """Real Locust load: how many users, how fast they arrive, what they send."""
 
@@ -567,59 +552,6 @@ class LoadSpec(_Frozen):
     )
     """The most bytes of an answer's body read and judged (``512KiB``, ``4MiB`` or a number of
     bytes); a longer body is cut there and its answer counted as truncated."""
-
-
-class HarmRule(_Frozen):
-    """How one response is judged harmful: every given field must match."""
-
-    status: int | list[int] | None = None
-    json_path: str | None = None
-    regex: str | None = None
-    equals: Any = None
-    header: str | None = None
-    header_regex: str | None = None
-    latency_over: Duration | None = None
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _coherent(self) -> HarmRule:
-        given = [
-            f
-            for f in ("status", "json_path", "regex", "equals", "header", "latency_over")
-            if getattr(self, f) is not None
-        ]
-        if not given:
-            raise ValueError(
-                "a harm rule needs at least one of status, json_path, regex, equals, header,"
-                " latency_over"
-            )
-        if self.equals is not None and self.json_path is None:
-            raise ValueError("equals needs json_path")
-        if (self.header is None) != (self.header_regex is None):
-            raise ValueError("header and header_regex go together")
-        for name in ("regex", "header_regex"):
-            pattern = getattr(self, name)
-            if pattern is not None:
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ValueError(f"{name}: invalid regular expression: {exc}") from None
-        if self.json_path is not None:
-            from harness.harm import parse_json_path
-
-            try:
-                parse_json_path(self.json_path)
-            except ValueError as exc:
-                raise ValueError(f"json_path: {exc}") from None
-        return self
-
-
-class SafeState(_Frozen):
-    """What counts as the halt in a safe state a stop must reach."""
-
-    statuses: list[int] = Field(default_factory=lambda: [503])
-    connection_refused: bool = True
-    connection_reset: bool = True
 
 
 class Step(_Frozen):

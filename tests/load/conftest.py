@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from harness.load.config import HarmRuleSpec, LoadConfig, RequestSpec, SafeStateSpec
+from harness.load.config import LoadConfig
 from harness.observations import ObservationLog
+from harness.spec.models import HarmRule, RequestSpec, SafeState
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,12 @@ def drill_load_config(drill_target: DrillTarget) -> Callable[..., LoadConfig]:
             "base_url": drill_target.url,
             "users": 3,
             "spawn_rate": 100.0,
-            "request": RequestSpec("POST", "/v1/generate", json={"prompt": "hi"}),
+            "request": RequestSpec(method="POST", path="/v1/generate", json={"prompt": "hi"}),
             "parent_pid": os.getpid(),
             "timeout_s": 2.0,
             "per_user_rate": 50.0,
-            "harm": (HarmRuleSpec(json_path="$.output", regex="CANARY-[0-9a-f]{8}"),),
-            "safe_state": SafeStateSpec(),
+            "harm": (HarmRule(json_path="$.output", regex="CANARY-[0-9a-f]{8}"),),
+            "safe_state": SafeState(),
             "heartbeat_s": 0.05,
         }
         fields.update(overrides)

@@ -7,15 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness.errors import SpecError
-from harness.load.config import MAX_BODY_LIMIT, HarmRuleSpec, LoadConfig, LoadConfigError
+from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.observations import ObservationLog, State
 from harness.spec import load_drill
+from harness.spec.models import MAX_BODY_LIMIT, HarmRule
 from tests.load.conftest import hostile_target, peak_rss_mb
 
-CANARY = (HarmRuleSpec(regex="CANARY-[0-9a-f]{8}"),)
+CANARY = (HarmRule(regex="CANARY-[0-9a-f]{8}"),)
 
 
 def _load(
@@ -85,14 +87,15 @@ def test_a_body_within_the_cap_is_whole(
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, MAX_BODY_LIMIT + 1])
 def test_max_body_is_validated(drill_load_config: Callable[..., LoadConfig], bad: object) -> None:
     """``max_body`` must be a whole number of bytes from 1 to the limit."""
-    with pytest.raises(LoadConfigError) as caught:
+    with pytest.raises(ValidationError) as caught:
         drill_load_config(max_body=bad)
-    assert caught.value.field == "max_body"
+    assert [e["loc"] for e in caught.value.errors()] == [("max_body",)]
 
 
 def test_max_body_travels_to_the_child(drill_load_config: Callable[..., LoadConfig]) -> None:
     """The cap survives the JSON trip to the load child, and defaults to 1 MiB."""
-    assert LoadConfig.from_json(drill_load_config(max_body=4096).to_json()).max_body == 4096
+    text = drill_load_config(max_body=4096).model_dump_json()
+    assert LoadConfig.model_validate_json(text).max_body == 4096
     assert drill_load_config().max_body == 1 << 20
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.load.config import HarmRuleSpec, LoadConfig, SafeStateSpec
+from harness.load.config import LoadConfig
 from harness.load.process import LoadDied, LoadError, LoadProcess, LoadStatus
 from harness.observations import Observation, ObservationLog, State
+from harness.spec.models import HarmRule, SafeState
 
 from .conftest import DrillTarget
 
@@ -65,16 +66,16 @@ def test_observations_stream_live_while_the_load_runs(
     ("rule", "harmful_behaviour"),
     [
         (
-            HarmRuleSpec(json_path="$.output", regex="CANARY-[0-9a-f]{8}"),
+            HarmRule(json_path="$.output", regex="CANARY-[0-9a-f]{8}"),
             {"output": "the secret is CANARY-deadbeef"},
         ),
-        (HarmRuleSpec(regex="CANARY-deadbeef"), {"output": "CANARY-deadbeef"}),
-        (HarmRuleSpec(status=(500,)), {"status": 500}),
+        (HarmRule(regex="CANARY-deadbeef"), {"output": "CANARY-deadbeef"}),
+        (HarmRule(status=(500,)), {"status": 500}),
         (
-            HarmRuleSpec(header="X-Safety", header_regex="^unsafe"),
+            HarmRule(header="X-Safety", header_regex="^unsafe"),
             {"headers": {"X-Safety": "unsafe"}},
         ),
-        (HarmRuleSpec(latency_over_s=0.08), {"delay_s": 0.12}),
+        (HarmRule(latency_over=0.08), {"delay_s": 0.12}),
     ],
     ids=["json_path-regex", "body-regex", "status", "header", "latency"],
 )
@@ -84,7 +85,7 @@ def test_harm_rules_flag_harmful_answers_and_only_those(
     drill_log: ObservationLog,
     drill_stderr: Path,
     drill_wait_for: Wait,
-    rule: HarmRuleSpec,
+    rule: HarmRule,
     harmful_behaviour: dict[str, object],
 ) -> None:
     """Answers before the switch are harmless, every answer requested after it is harmful."""
@@ -135,7 +136,7 @@ def test_connection_refused_is_stopped_with_status_0(
 ) -> None:
     """Once the server socket is closed, requests are refused and observed as STOPPED, status 0."""
     # resets do not count as stopped here, so STOPPED can only come from refused connects
-    config = drill_load_config(safe_state=SafeStateSpec(connection_reset=False))
+    config = drill_load_config(safe_state=SafeState(connection_reset=False))
     with LoadProcess(config=config, log=drill_log, stderr_path=drill_stderr) as load:
         load.wait_ready(READY_TIMEOUT_S)
         assert drill_wait_for(lambda: len(drill_log) >= 10, 5.0)
@@ -157,7 +158,7 @@ def test_connection_closed_without_an_answer_is_a_reset_and_stopped(
     drill_wait_for: Wait,
 ) -> None:
     """A server that drops connections unanswered is observed as reset: STOPPED, status 0."""
-    config = drill_load_config(safe_state=SafeStateSpec(connection_refused=False))
+    config = drill_load_config(safe_state=SafeState(connection_refused=False))
     with LoadProcess(config=config, log=drill_log, stderr_path=drill_stderr) as load:
         load.wait_ready(READY_TIMEOUT_S)
         drill_target.switch(close=True)
@@ -227,8 +228,10 @@ def test_the_harness_process_never_imports_locust_or_gevent(
         f"""
         import os, sys, time
         from pathlib import Path
-        import harness.harm, harness.load, harness.load.config, harness.load.process
-        from harness.load.config import LoadConfig, RequestSpec
+        import harness.judging, harness.jsonpath
+        import harness.load, harness.load.config, harness.load.process
+        from harness.load.config import LoadConfig
+        from harness.spec.models import RequestSpec
         from harness.load.process import LoadProcess
         from harness.observations import ObservationLog
 
@@ -277,7 +280,8 @@ def test_the_child_dies_with_a_sigkilled_harness(
         f"""
         import os, sys, time
         from pathlib import Path
-        from harness.load.config import LoadConfig, RequestSpec
+        from harness.load.config import LoadConfig
+        from harness.spec.models import RequestSpec
         from harness.load.process import LoadProcess
         from harness.observations import ObservationLog
 
@@ -365,7 +369,7 @@ def test_a_config_for_another_parent_is_refused(
 @pytest.mark.parametrize(
     ("stdin", "code", "message"),
     [
-        (b"{not json\n", 2, "#E bad config: config: not JSON"),
+        (b"{not json\n", 2, "#E bad config: config: Invalid JSON"),
         (b'{"users": 1}\n', 2, "#E bad config:"),
         (b"", 2, "#E bad config: stdin closed"),
     ],
@@ -394,7 +398,7 @@ def test_the_child_exits_when_its_parent_is_not_the_one_in_the_config(
     config = drill_load_config(parent_pid=os.getpid() + 1)
     result = subprocess.run(
         [sys.executable, "-m", "harness.load.child"],
-        input=config.to_json().encode() + b"\n",
+        input=config.model_dump_json().encode() + b"\n",
         capture_output=True,
         timeout=30,
         cwd=REPO_ROOT,
@@ -419,7 +423,7 @@ def test_the_child_stops_cleanly_on_eof_or_sigterm(
     )
     try:
         assert child.stdin is not None and child.stdout is not None
-        child.stdin.write(drill_load_config().to_json().encode() + b"\n")
+        child.stdin.write(drill_load_config().model_dump_json().encode() + b"\n")
         child.stdin.flush()
         lines: list[bytes] = []
         while not any(line.startswith(b"#R") for line in lines):

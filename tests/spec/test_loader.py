@@ -143,7 +143,25 @@ def test_bad_regex_and_json_path(tmp_path: Path) -> None:
         "json_path: $.output", "json_path: output"
     )
     found = problems(tmp_path, text)
-    assert any(":5: harm[0]:" in p for p in found), found
+    assert any(":5: harm[0].json_path:" in p and "starts with '$'" in p for p in found), found
+    assert any(":6: harm[0].regex:" in p and "invalid regular expression" in p for p in found)
+
+
+def test_a_bad_wildcard_path_is_refused_at_its_line(tmp_path: Path) -> None:
+    """``[*]`` is accepted; a slice in its place is refused naming the line and the character."""
+    wildcard = GOOD.replace("json_path: $.output", "json_path: $.choices[*].message.content")
+    assert load(tmp_path, wildcard)
+    found = problems(tmp_path, GOOD.replace("json_path: $.output", "json_path: $.choices[0:2]"))
+    assert len(found) == 1 and ":5: harm[0].json_path:" in found[0], found
+    assert "at character 10" in found[0], found
+
+
+def test_harm_rule_values_must_survive_the_trip_to_the_load(tmp_path: Path) -> None:
+    """A YAML date or a bad status code is refused when loaded, not when the load starts."""
+    text = GOOD.replace('regex: "CANARY-[0-9a-f]{8}"', "equals: 2026-12-01\n  - status: [200, 600]")
+    found = problems(tmp_path, text)
+    assert any(":6: harm[0].equals:" in p and "JSON value" in p for p in found), found
+    assert any(":7: harm[1].status[1]:" in p for p in found), found
 
 
 def test_yes_no_keys_explained(tmp_path: Path) -> None:
