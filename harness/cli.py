@@ -32,6 +32,7 @@ from harness.errors import (
     Interrupted,
     SpecError,
 )
+from harness.sandbox_kind import SandboxKind
 
 __all__ = ["main"]
 
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run drills and write their evidence")
     run.add_argument("drills", nargs="+", type=Path, metavar="DRILL")
-    run.add_argument("--sandbox", choices=["process", "docker", "compose", "external"])
+    run.add_argument("--sandbox", choices=list(SandboxKind))
     run.add_argument("--results", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument(
         "--set",

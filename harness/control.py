@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 
 from harness.redact import redactor_for
 from harness.sandbox.base import Endpoint, Sandbox
-from harness.sandbox.containers import ContainerRuntime
+from harness.sandbox.container_runtime import ContainerRuntime
+from harness.sandbox_kind import SandboxKind
 from harness.spec.models import (
     Action,
     CommandPath,
@@ -357,7 +358,12 @@ class ContainerBackend(ControlBackend):
     docker SDK or the compose CLI: success is the runtime's own acknowledgement."""
 
     def __init__(
-        self, name: str, kind: str, spec: ContainerPath, sandbox: Sandbox, clock: Callable[[], int]
+        self,
+        name: str,
+        kind: SandboxKind,
+        spec: ContainerPath,
+        sandbox: Sandbox,
+        clock: Callable[[], int],
     ) -> None:
         super().__init__(name, clock)
         self._kind = kind
@@ -443,7 +449,7 @@ def planned_commands(drill: Drill) -> list[PlannedCommand]:
     and each command control path its steps use, in step order."""
     planned: list[PlannedCommand] = []
     target = drill.target
-    if drill.resolved_sandbox == "process" and "process" in target.sandboxes:
+    if drill.resolved_sandbox is SandboxKind.PROCESS and SandboxKind.PROCESS in target.sandboxes:
         argv = [*target.process_spec().command, *drill.target_args]
         known = {"target_dir": target.directory}
         filled = fill_command(argv, known, None, shell=False)
@@ -505,9 +511,9 @@ def build_backend(
     if spec.signal is not None:
         return SignalBackend(name, spec.signal, sandbox, clock)
     if spec.docker is not None:
-        return ContainerBackend(name, "docker", spec.docker, sandbox, clock)
+        return ContainerBackend(name, SandboxKind.DOCKER, spec.docker, sandbox, clock)
     if spec.compose is not None:
-        return ContainerBackend(name, "compose", spec.compose, sandbox, clock)
+        return ContainerBackend(name, SandboxKind.COMPOSE, spec.compose, sandbox, clock)
     assert spec.command is not None
     return CommandBackend(name, spec.command, endpoint, values, clock)
 

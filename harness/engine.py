@@ -56,7 +56,7 @@ from harness.report import REPORT, Observations, write_report
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.containment import sweep_stale_cgroups
-from harness.sandbox.process import ProcessSandbox
+from harness.sandbox.factory import make_sandbox, sweep_leftovers
 from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.models import Drill, RunVerdict
 from harness.steps import StepPhase, Steps
@@ -274,47 +274,24 @@ def _run_phases(
 ) -> None:
     drill, timeline = state.drill, state.timeline
     assert timeline is not None
-    sandbox: Sandbox
-    if drill.resolved_sandbox in ("docker", "compose"):
-        # Imported here: the Docker SDK is loaded only by runs that use a container.
-        from harness.sandbox.factory import container_sandbox
-
-        containers = container_sandbox(
-            drill,
-            workdir=workdir,
-            secrets=secrets.files,
-            run_id=state.run_id,
-            emit=timeline.event,
-            clock=clock,
+    sandbox = state.sandbox = make_sandbox(
+        drill,
+        workdir=workdir,
+        secrets=secrets,
+        run_id=state.run_id,
+        log_dir=state.run_dir.staging,
+        emit=timeline.event,
+        clock=clock,
+    )
+    for left in sweep_leftovers(sandbox):
+        state.swept_resources.append({"kind": left.kind, "name": left.name, "run_id": left.run_id})
+        timeline.event(
+            "swept_leftover",
+            kind=left.kind,
+            resource=left.name,
+            run_id=left.run_id,
+            owner_pid=left.owner_pid,
         )
-        sandbox = state.sandbox = containers
-        for left in containers.sweep():
-            state.swept_resources.append(
-                {"kind": left.kind, "name": left.name, "run_id": left.run_id}
-            )
-            timeline.event(
-                "swept_leftover",
-                kind=left.kind,
-                resource=left.name,
-                run_id=left.run_id,
-                owner_pid=left.owner_pid,
-            )
-    elif drill.resolved_sandbox == "process":
-        sandbox = ProcessSandbox(
-            spec=drill.target.process_spec(),
-            ready=drill.target.ready,
-            target_dir=Path(drill.target.directory),
-            workdir=workdir,
-            secrets=secrets.files,
-            values=secrets.values,
-            run_id=state.run_id,
-            extra_args=tuple(drill.target_args),
-            log_dir=state.run_dir.staging,
-            clock=clock,
-        )
-        state.sandbox = sandbox
-    else:
-        raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
     timeline.event("sandbox_starting", sandbox=sandbox.name)
     endpoint = sandbox.start(halt)
     timeline.event(

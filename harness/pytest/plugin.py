@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from harness.pytest.settings import SETTINGS, DrillSettings, settings_of
+from harness.sandbox_kind import SandboxKind
 
 if TYPE_CHECKING:
     from harness.pytest.collect import DrillFile
     from harness.pytest.runner import DrillRunner
 
 YAML_SUFFIXES = (".yaml", ".yml")
-SANDBOXES = ("process", "docker", "compose", "external")
+SANDBOXES = tuple(SandboxKind)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.sandbox_kind import SandboxKind
+
 __all__ = ["Endpoint", "KilledLeftover", "Sandbox", "TeardownReport", "TeardownWay"]
 
 
@@ -61,7 +63,7 @@ class TeardownReport:
 class Sandbox(abc.ABC):
     """A place a target runs. Use as a context manager: teardown always happens."""
 
-    name: str
+    name: SandboxKind
 
     @abc.abstractmethod
     def start(self, halt: threading.Event | None = None) -> Endpoint:

@@ -36,6 +36,7 @@ from harness.sandbox.containment import Containment
 from harness.sandbox.files import write_secrets
 from harness.sandbox.ownership import check_port_free, check_port_owned
 from harness.sandbox.ready import pause_interruptibly, raise_if_halted, wait_http_ready
+from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 from harness.spec.ports import parse_port
 from harness.target_events import copy_event_log
@@ -70,7 +71,7 @@ def _child_setup(limits: Mapping[int, int], join: Callable[[], None]) -> Callabl
 class ProcessSandbox(Sandbox):
     """Runs a target's command as a child process on a loopback port."""
 
-    name = "process"
+    name = SandboxKind.PROCESS
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from harness.load.config import DEFAULT_MAX_BODY, MAX_BODY_LIMIT
+from harness.sandbox_kind import SandboxKind
 from harness.spec.durations import Duration
 from harness.spec.urls import check_base_url
 
@@ -187,6 +188,21 @@ class SignalPath(_Frozen):
         return _signal_name(v)
 
 
+def _sandbox_kind(value: object) -> object:
+    """Refuse a sandbox that is planned but not built with a message saying so, rather than
+    the bare list of choices (a drill naming it used to validate and then fail to run)."""
+    known = ", ".join(SandboxKind)
+    if value == "external":
+        raise ValueError(f"the external sandbox is not built yet (choose one of: {known})")
+    if isinstance(value, str) and value not in tuple(SandboxKind):
+        raise ValueError(f"unknown sandbox {value!r} (choose one of: {known})")
+    return value
+
+
+SandboxName = Annotated[SandboxKind, BeforeValidator(_sandbox_kind)]
+"""A sandbox kind as a drill or target file names it."""
+
+
 def _signal_name(v: str) -> str:
     """The canonical ``SIGNAME`` of ``v`` (``term``, ``SIGTERM``); ValueError if unknown."""
     name = v.upper() if v.upper().startswith("SIG") else f"SIG{v.upper()}"
@@ -308,12 +324,12 @@ class ControlPath(_Frozen):
         raise AssertionError("validated to have one kind")
 
     @property
-    def sandboxes(self) -> tuple[str, ...] | None:
+    def sandboxes(self) -> tuple[SandboxKind, ...] | None:
         """The only sandboxes this path works in, or None when it works in any."""
         if self.docker is not None:
-            return ("docker",)
+            return (SandboxKind.DOCKER,)
         if self.compose is not None:
-            return ("compose",)
+            return (SandboxKind.COMPOSE,)
         return None
 
     def supports(self, action: Action) -> bool:
@@ -472,7 +488,7 @@ class Target(_Frozen):
     """Set by the loader: the folder the target file lives in (``{target_dir}``)."""
     version_header: str | None = "X-Model-Version"
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
-    sandboxes: dict[Literal["process", "docker", "compose", "external"], dict[str, Any]]
+    sandboxes: dict[SandboxName, dict[str, Any]]
     ready: ReadySpec = Field(default_factory=ReadySpec)
     control_paths: dict[str, ControlPath] = Field(default_factory=dict)
     incidents: dict[str, IncidentHook] = Field(default_factory=dict)
@@ -499,15 +515,15 @@ class Target(_Frozen):
 
     def process_spec(self) -> ProcessSandboxSpec:
         """The validated process sandbox declaration."""
-        return ProcessSandboxSpec.model_validate(self.sandboxes["process"])
+        return ProcessSandboxSpec.model_validate(self.sandboxes[SandboxKind.PROCESS])
 
     def docker_spec(self) -> DockerSandboxSpec:
         """The validated docker sandbox declaration."""
-        return DockerSandboxSpec.model_validate(self.sandboxes["docker"])
+        return DockerSandboxSpec.model_validate(self.sandboxes[SandboxKind.DOCKER])
 
     def compose_spec(self) -> ComposeSandboxSpec:
         """The validated compose sandbox declaration."""
-        return ComposeSandboxSpec.model_validate(self.sandboxes["compose"])
+        return ComposeSandboxSpec.model_validate(self.sandboxes[SandboxKind.COMPOSE])
 
 
 # --------------------------------------------------------------------------- drill
@@ -720,7 +736,7 @@ class Drill(_Frozen):
     target: Target
     target_args: list[str] = Field(default_factory=list)
     """Extra arguments for the target's start command (e.g. ``[--defect, stop_theater]``)."""
-    sandbox: Literal["process", "docker", "compose", "external"] | None = None
+    sandbox: SandboxName | None = None
     load: LoadSpec = Field(default_factory=LoadSpec)
     harm: list[HarmRule] = Field(default_factory=list)
     safe_state: SafeState = Field(default_factory=SafeState)
@@ -751,6 +767,6 @@ class Drill(_Frozen):
         return ids
 
     @property
-    def resolved_sandbox(self) -> str:
+    def resolved_sandbox(self) -> SandboxKind:
         """The sandbox to use: the drill's choice or the target's first listed one."""
         return self.sandbox or next(iter(self.target.sandboxes))
