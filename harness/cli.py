@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from harness.errors import (
     Interrupted,
     SpecError,
 )
+from harness.halt import Halt
 from harness.sandbox_kind import SandboxKind
 
 __all__ = ["main"]
@@ -142,13 +142,12 @@ def _configure_logging() -> None:
 
 
 @contextlib.contextmanager
-def _halt_on_signals() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM set an event the engine checks; it then tears down and keeps evidence."""
-    halt = threading.Event()
+def _halt_on_signals() -> Iterator[Halt]:
+    """SIGINT/SIGTERM press a halt the engine checks; it then tears down and keeps evidence."""
+    halt = Halt()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        halt.signum = signum  # type: ignore[attr-defined]
-        halt.set()
+        halt.set(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -158,9 +157,9 @@ def _halt_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def _halt_signal(halt: threading.Event) -> int:
+def _halt_signal(halt: Halt) -> int:
     """The signal that set ``halt`` (SIGINT when it was set some other way)."""
-    return int(getattr(halt, "signum", signal.SIGINT))
+    return halt.interrupted().signum
 
 
 def _halt(args: argparse.Namespace, out: TextIO) -> int:

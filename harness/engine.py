@@ -15,7 +15,6 @@ import os
 import secrets as _secrets
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from harness.errors import (
 from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
 from harness.export import RunRecord, junit_xml
+from harness.halt import Halt
 from harness.integrity import current_signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
@@ -145,7 +145,7 @@ def run_drill(
     *,
     results: Path,
     view: View | None = None,
-    halt: threading.Event | None = None,
+    halt: Halt | None = None,
     clock: Callable[[], int] = time.monotonic_ns,
 ) -> RunResult:
     """Run one drill end to end and write its evidence; raises only for bad input or I/O."""
@@ -182,7 +182,7 @@ def run_drill(
     if view is not None:
         timeline.listen(view.event)
     structlog.contextvars.bind_contextvars(drill=drill.drill, run_id=run_id)
-    halt = halt or threading.Event()
+    halt = halt or Halt()
     try:
         write_atomic(staging / "drill.yaml", _drill_as_run(drill))
         timeline.event(
@@ -241,7 +241,7 @@ def run_drill(
             if state.interrupted is None and halt.is_set():
                 # A signal that lands while the target is torn down still ends the command:
                 # recorded here, it makes the run interrupted (exit 130) and stops the batch.
-                state.interrupted = Interrupted(int(getattr(halt, "signum", 2)))
+                state.interrupted = halt.interrupted()
                 state.halted_by = registration.halt_note()
                 timeline.event(
                     "interrupted",
@@ -269,7 +269,7 @@ def _run_phases(
     workdir: Path,
     secrets: RunSecrets,
     view: View | None,
-    halt: threading.Event,
+    halt: Halt,
     clock: Callable[[], int],
 ) -> None:
     drill, timeline = state.drill, state.timeline
@@ -347,7 +347,7 @@ def _loop(
     detector: HarmDetector,
     load: LoadProcess,
     view: View | None,
-    halt: threading.Event,
+    halt: Halt,
     clock: Callable[[], int],
     t0: int,
 ) -> None:
@@ -543,10 +543,8 @@ def _conclude(state: _Run) -> RunResult:
     )
 
 
-def _check_halt(halt: threading.Event) -> None:
-    if halt.is_set():
-        signum = getattr(halt, "signum", 2)
-        raise Interrupted(int(signum))
+def _check_halt(halt: Halt) -> None:
+    halt.raise_if_set()
 
 
 def _drill_as_run(drill: Drill) -> bytes:

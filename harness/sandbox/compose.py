@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import SandboxError
+from harness.halt import Halt
 from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.container_logs import ContainerLogs, write_collected
@@ -105,7 +106,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         self._lock = threading.Lock()
         self._logs: list[ContainerLogs] = []
         self._report: TeardownReport | None = None
-        self._halt: threading.Event | None = None
+        self._halt: Halt | None = None
         self._started = False
         self.exit_code: int | None = None
         self.clock_check: dict[str, Any] | None = None
@@ -143,7 +144,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             raise RuntimeError(f"compose {args[0]} exited {done.returncode}: {text[-400:]}")
         return text
 
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Bring the project up (building its image), find the container, wait until ready.
 
         The host port must be free before the project comes up and must be the one the engine

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import SandboxError
+from harness.halt import Halt
 from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.container_logs import ContainerLogs, logs_of, write_collected
@@ -132,13 +133,13 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self._lock = threading.RLock()
         self._logs: list[ContainerLogs] = []
         self._report: TeardownReport | None = None
-        self._halt: threading.Event | None = None
+        self._halt: Halt | None = None
         self.exit_code: int | None = None
         self.clock_check: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ start
 
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Build the images, start the container and wait until it is ready.
 
         The host port must be free before the container starts and must be the one the engine

@@ -21,13 +21,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.control import resolve_refs
 from harness.errors import SandboxError
+from harness.halt import Halt
 from harness.redact import redactor_for
 from harness.sandbox import reaper
 from harness.sandbox.base import Endpoint, KilledLeftover, Sandbox, TeardownReport, TeardownWay
@@ -103,7 +103,7 @@ class ProcessSandbox(Sandbox):
         self._report: TeardownReport | None = None
         self._endpoint: Endpoint | None = None
         self._containment: Containment | None = None
-        self._halt: threading.Event | None = None
+        self._halt: Halt | None = None
         self.exited_ns: int | None = None
         self.exit_code: int | None = None
 
@@ -124,7 +124,7 @@ class ProcessSandbox(Sandbox):
             text = text.replace("{" + key + "}", value)
         return text
 
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Start the command, wait for its port and readiness, prove the port is the target's.
 
         Raises SandboxError on failure (naming a squatter on the port), Interrupted as soon as
