@@ -53,6 +53,7 @@ __all__ = [
     "ControlBackend",
     "ControlResult",
     "HookBackend",
+    "HttpAnswer",
     "HttpBackend",
     "PendingCall",
     "PlannedCommand",
@@ -85,6 +86,39 @@ class ControlResult:
     issued_ns: int
     returned_ns: int
     detail: str
+
+
+KEPT_HEADERS = ("content-type", "content-length", "retry-after", "location")
+"""The answer headers an HttpAnswer keeps; the rest are the target's and not needed."""
+MAX_HEADER_CHARS = 200
+"""The most of one kept header value (the target chooses it: hostile until proven not)."""
+READ_AT_LEAST = 2048
+"""The least of a body that is read, whatever is kept: a redaction needs context."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """One HTTP control call as the harness keeps it. Everything from the target is bounded
+    and passed through the run's redactor before it lands here."""
+
+    outcome: CallOutcome
+    status: int | None
+    """The HTTP status, or None when no answer came (then ``error`` says why)."""
+    headers: tuple[tuple[str, str], ...]
+    """The headers of ``KEPT_HEADERS`` the target sent, lower-cased names, bounded values."""
+    body: str
+    """The answer's start, redacted, at most the ``keep_chars`` the caller asked for."""
+    elapsed_ns: int
+    """From sending the call to the end of the read, or to the failure."""
+    error: str = ""
+    """Why there is no answer (a timeout, a refused connection, a TLS setup failure)."""
+
+    @property
+    def detail(self) -> str:
+        """The one-line detail of the evidence: ``HTTP <status> <body>``, or the error."""
+        if self.status is None:
+            return self.error
+        return f"HTTP {self.status} {self.body}"
 
 
 def resolve_refs(text: str, values: Mapping[str, str]) -> str:
@@ -229,22 +263,27 @@ class HttpBackend(ControlBackend):
         call = getattr(self._spec, action.value)
         assert isinstance(call, HttpCall)
         body = _fill_json(call.json_body, params) if call.json_body is not None else None
-        return self.request(call, body)
+        answer = self.request(call, body)
+        return answer.outcome, answer.detail
 
-    def request(
-        self, call: HttpCall, body: Any, *, keep_chars: int = 200
-    ) -> tuple[CallOutcome, str]:
-        """Send one call with this path's address, headers and timeout; the detail keeps the
-        status and the first ``keep_chars`` of the answer (a status snapshot wants more)."""
+    def request(self, call: HttpCall, body: Any, *, keep_chars: int = 200) -> HttpAnswer:
+        """Send one call with this path's address, headers and timeout; the answer keeps the
+        status, a few headers and the first ``keep_chars`` of the body (a status snapshot
+        wants more), all redacted."""
         headers = {**self._headers, **call.headers}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        began = self._clock()
+
+        def failed(outcome: CallOutcome, error: str) -> HttpAnswer:
+            return HttpAnswer(outcome, None, (), "", self._clock() - began, error)
+
         conn: http.client.HTTPConnection
         if self._spec.tls:
             if self._tls is None:  # never fall back to plain HTTP: the token would go in clear
-                return CallOutcome.FAILED, self._tls_problem
+                return failed(CallOutcome.FAILED, self._tls_problem)
             conn = http.client.HTTPSConnection(
                 self._host, self._port, timeout=self._spec.timeout, context=self._tls
             )
@@ -253,21 +292,30 @@ class HttpBackend(ControlBackend):
         try:
             conn.request(call.method, self._prefix + call.path, body=payload, headers=headers)
             response = conn.getresponse()
-            limit = max(2048, keep_chars)
+            limit = max(READ_AT_LEAST, keep_chars)
             raw = response.read(limit)
             # Redacted before it is cut, and its end too when the answer went on past it.
             text = self._redactor.redact(raw.decode("utf-8", "replace"), cut=len(raw) == limit)
-            text = text.strip()
+            kept = self._kept_headers(response.getheaders())
         except TimeoutError:
-            return CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s"
+            return failed(CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s")
         except OSError as exc:
-            return CallOutcome.FAILED, f"{type(exc).__name__}: {exc}"
+            return failed(CallOutcome.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             conn.close()
-        detail = f"HTTP {response.status} {text[:keep_chars]}"
-        if 200 <= response.status < 300:
-            return CallOutcome.ACKED, detail
-        return CallOutcome.FAILED, detail
+        outcome = CallOutcome.ACKED if 200 <= response.status < 300 else CallOutcome.FAILED
+        return HttpAnswer(
+            outcome, response.status, kept, text.strip()[:keep_chars], self._clock() - began
+        )
+
+    def _kept_headers(self, sent: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """The ``KEPT_HEADERS`` among ``sent``, redacted and bounded, first of each name."""
+        kept: dict[str, str] = {}
+        for name, value in sent:
+            key = name.lower()
+            if key in KEPT_HEADERS and key not in kept:
+                kept[key] = self._redactor.redact(value)[:MAX_HEADER_CHARS]
+        return tuple(kept.items())
 
 
 class SignalBackend(ControlBackend):
@@ -551,9 +599,11 @@ class HookBackend(ControlBackend):
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         if action is Action.INJECT:
             assert self._hook.enable is not None
-            return self._http.request(self._hook.enable, {**self._hook.params, **params})
-        assert self._hook.disable is not None
-        return self._http.request(self._hook.disable, None)
+            answer = self._http.request(self._hook.enable, {**self._hook.params, **params})
+        else:
+            assert self._hook.disable is not None
+            answer = self._http.request(self._hook.disable, None)
+        return answer.outcome, answer.detail
 
 
 class RedeployHookBackend(ControlBackend):

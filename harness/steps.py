@@ -12,7 +12,14 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness.control import CallOutcome, ControlBackend, ControlResult, HttpBackend, PendingCall
+from harness.control import (
+    CallOutcome,
+    ControlBackend,
+    ControlResult,
+    HttpAnswer,
+    HttpBackend,
+    PendingCall,
+)
 from harness.evidence import StatusProbe, snapshot_before_rollback
 from harness.observations import ObservationLog
 from harness.spec.models import Action, Drill, Step, Trigger
@@ -411,9 +418,8 @@ class Steps:
         if isinstance(backend, HttpBackend) and http is not None and http.status is not None:
             status_call = http.status
 
-            def probe() -> tuple[str, str]:
-                outcome, detail = backend.request(status_call, None, keep_chars=65536)
-                return outcome.value, detail
+            def probe() -> HttpAnswer:
+                return backend.request(status_call, None, keep_chars=65536)
 
         snapshot_before_rollback(
             timeline=self._timeline,
