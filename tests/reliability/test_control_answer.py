@@ -39,7 +39,7 @@ def hostile() -> Iterator[Endpoint]:
                 body = b"x" * (1 << 20)
                 status = 200
             else:
-                body = b"HTTP 200 {\"looks\": \"acked\"}"
+                body = b'HTTP 200 {"looks": "acked"}'
                 status = 503
             self.send_response(status)
             self.send_header("Content-Type", "application/json; " + TOKEN + "=" * 500)
