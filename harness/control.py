@@ -32,6 +32,7 @@ from harness.redact import redactor_for
 from harness.sandbox.base import Endpoint, Sandbox
 from harness.sandbox.container_runtime import ContainerRuntime
 from harness.sandbox_kind import SandboxKind
+from harness.spec.durations import to_ns
 from harness.spec.models import (
     Action,
     CommandPath,
@@ -179,7 +180,7 @@ class PendingCall:
         self.path = path
         self.action = action
         self.issued_ns = issued_ns
-        self._deadline_ns = issued_ns + int(timeout_s * 1e9)
+        self._deadline_ns = issued_ns + to_ns(timeout_s)
         self._clock = clock
         self._done = threading.Event()
         self._result: ControlResult | None = None

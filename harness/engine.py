@@ -58,6 +58,7 @@ from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.containment import sweep_stale_cgroups
 from harness.sandbox.factory import make_sandbox, sweep_leftovers
 from harness.secrets import RunSecrets, resolve_secrets
+from harness.spec.durations import to_ns
 from harness.spec.models import Drill, RunVerdict
 from harness.steps import StepPhase, Steps
 from harness.summary import build_instants, build_summary, metric_deadlines, read_events
@@ -353,9 +354,9 @@ def _loop(
 ) -> None:
     drill, timeline = state.drill, state.timeline
     assert timeline is not None
-    cap_ns = t0 + int(drill.max_duration * 1e9)
-    hold_ns = int(drill.hold * 1e9)
-    harm_patience_ns = int((drill.deadlines.detect or 5.0) * 1e9) + hold_ns
+    cap_ns = t0 + drill.max_duration_ns
+    hold_ns = drill.hold_ns
+    harm_patience_ns = to_ns(drill.deadlines.detect or 5.0) + hold_ns
     detected_logged = False
     next_status = 0
     while True:

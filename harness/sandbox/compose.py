@@ -37,6 +37,7 @@ from harness.sandbox.process import free_port
 from harness.sandbox.ready import raise_if_halted, wait_http_ready
 from harness.sandbox.shared_clock import check_shared_clock
 from harness.sandbox_kind import SandboxKind
+from harness.spec.durations import to_ns
 from harness.spec.models import ComposeSandboxSpec, ContainerOp, ReadySpec
 
 __all__ = ["ComposeSandbox", "compose_cli"]
@@ -224,7 +225,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             HOST,
             self._host_port,
             self._ready.path,
-            deadline_ns=began_ns + int((self._ready.timeout + _UP_TIMEOUT_S) * 1e9),
+            deadline_ns=began_ns + self._ready.timeout_ns + to_ns(_UP_TIMEOUT_S),
             interval_s=self._ready.interval,
             timeout_s=self._ready.timeout,
             clock=self._clock,

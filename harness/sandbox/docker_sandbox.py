@@ -244,7 +244,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         return container
 
     def _wait_ready(self, container: Any, began_ns: int) -> int:
-        deadline = began_ns + int(self._ready.timeout * 1e9)
+        deadline = began_ns + self._ready.timeout_ns
 
         def exited() -> str | None:
             container.reload()

@@ -185,7 +185,7 @@ class ProcessSandbox(Sandbox):
             for capture in self._captures:
                 capture.start()
         self._containment.adopted(self._proc.pid)
-        deadline = self._clock() + int(self._ready.timeout * 1e9)
+        deadline = self._clock() + self._ready.timeout_ns
         if self._spec.port_file:
             port = self._wait_port_file(Path(self._fill(self._spec.port_file, values)), deadline)
         assert port is not None

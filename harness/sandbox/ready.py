@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from harness.errors import SandboxError
 from harness.halt import Halt
+from harness.spec.durations import to_ns
 
 __all__ = [
     "ProbeAnswer",
@@ -121,7 +122,7 @@ def wait_http_ready(
                 f"target {gone} while waiting for readiness"
                 + (f"; its stderr ends:\n{tail}" if tail else "")
             )
-        until = min(deadline_ns, clock() + int(PROBE_S * 1e9))
+        until = min(deadline_ns, clock() + to_ns(PROBE_S))
         answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt)
         if answer.status == 200:
             return

@@ -25,7 +25,7 @@ from pydantic import (
 
 from harness.load.config import DEFAULT_MAX_BODY, MAX_BODY_LIMIT
 from harness.sandbox_kind import SandboxKind
-from harness.spec.durations import Duration
+from harness.spec.durations import Duration, to_ns
 from harness.spec.urls import check_base_url
 
 __all__ = [
@@ -388,6 +388,11 @@ class ReadySpec(_Frozen):
     timeout: Duration = 20.0
     interval: Duration = 0.05
 
+    @property
+    def timeout_ns(self) -> int:
+        """``timeout`` on the monotonic clock."""
+        return to_ns(self.timeout)
+
 
 class ResourceLimits(_Frozen):
     """Limits applied to a process-sandboxed target (setrlimit)."""
@@ -630,6 +635,21 @@ class Step(_Frozen):
     """``on_failure``: a rung whose call fails or times out gives way to the next at once;
     ``after_grace``: every rung gets its whole grace (to prove a refused call changed nothing)."""
 
+    @property
+    def at_ns(self) -> int | None:
+        """``at`` on the monotonic clock (from the drill's start), if this step is timed."""
+        return None if self.at is None else to_ns(self.at)
+
+    @property
+    def delay_ns(self) -> int:
+        """``delay`` on the monotonic clock."""
+        return to_ns(self.delay)
+
+    @property
+    def grace_ns(self) -> int:
+        """``grace`` (per rung) on the monotonic clock."""
+        return to_ns(self.grace)
+
     @model_validator(mode="after")
     def _one_trigger_one_action(self) -> Step:
         triggers = [t for t in ("at", "when", "after") if getattr(self, t) is not None]
@@ -752,6 +772,16 @@ class Drill(_Frozen):
     """HTTP control paths are limited to loopback unless the drill says otherwise, so a drill
     cannot hit production by accident. Command paths are not limited: a command can reach any
     host, which is why ``govdrill validate`` lists every command a drill may run."""
+
+    @property
+    def hold_ns(self) -> int:
+        """``hold`` on the monotonic clock."""
+        return to_ns(self.hold)
+
+    @property
+    def max_duration_ns(self) -> int:
+        """``max_duration`` on the monotonic clock."""
+        return to_ns(self.max_duration)
 
     def step_ids(self) -> list[str]:
         """Every step's id: its own, or its action name (numbered when repeated)."""
