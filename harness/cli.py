@@ -32,6 +32,7 @@ from harness.errors import (
     SpecError,
 )
 from harness.halt import Halt
+from harness.platform_check import platform_problem
 from harness.sandbox_kind import SandboxKind
 
 __all__ = ["main"]
@@ -527,6 +528,10 @@ def _keygen_command(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govdrill`` console script."""
     args = _parser().parse_args(argv)
+    problem = platform_problem()
+    if problem is not None:
+        print(f"govdrill: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     _configure_logging()
     out = sys.stdout
     try:
