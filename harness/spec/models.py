@@ -189,12 +189,10 @@ class SignalPath(_Frozen):
 
 
 def _sandbox_kind(value: object) -> object:
-    """Refuse a sandbox that is planned but not built with a message saying so, rather than
-    the bare list of choices (a drill naming it used to validate and then fail to run)."""
-    known = ", ".join(SandboxKind)
-    if value == "external":
-        raise ValueError(f"the external sandbox is not built yet (choose one of: {known})")
+    """Name the refused value and the built kinds: a sandbox that is planned but not built
+    (``external``) used to validate and then fail the run; now loading refuses it."""
     if isinstance(value, str) and value not in tuple(SandboxKind):
+        known = ", ".join(SandboxKind)
         raise ValueError(f"unknown sandbox {value!r} (choose one of: {known})")
     return value
 

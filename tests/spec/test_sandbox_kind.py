@@ -1,5 +1,5 @@
-"""Sandbox kinds are one enum; ``external`` (not built yet) is refused at load time, with
-file:line:field and exit 2, instead of validating and then failing the run with exit 3."""
+"""Sandbox kinds are one enum; ``external`` (not built yet, so not listed) is refused at load
+time, with file:line:field and exit 2, instead of validating and then failing the run (exit 3)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from harness.sandbox_kind import SandboxKind
 from harness.spec import load_drill
 
 ROOT = Path(__file__).resolve().parents[2]
+REFUSED = "unknown sandbox 'external' (choose one of: process, docker, compose)"
 
 
 def _external_target(tmp_path: Path) -> Path:
@@ -45,19 +46,16 @@ def test_kinds_are_the_built_ones() -> None:
 
 def test_external_drill_and_target_rejected_with_lines(tmp_path: Path) -> None:
     """A drill saying ``sandbox: external`` and a target declaring it are both refused, each
-    at its own file:line and field, saying the sandbox is not built yet."""
+    at its own file:line and field, naming the value and the kinds that exist."""
     targets = _external_target(tmp_path)
     drill = _external_drill(tmp_path)
     with pytest.raises(SpecError) as info:
         load_drill(drill, targets_dirs=[targets])
     shown = [str(p) for p in info.value.problems]
-    assert any(
-        s.startswith(f"{drill}:7: sandbox:") and "external sandbox is not built yet" in s
-        for s in shown
-    ), shown
+    assert any(s.startswith(f"{drill}:7: sandbox:") and REFUSED in s for s in shown), shown
     target_file = targets / "model-service" / "target.yaml"
     assert any(
-        s.startswith(f"{target_file}:") and "sandboxes.external" in s and "not built yet" in s
+        s.startswith(f"{target_file}:") and "sandboxes.external" in s and REFUSED in s
         for s in shown
     ), shown
 
@@ -79,7 +77,7 @@ def test_cli_validate_and_run_exit_2_for_external(tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode == 2, (command, done.stdout, done.stderr)
-        assert f"{drill}:7: sandbox: the external sandbox is not built yet" in done.stderr
+        assert f"{drill}:7: sandbox: {REFUSED}" in done.stderr
         assert "Traceback" not in done.stderr
     assert not results.exists()
 
