@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +31,9 @@ from harness.errors import (
     Interrupted,
     SpecError,
 )
+from harness.halt import Halt
+from harness.platform_check import platform_problem
+from harness.sandbox_kind import SandboxKind
 
 if TYPE_CHECKING:
     from harness.engine import RunResult
@@ -50,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run drills and write their evidence")
     run.add_argument("drills", nargs="+", type=Path, metavar="DRILL")
-    run.add_argument("--sandbox", choices=["process", "docker", "compose", "external"])
+    run.add_argument("--sandbox", choices=list(SandboxKind))
     run.add_argument("--results", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument(
         "--set",
@@ -149,13 +151,12 @@ def _configure_logging() -> None:
 
 
 @contextlib.contextmanager
-def _halt_on_signals() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM set an event the engine checks; it then tears down and keeps evidence."""
-    halt = threading.Event()
+def _halt_on_signals() -> Iterator[Halt]:
+    """SIGINT/SIGTERM press a halt the engine checks; it then tears down and keeps evidence."""
+    halt = Halt()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        halt.signum = signum  # type: ignore[attr-defined]
-        halt.set()
+        halt.set(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -165,9 +166,9 @@ def _halt_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def _halt_signal(halt: threading.Event) -> int:
+def _halt_signal(halt: Halt) -> int:
     """The signal that set ``halt`` (SIGINT when it was set some other way)."""
-    return int(getattr(halt, "signum", signal.SIGINT))
+    return halt.interrupted().signum
 
 
 def _halt(args: argparse.Namespace, out: TextIO) -> int:
@@ -547,6 +548,10 @@ def _schema_command(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govdrill`` console script."""
     args = _parser().parse_args(argv)
+    problem = platform_problem()
+    if problem is not None:
+        print(f"govdrill: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     _configure_logging()
     out = sys.stdout
     try:

@@ -30,7 +30,9 @@ from urllib.parse import urlsplit
 
 from harness.redact import redactor_for
 from harness.sandbox.base import Endpoint, Sandbox
-from harness.sandbox.containers import ContainerRuntime
+from harness.sandbox.container_runtime import ContainerRuntime
+from harness.sandbox_kind import SandboxKind
+from harness.spec.durations import to_ns
 from harness.spec.models import (
     Action,
     CommandPath,
@@ -52,6 +54,7 @@ __all__ = [
     "ControlBackend",
     "ControlResult",
     "HookBackend",
+    "HttpAnswer",
     "HttpBackend",
     "PendingCall",
     "PlannedCommand",
@@ -84,6 +87,39 @@ class ControlResult:
     issued_ns: int
     returned_ns: int
     detail: str
+
+
+KEPT_HEADERS = ("content-type", "content-length", "retry-after", "location")
+"""The answer headers an HttpAnswer keeps; the rest are the target's and not needed."""
+MAX_HEADER_CHARS = 200
+"""The most of one kept header value (the target chooses it: hostile until proven not)."""
+READ_AT_LEAST = 2048
+"""The least of a body that is read, whatever is kept: a redaction needs context."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """One HTTP control call as the harness keeps it. Everything from the target is bounded
+    and passed through the run's redactor before it lands here."""
+
+    outcome: CallOutcome
+    status: int | None
+    """The HTTP status, or None when no answer came (then ``error`` says why)."""
+    headers: tuple[tuple[str, str], ...]
+    """The headers of ``KEPT_HEADERS`` the target sent, lower-cased names, bounded values."""
+    body: str
+    """The answer's start, redacted, at most the ``keep_chars`` the caller asked for."""
+    elapsed_ns: int
+    """From sending the call to the end of the read, or to the failure."""
+    error: str = ""
+    """Why there is no answer (a timeout, a refused connection, a TLS setup failure)."""
+
+    @property
+    def detail(self) -> str:
+        """The one-line detail of the evidence: ``HTTP <status> <body>``, or the error."""
+        if self.status is None:
+            return self.error
+        return f"HTTP {self.status} {self.body}"
 
 
 def resolve_refs(text: str, values: Mapping[str, str]) -> str:
@@ -144,7 +180,7 @@ class PendingCall:
         self.path = path
         self.action = action
         self.issued_ns = issued_ns
-        self._deadline_ns = issued_ns + int(timeout_s * 1e9)
+        self._deadline_ns = issued_ns + to_ns(timeout_s)
         self._clock = clock
         self._done = threading.Event()
         self._result: ControlResult | None = None
@@ -228,22 +264,27 @@ class HttpBackend(ControlBackend):
         call = getattr(self._spec, action.value)
         assert isinstance(call, HttpCall)
         body = _fill_json(call.json_body, params) if call.json_body is not None else None
-        return self.request(call, body)
+        answer = self.request(call, body)
+        return answer.outcome, answer.detail
 
-    def request(
-        self, call: HttpCall, body: Any, *, keep_chars: int = 200
-    ) -> tuple[CallOutcome, str]:
-        """Send one call with this path's address, headers and timeout; the detail keeps the
-        status and the first ``keep_chars`` of the answer (a status snapshot wants more)."""
+    def request(self, call: HttpCall, body: Any, *, keep_chars: int = 200) -> HttpAnswer:
+        """Send one call with this path's address, headers and timeout; the answer keeps the
+        status, a few headers and the first ``keep_chars`` of the body (a status snapshot
+        wants more), all redacted."""
         headers = {**self._headers, **call.headers}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        began = self._clock()
+
+        def failed(outcome: CallOutcome, error: str) -> HttpAnswer:
+            return HttpAnswer(outcome, None, (), "", self._clock() - began, error)
+
         conn: http.client.HTTPConnection
         if self._spec.tls:
             if self._tls is None:  # never fall back to plain HTTP: the token would go in clear
-                return CallOutcome.FAILED, self._tls_problem
+                return failed(CallOutcome.FAILED, self._tls_problem)
             conn = http.client.HTTPSConnection(
                 self._host, self._port, timeout=self._spec.timeout, context=self._tls
             )
@@ -252,21 +293,30 @@ class HttpBackend(ControlBackend):
         try:
             conn.request(call.method, self._prefix + call.path, body=payload, headers=headers)
             response = conn.getresponse()
-            limit = max(2048, keep_chars)
+            limit = max(READ_AT_LEAST, keep_chars)
             raw = response.read(limit)
             # Redacted before it is cut, and its end too when the answer went on past it.
             text = self._redactor.redact(raw.decode("utf-8", "replace"), cut=len(raw) == limit)
-            text = text.strip()
+            kept = self._kept_headers(response.getheaders())
         except TimeoutError:
-            return CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s"
+            return failed(CallOutcome.TIMED_OUT, f"no answer within {self._spec.timeout:g}s")
         except OSError as exc:
-            return CallOutcome.FAILED, f"{type(exc).__name__}: {exc}"
+            return failed(CallOutcome.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             conn.close()
-        detail = f"HTTP {response.status} {text[:keep_chars]}"
-        if 200 <= response.status < 300:
-            return CallOutcome.ACKED, detail
-        return CallOutcome.FAILED, detail
+        outcome = CallOutcome.ACKED if 200 <= response.status < 300 else CallOutcome.FAILED
+        return HttpAnswer(
+            outcome, response.status, kept, text.strip()[:keep_chars], self._clock() - began
+        )
+
+    def _kept_headers(self, sent: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """The ``KEPT_HEADERS`` among ``sent``, redacted and bounded, first of each name."""
+        kept: dict[str, str] = {}
+        for name, value in sent:
+            key = name.lower()
+            if key in KEPT_HEADERS and key not in kept:
+                kept[key] = self._redactor.redact(value)[:MAX_HEADER_CHARS]
+        return tuple(kept.items())
 
 
 class SignalBackend(ControlBackend):
@@ -357,7 +407,12 @@ class ContainerBackend(ControlBackend):
     docker SDK or the compose CLI: success is the runtime's own acknowledgement."""
 
     def __init__(
-        self, name: str, kind: str, spec: ContainerPath, sandbox: Sandbox, clock: Callable[[], int]
+        self,
+        name: str,
+        kind: SandboxKind,
+        spec: ContainerPath,
+        sandbox: Sandbox,
+        clock: Callable[[], int],
     ) -> None:
         super().__init__(name, clock)
         self._kind = kind
@@ -443,7 +498,7 @@ def planned_commands(drill: Drill) -> list[PlannedCommand]:
     and each command control path its steps use, in step order."""
     planned: list[PlannedCommand] = []
     target = drill.target
-    if drill.resolved_sandbox == "process" and "process" in target.sandboxes:
+    if drill.resolved_sandbox is SandboxKind.PROCESS and SandboxKind.PROCESS in target.sandboxes:
         argv = [*target.process_spec().command, *drill.target_args]
         known = {"target_dir": target.directory}
         filled = fill_command(argv, known, None, shell=False)
@@ -505,9 +560,9 @@ def build_backend(
     if spec.signal is not None:
         return SignalBackend(name, spec.signal, sandbox, clock)
     if spec.docker is not None:
-        return ContainerBackend(name, "docker", spec.docker, sandbox, clock)
+        return ContainerBackend(name, SandboxKind.DOCKER, spec.docker, sandbox, clock)
     if spec.compose is not None:
-        return ContainerBackend(name, "compose", spec.compose, sandbox, clock)
+        return ContainerBackend(name, SandboxKind.COMPOSE, spec.compose, sandbox, clock)
     assert spec.command is not None
     return CommandBackend(name, spec.command, endpoint, values, clock)
 
@@ -545,9 +600,11 @@ class HookBackend(ControlBackend):
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         if action is Action.INJECT:
             assert self._hook.enable is not None
-            return self._http.request(self._hook.enable, {**self._hook.params, **params})
-        assert self._hook.disable is not None
-        return self._http.request(self._hook.disable, None)
+            answer = self._http.request(self._hook.enable, {**self._hook.params, **params})
+        else:
+            assert self._hook.disable is not None
+            answer = self._http.request(self._hook.disable, None)
+        return answer.outcome, answer.detail
 
 
 class RedeployHookBackend(ControlBackend):

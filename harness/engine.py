@@ -14,7 +14,6 @@ import os
 import secrets as _secrets
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from harness.errors import (
 from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
 from harness.export import RunRecord, junit_xml
+from harness.halt import Halt
 from harness.integrity import current_signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
@@ -65,8 +65,9 @@ from harness.run_summary import (
 from harness.sandbox import reaper
 from harness.sandbox.base import Sandbox, TeardownReport
 from harness.sandbox.containment import sweep_stale_cgroups
-from harness.sandbox.process import ProcessSandbox
+from harness.sandbox.factory import make_sandbox, sweep_leftovers
 from harness.secrets import RunSecrets, resolve_secrets
+from harness.spec.durations import to_ns
 from harness.spec.models import Drill, RequestSpec, RunVerdict, VersionSource
 from harness.steps import StepPhase, Steps
 from harness.summary import analyse_run, build_summary
@@ -156,7 +157,7 @@ def run_drill(
     *,
     results: Path,
     view: View | None = None,
-    halt: threading.Event | None = None,
+    halt: Halt | None = None,
     clock: Callable[[], int] = time.monotonic_ns,
 ) -> RunResult:
     """Run one drill end to end and write its evidence; raises only for bad input or I/O."""
@@ -193,7 +194,7 @@ def run_drill(
     if view is not None:
         timeline.listen(view.event)
     structlog.contextvars.bind_contextvars(drill=drill.drill, run_id=run_id)
-    halt = halt or threading.Event()
+    halt = halt or Halt()
     try:
         write_atomic(staging / "drill.yaml", _drill_as_run(drill))
         timeline.event(
@@ -252,7 +253,7 @@ def run_drill(
             if state.interrupted is None and halt.is_set():
                 # A signal that lands while the target is torn down still ends the command:
                 # recorded here, it makes the run interrupted (exit 130) and stops the batch.
-                state.interrupted = Interrupted(int(getattr(halt, "signum", 2)))
+                state.interrupted = halt.interrupted()
                 state.halted_by = registration.halt_note()
                 timeline.event(
                     "interrupted",
@@ -280,52 +281,29 @@ def _run_phases(
     workdir: Path,
     secrets: RunSecrets,
     view: View | None,
-    halt: threading.Event,
+    halt: Halt,
     clock: Callable[[], int],
 ) -> None:
     drill, timeline = state.drill, state.timeline
     assert timeline is not None
-    sandbox: Sandbox
-    if drill.resolved_sandbox in ("docker", "compose"):
-        # Imported here: the Docker SDK is loaded only by runs that use a container.
-        from harness.sandbox.factory import container_sandbox
-
-        containers = container_sandbox(
-            drill,
-            workdir=workdir,
-            secrets=secrets.files,
-            run_id=state.run_id,
-            emit=timeline.event,
-            clock=clock,
+    sandbox = state.sandbox = make_sandbox(
+        drill,
+        workdir=workdir,
+        secrets=secrets,
+        run_id=state.run_id,
+        log_dir=state.run_dir.staging,
+        emit=timeline.event,
+        clock=clock,
+    )
+    for left in sweep_leftovers(sandbox):
+        state.swept_resources.append({"kind": left.kind, "name": left.name, "run_id": left.run_id})
+        timeline.event(
+            "swept_leftover",
+            kind=left.kind,
+            resource=left.name,
+            run_id=left.run_id,
+            owner_pid=left.owner_pid,
         )
-        sandbox = state.sandbox = containers
-        for left in containers.sweep():
-            state.swept_resources.append(
-                {"kind": left.kind, "name": left.name, "run_id": left.run_id}
-            )
-            timeline.event(
-                "swept_leftover",
-                kind=left.kind,
-                resource=left.name,
-                run_id=left.run_id,
-                owner_pid=left.owner_pid,
-            )
-    elif drill.resolved_sandbox == "process":
-        sandbox = ProcessSandbox(
-            spec=drill.target.process_spec(),
-            ready=drill.target.ready,
-            target_dir=Path(drill.target.directory),
-            workdir=workdir,
-            secrets=secrets.files,
-            values=secrets.values,
-            run_id=state.run_id,
-            extra_args=tuple(drill.target_args),
-            log_dir=state.run_dir.staging,
-            clock=clock,
-        )
-        state.sandbox = sandbox
-    else:
-        raise SandboxError(f"the {drill.resolved_sandbox} sandbox is not available yet")
     timeline.event("sandbox_starting", sandbox=sandbox.name)
     endpoint = sandbox.start(halt)
     timeline.event(
@@ -381,15 +359,15 @@ def _loop(
     detector: HarmDetector,
     load: LoadProcess,
     view: View | None,
-    halt: threading.Event,
+    halt: Halt,
     clock: Callable[[], int],
     t0: int,
 ) -> None:
     drill, timeline = state.drill, state.timeline
     assert timeline is not None
-    cap_ns = t0 + int(drill.max_duration * 1e9)
-    hold_ns = int(drill.hold * 1e9)
-    harm_patience_ns = int((drill.deadlines.detect or 5.0) * 1e9) + hold_ns
+    cap_ns = t0 + drill.max_duration_ns
+    hold_ns = drill.hold_ns
+    harm_patience_ns = to_ns(drill.deadlines.detect or 5.0) + hold_ns
     detected_logged = False
     next_status = 0
     while True:
@@ -611,10 +589,8 @@ def _conclude(state: _Run) -> RunResult:
     )
 
 
-def _check_halt(halt: threading.Event) -> None:
-    if halt.is_set():
-        signum = getattr(halt, "signum", 2)
-        raise Interrupted(int(signum))
+def _check_halt(halt: Halt) -> None:
+    halt.raise_if_set()
 
 
 def _drill_as_run(drill: Drill) -> bytes:

@@ -31,12 +31,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from harness.errors import EvidenceError
 from harness.observations import ObservationLog, State
 from harness.redact import NO_SECRETS, Redactor, redactor_for_path, register
 from harness.timeline import Timeline
+
+if TYPE_CHECKING:
+    from harness.control import HttpAnswer
 
 __all__ = [
     "SNAPSHOT_DIR",
@@ -229,8 +232,8 @@ class RunDir:
         return self.final
 
 
-StatusProbe = Callable[[], tuple[str, str]]
-"""Asks the target for its status: returns (outcome, detail) like a control call."""
+StatusProbe = Callable[[], "HttpAnswer"]
+"""Asks the target for its status through a control path's own status call."""
 
 
 def snapshot_before_rollback(
@@ -312,16 +315,20 @@ def snapshot_before_rollback(
 
 def _probe(status: StatusProbe, into: dict[str, Any]) -> None:
     try:
-        outcome, detail = status()
+        answer = status()
     except Exception as exc:  # the snapshot records a failing status; it never stops a drill
-        outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
-    into["outcome"] = outcome
-    into["detail"] = detail
-    body = detail.split(" ", 2)[2] if detail.startswith("HTTP ") and detail.count(" ") >= 2 else ""
+        into.update(outcome="failed", detail=f"{type(exc).__name__}: {exc}", body_text="")
+        return
+    # The answer is already bounded and redacted by the control path that fetched it.
+    into["outcome"] = answer.outcome.value
+    into["detail"] = answer.detail
+    into["http_status"] = answer.status
+    into["headers"] = dict(answer.headers)
+    into["elapsed_ms"] = round(answer.elapsed_ns / 1e6, 3)
     try:
-        into["body"] = json.loads(body)
+        into["body"] = json.loads(answer.body)
     except ValueError:
-        into["body_text"] = body
+        into["body_text"] = answer.body
 
 
 def _load_view(log: ObservationLog, now_ns: int) -> dict[str, Any]:

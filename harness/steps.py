@@ -12,9 +12,17 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness.control import CallOutcome, ControlBackend, ControlResult, HttpBackend, PendingCall
+from harness.control import (
+    CallOutcome,
+    ControlBackend,
+    ControlResult,
+    HttpAnswer,
+    HttpBackend,
+    PendingCall,
+)
 from harness.evidence import StatusProbe, snapshot_before_rollback
 from harness.observations import ObservationLog
+from harness.spec.durations import to_ns
 from harness.spec.models import Action, Drill, Step, Trigger
 from harness.timeline import Timeline
 from harness.watch import HarmDetector, TransitionWatcher
@@ -217,7 +225,7 @@ class Steps:
         self.states = [StepState(i, s) for i, s in zip(drill.step_ids(), drill.steps, strict=True)]
         self._by_id = {s.id: s for s in self.states}
         self.t0_ns: int | None = None
-        self._hold_ns = int(drill.hold * 1e9)
+        self._hold_ns = drill.hold_ns
         self.stopped_ns: int | None = None
         """When the stop had held for the drill's hold: ``after: stopped`` fires then."""
         self.ladder: Ladder | None = None
@@ -259,7 +267,7 @@ class Steps:
                 assert watcher.held_ns is not None
                 end = max(end, watcher.held_ns)
             elif limit is not None:
-                end = max(end, watcher.tracker.issued_ns + int(limit * 1e9) + hold_ns)
+                end = max(end, watcher.tracker.issued_ns + to_ns(limit) + hold_ns)
             elif (upper := watcher.tracker.upper_ns) is not None:
                 end = max(end, upper + hold_ns)
         return end
@@ -344,11 +352,11 @@ class Steps:
 
     def _due(self, state: StepState, now: int) -> bool:
         step = state.step
-        delay = int(step.delay * 1e9)
+        delay = step.delay_ns
         trigger = step.trigger
         if trigger is Trigger.AT:
-            assert self.t0_ns is not None and step.at is not None
-            since: int | None = self.t0_ns + int(step.at * 1e9)
+            assert self.t0_ns is not None and step.at_ns is not None
+            since: int | None = self.t0_ns + step.at_ns
         elif trigger is Trigger.HARM_DETECTED:
             since = self._detector.detected_ns
         elif trigger is Trigger.STOPPED:
@@ -369,7 +377,7 @@ class Steps:
             rungs = [(name, self._backends[name]) for name in step.stop]
             ladder = Ladder(
                 rungs,
-                int(step.grace * 1e9),
+                step.grace_ns,
                 self._log,
                 self._timeline,
                 hold_ns=self._hold_ns,
@@ -411,9 +419,8 @@ class Steps:
         if isinstance(backend, HttpBackend) and http is not None and http.status is not None:
             status_call = http.status
 
-            def probe() -> tuple[str, str]:
-                outcome, detail = backend.request(status_call, None, keep_chars=65536)
-                return outcome.value, detail
+            def probe() -> HttpAnswer:
+                return backend.request(status_call, None, keep_chars=65536)
 
         snapshot_before_rollback(
             timeline=self._timeline,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from harness.metrics import AnalysisParams, ChangeTracker
 from harness.observations import Observation, ObservationLog, State
+from harness.spec.durations import to_ns
 
 __all__ = ["HarmDetector", "TransitionWatcher"]
 
@@ -70,7 +71,7 @@ class TransitionWatcher:
         self.tracker = ChangeTracker(
             issued_ns,
             hold_ns=hold_ns,
-            gap_ns=round(params.presence_gap_s * 1e9),
+            gap_ns=to_ns(params.presence_gap_s),
             factor=params.presence_gap_factor,
             effective_count=confirm,
         )

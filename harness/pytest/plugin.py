@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.platform_check import platform_problem
 from harness.pytest.settings import SETTINGS, DrillSettings, settings_of
+from harness.sandbox_kind import SandboxKind
 
 if TYPE_CHECKING:
     from harness.pytest.collect import DrillFile
     from harness.pytest.runner import DrillRunner
 
 YAML_SUFFIXES = (".yaml", ".yml")
-SANDBOXES = ("process", "docker", "compose", "external")
+SANDBOXES = tuple(SandboxKind)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,6 +92,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DrillFile 
 
     if not is_drill_file(file_path):
         return None
+    problem = platform_problem()
+    if problem is not None:  # refused where a drill would run, not in unrelated suites
+        raise pytest.UsageError(f"{file_path}: {problem}")
     file: DrillFile = DrillFile.from_parent(parent, path=file_path)
     return file
 
@@ -100,6 +105,9 @@ def drill_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dri
     every run's metrics become the test's JUnit properties."""
     from harness.pytest.runner import DrillRunner
 
+    problem = platform_problem()
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     yield DrillRunner(
         settings_of(request.config),
         scratch=tmp_path,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from harness.halt import Halt
 from harness.pytest.settings import DrillSettings
 
 if TYPE_CHECKING:
@@ -71,17 +72,16 @@ def junit_properties(result: RunResult) -> Properties:
 
 
 @contextlib.contextmanager
-def _halt_on_sigint() -> Iterator[threading.Event]:
+def _halt_on_sigint() -> Iterator[Halt]:
     """While a drill runs in the main thread, Ctrl-C asks the engine to halt instead of
     raising mid-teardown; elsewhere the event is simply never set."""
-    halt = threading.Event()
+    halt = Halt()
     if threading.current_thread() is not threading.main_thread():
         yield halt
         return
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        halt.signum = signum  # type: ignore[attr-defined]
-        halt.set()
+        halt.set(signum)
 
     previous = signal.signal(signal.SIGINT, handler)
     try:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import abc
 import enum
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from harness.halt import Halt
+from harness.sandbox_kind import SandboxKind
 
 __all__ = ["Endpoint", "KilledLeftover", "Sandbox", "TeardownReport", "TeardownWay"]
 
@@ -61,10 +63,10 @@ class TeardownReport:
 class Sandbox(abc.ABC):
     """A place a target runs. Use as a context manager: teardown always happens."""
 
-    name: str
+    name: SandboxKind
 
     @abc.abstractmethod
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Start the target and return where it answers once it is ready.
 
         Raises Interrupted as soon as ``halt`` is set, whatever the start is waiting for.

@@ -22,14 +22,22 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import SandboxError
-from harness.sandbox import containers
+from harness.halt import Halt
+from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
-from harness.sandbox.containers import ContainerRuntime, Emit
-from harness.sandbox.docker import BASE_IMAGE_ENV
+from harness.sandbox.container_logs import ContainerLogs, write_collected
+from harness.sandbox.container_runtime import ContainerRuntime
+from harness.sandbox.docker_sandbox import BASE_IMAGE_ENV
+from harness.sandbox.engine_events import Emit, EngineEvents, wall_minus_monotonic_ns
 from harness.sandbox.files import owned_folder, write_secrets
+from harness.sandbox.labels import LABEL_RUN, run_labels
+from harness.sandbox.leftovers import remove_run
 from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import raise_if_halted, wait_http_ready
+from harness.sandbox.shared_clock import check_shared_clock
+from harness.sandbox_kind import SandboxKind
+from harness.spec.durations import to_ns
 from harness.spec.models import ComposeSandboxSpec, ContainerOp, ReadySpec
 
 __all__ = ["ComposeSandbox", "compose_cli"]
@@ -64,7 +72,7 @@ def compose_cli() -> list[str]:
 class ComposeSandbox(Sandbox, ContainerRuntime):
     """Runs a target as a service of its own compose project, published on 127.0.0.1."""
 
-    name = "compose"
+    name = SandboxKind.COMPOSE
 
     def __init__(
         self,
@@ -89,17 +97,17 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         self._emit = emit
         self._clock = clock
         self.project = f"govdrill-{run_id}"
-        self._labels = containers.run_labels(run_id)
-        self._offset_ns, _ = containers.wall_minus_monotonic_ns()
+        self._labels = run_labels(run_id)
+        self._offset_ns, _ = wall_minus_monotonic_ns()
         self._client: Any = None
         self._cli: list[str] | None = None
-        self._events: containers.EngineEvents | None = None
+        self._events: EngineEvents | None = None
         self._container: Any = None
         self._host_port = 0
         self._lock = threading.Lock()
-        self._logs: list[containers.ContainerLogs] = []
+        self._logs: list[ContainerLogs] = []
         self._report: TeardownReport | None = None
-        self._halt: threading.Event | None = None
+        self._halt: Halt | None = None
         self._started = False
         self.exit_code: int | None = None
         self.clock_check: dict[str, Any] | None = None
@@ -137,7 +145,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             raise RuntimeError(f"compose {args[0]} exited {done.returncode}: {text[-400:]}")
         return text
 
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Bring the project up (building its image), find the container, wait until ready.
 
         The host port must be free before the project comes up and must be the one the engine
@@ -149,7 +157,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         self._host_port = free_port(HOST)
         check_port_free(HOST, self._host_port)
         self._prepare()
-        self._events = containers.EngineEvents(client, self._run_id, self._emit, self._offset_ns)
+        self._events = EngineEvents(client, self._run_id, self._emit, self._offset_ns)
         self._events.start()
         began = self._clock()
         self._started = True
@@ -160,12 +168,12 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         up_s = (self._clock() - began) / 1e9
         found = client.containers.list(
             all=True,
-            filters={"label": [f"{containers.LABEL_RUN}={self._run_id}"]},
+            filters={"label": [f"{LABEL_RUN}={self._run_id}"]},
         )
         if not found:
             raise SandboxError(f"compose started no container labelled for run {self._run_id}")
         self._container = found[0]
-        containers.check_published(self._container, self._spec.port, HOST, self._host_port)
+        runtime.check_published(self._container, self._spec.port, HOST, self._host_port)
         raise_if_halted(halt)
         self._emit(
             "compose_up",
@@ -176,13 +184,13 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             published=f"{HOST}:{self._host_port}->{self._spec.port}/tcp",
         )
         ready_ns = self._wait_ready(began)
-        self.clock_check = containers.check_shared_clock(self.events_path, began, ready_ns)
+        self.clock_check = check_shared_clock(self.events_path, began, ready_ns)
         self._emit("clock_check", **self.clock_check)
         pid = (self._container.attrs.get("State") or {}).get("Pid") or None
         return Endpoint(f"http://{HOST}:{self._host_port}", HOST, self._host_port, pid)
 
     def _prepare(self) -> None:
-        user, uid, gid = containers.container_user(None)
+        user, uid, gid = runtime.container_user(None)
         secrets_dir = self._workdir / "secrets"
         write_secrets(secrets_dir, self._secrets, mode=0o400, uid=uid, gid=gid)
         events_dir = owned_folder(self._workdir / "events", uid, gid)
@@ -217,7 +225,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             HOST,
             self._host_port,
             self._ready.path,
-            deadline_ns=began_ns + int((self._ready.timeout + _UP_TIMEOUT_S) * 1e9),
+            deadline_ns=began_ns + self._ready.timeout_ns + to_ns(_UP_TIMEOUT_S),
             interval_s=self._ready.interval,
             timeout_s=self._ready.timeout,
             clock=self._clock,
@@ -239,11 +247,11 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         """Deliver ``signum`` to the service container's main process (PID 1)."""
         if self._container is None:
             raise ProcessLookupError("target was never started")
-        containers.signal_container(self._container, signum)
+        runtime.signal_container(self._container, signum)
 
     def alive(self) -> bool:
         """Whether the service's container still runs (paused counts as running)."""
-        return self._container is not None and containers.container_running(self._container)
+        return self._container is not None and runtime.container_running(self._container)
 
     @property
     def exited_ns(self) -> int | None:
@@ -288,7 +296,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             return self._report
         if self._events is not None:
             self._events.tearing_down = True
-        report = containers.end_run(
+        report = runtime.end_run(
             self._client, self._container, self._run_id, self._spec.teardown_grace, self._logs
         )
         if self._started:
@@ -301,7 +309,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
                     report.way, report.exit_code, f"{report.detail}; compose down failed: {exc}"
                 )
             if self._client is not None:  # whatever compose left behind
-                containers.remove_run(self._client, self._run_id)
+                remove_run(self._client, self._run_id)
         self._report = report
         self.exit_code = report.exit_code
         if self._events is not None:
@@ -312,4 +320,4 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
 
     def collect(self, into: Path) -> list[Path]:
         """Write the container's stdout/stderr and copy the event log into ``into``."""
-        return containers.write_collected(into, self._logs, self.events_path)
+        return write_collected(into, self._logs, self.events_path)

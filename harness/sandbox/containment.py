@@ -33,6 +33,7 @@ from harness.processes import pid_namespace_inode as pid_namespace
 from harness.sandbox.base import KilledLeftover
 from harness.sandbox.ownership import process_cmdline
 from harness.sandbox.reaper import process_start_time
+from harness.spec.durations import to_ns
 
 __all__ = [
     "CGROUP_PREFIX",
@@ -102,7 +103,7 @@ def _read_procs(folder: Path) -> set[int]:
 
 def _empty_and_remove(folder: Path, deadline_s: float = 2.0) -> None:
     """Kill everything in ``folder``'s cgroup, wait (bounded) until it is empty, remove it."""
-    end = time.monotonic_ns() + int(deadline_s * 1e9)
+    end = time.monotonic_ns() + to_ns(deadline_s)
     while True:
         left = _read_procs(folder)
         if not left or time.monotonic_ns() >= end:
@@ -274,7 +275,7 @@ class Containment:
     def kill_all(self, *, deadline_s: float = 5.0) -> tuple[KilledLeftover, ...]:
         """SIGKILL every process still in the sandbox; return each one killed but the target."""
         killed: dict[int, KilledLeftover] = {}
-        end = time.monotonic_ns() + int(deadline_s * 1e9)
+        end = time.monotonic_ns() + to_ns(deadline_s)
         while True:
             left = self.members()
             if not left:

@@ -1,58 +1,86 @@
-"""Make the container sandbox a drill asks for (docker or compose) from its target's
-declaration; the engine makes the process sandbox itself."""
+"""The one place a sandbox is chosen: make the sandbox a drill asks for from its target's
+declaration, and sweep what dead harnesses left in its runtime."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
-from harness.errors import SandboxError
-from harness.sandbox.compose import ComposeSandbox
-from harness.sandbox.containers import Emit
-from harness.sandbox.docker import DockerSandbox
+from harness.sandbox.base import Sandbox
+from harness.sandbox.container_runtime import ContainerRuntime
+from harness.sandbox.engine_events import Emit
+from harness.sandbox.leftovers import Swept
+from harness.sandbox.process import ProcessSandbox
+from harness.sandbox_kind import SandboxKind
+from harness.secrets import RunSecrets
 from harness.spec.models import Drill
 
-__all__ = ["CONTAINER_SANDBOXES", "container_sandbox"]
-
-CONTAINER_SANDBOXES = ("docker", "compose")
+__all__ = ["make_sandbox", "sweep_leftovers"]
 
 
-def container_sandbox(
+def make_sandbox(
     drill: Drill,
     *,
     workdir: Path,
-    secrets: Mapping[str, str],
+    secrets: RunSecrets,
     run_id: str,
+    log_dir: Path,
     emit: Emit,
     clock: Callable[[], int] = time.monotonic_ns,
-) -> DockerSandbox | ComposeSandbox:
-    """The docker or compose sandbox for ``drill`` (nothing is started yet)."""
+) -> Sandbox:
+    """The sandbox ``drill`` runs its target in (nothing is started yet)."""
     target = drill.target
     target_dir = Path(target.directory)
-    if drill.resolved_sandbox == "docker":
+    kind = drill.resolved_sandbox
+    if kind is SandboxKind.PROCESS:
+        return ProcessSandbox(
+            spec=target.process_spec(),
+            ready=target.ready,
+            target_dir=target_dir,
+            workdir=workdir,
+            secrets=secrets.files,
+            values=secrets.values,
+            run_id=run_id,
+            extra_args=tuple(drill.target_args),
+            log_dir=log_dir,
+            clock=clock,
+        )
+    # Imported here: a process run never loads the container sandboxes.
+    if kind is SandboxKind.DOCKER:
+        from harness.sandbox.docker_sandbox import DockerSandbox
+
         return DockerSandbox(
             spec=target.docker_spec(),
             ready=target.ready,
             target_name=target.target,
             target_dir=target_dir,
             workdir=workdir,
-            secrets=secrets,
+            secrets=secrets.files,
             run_id=run_id,
             extra_args=tuple(drill.target_args),
             emit=emit,
             clock=clock,
         )
-    if drill.resolved_sandbox == "compose":
-        return ComposeSandbox(
-            spec=target.compose_spec(),
-            ready=target.ready,
-            target_dir=target_dir,
-            workdir=workdir,
-            secrets=secrets,
-            run_id=run_id,
-            extra_args=tuple(drill.target_args),
-            emit=emit,
-            clock=clock,
-        )
-    raise SandboxError(f"{drill.resolved_sandbox!r} is not a container sandbox")
+    assert kind is SandboxKind.COMPOSE, kind  # SandboxKind lists only what is built
+    from harness.sandbox.compose import ComposeSandbox
+
+    return ComposeSandbox(
+        spec=target.compose_spec(),
+        ready=target.ready,
+        target_dir=target_dir,
+        workdir=workdir,
+        secrets=secrets.files,
+        run_id=run_id,
+        extra_args=tuple(drill.target_args),
+        emit=emit,
+        clock=clock,
+    )
+
+
+def sweep_leftovers(sandbox: Sandbox) -> list[Swept]:
+    """Remove what dead harnesses left in ``sandbox``'s container engine; return it for the
+    evidence (a process sandbox's leftovers are swept by ``reaper`` before every run)."""
+    if isinstance(sandbox, ContainerRuntime):
+        return sandbox.sweep()
+    return []

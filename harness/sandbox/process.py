@@ -21,13 +21,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.control import resolve_refs
 from harness.errors import SandboxError
+from harness.halt import Halt
 from harness.redact import redactor_for
 from harness.sandbox import reaper
 from harness.sandbox.base import Endpoint, KilledLeftover, Sandbox, TeardownReport, TeardownWay
@@ -36,6 +36,7 @@ from harness.sandbox.containment import Containment
 from harness.sandbox.files import write_secrets
 from harness.sandbox.ownership import check_port_free, check_port_owned
 from harness.sandbox.ready import pause_interruptibly, raise_if_halted, wait_http_ready
+from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 from harness.spec.ports import parse_port
 from harness.target_events import copy_event_log
@@ -70,7 +71,7 @@ def _child_setup(limits: Mapping[int, int], join: Callable[[], None]) -> Callabl
 class ProcessSandbox(Sandbox):
     """Runs a target's command as a child process on a loopback port."""
 
-    name = "process"
+    name = SandboxKind.PROCESS
 
     def __init__(
         self,
@@ -102,7 +103,7 @@ class ProcessSandbox(Sandbox):
         self._report: TeardownReport | None = None
         self._endpoint: Endpoint | None = None
         self._containment: Containment | None = None
-        self._halt: threading.Event | None = None
+        self._halt: Halt | None = None
         self.exited_ns: int | None = None
         self.exit_code: int | None = None
 
@@ -123,7 +124,7 @@ class ProcessSandbox(Sandbox):
             text = text.replace("{" + key + "}", value)
         return text
 
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Start the command, wait for its port and readiness, prove the port is the target's.
 
         Raises SandboxError on failure (naming a squatter on the port), Interrupted as soon as
@@ -184,7 +185,7 @@ class ProcessSandbox(Sandbox):
             for capture in self._captures:
                 capture.start()
         self._containment.adopted(self._proc.pid)
-        deadline = self._clock() + int(self._ready.timeout * 1e9)
+        deadline = self._clock() + self._ready.timeout_ns
         if self._spec.port_file:
             port = self._wait_port_file(Path(self._fill(self._spec.port_file, values)), deadline)
         assert port is not None

@@ -8,14 +8,14 @@ looks at the halt event, so Ctrl-C, SIGTERM and ``govdrill halt`` end it within 
 
 from __future__ import annotations
 
-import signal
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.errors import Interrupted, SandboxError
+from harness.errors import SandboxError
+from harness.halt import Halt
+from harness.spec.durations import to_ns
 
 __all__ = [
     "ProbeAnswer",
@@ -33,10 +33,10 @@ MAX_HEAD_BYTES = 16 * 1024
 """A status line and headers longer than this are not an answer but a flood."""
 
 
-def raise_if_halted(halt: threading.Event | None) -> None:
+def raise_if_halted(halt: Halt | None) -> None:
     """Raise Interrupted when a signal (or ``govdrill halt``) has set ``halt``."""
-    if halt is not None and halt.is_set():
-        raise Interrupted(int(getattr(halt, "signum", signal.SIGINT)))
+    if halt is not None:
+        halt.raise_if_set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def probe_http(
     *,
     until_ns: int,
     clock: Callable[[], int],
-    halt: threading.Event | None = None,
+    halt: Halt | None = None,
 ) -> ProbeAnswer:
     """``GET path`` once; the status line and headers must all arrive before ``until_ns``."""
 
@@ -104,7 +104,7 @@ def wait_http_ready(
     clock: Callable[[], int],
     exited: Callable[[], str | None],
     stderr_tail: Callable[[], str] = lambda: "",
-    halt: threading.Event | None = None,
+    halt: Halt | None = None,
 ) -> None:
     """Poll ``GET path`` until it answers 200.
 
@@ -122,7 +122,7 @@ def wait_http_ready(
                 f"target {gone} while waiting for readiness"
                 + (f"; its stderr ends:\n{tail}" if tail else "")
             )
-        until = min(deadline_ns, clock() + int(PROBE_S * 1e9))
+        until = min(deadline_ns, clock() + to_ns(PROBE_S))
         answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt)
         if answer.status == 200:
             return
@@ -134,7 +134,7 @@ def wait_http_ready(
     )
 
 
-def pause_interruptibly(seconds: float, halt: threading.Event | None) -> None:
+def pause_interruptibly(seconds: float, halt: Halt | None) -> None:
     """Sleep ``seconds`` unless ``halt`` is set first (then return at once)."""
     if halt is None:
         time.sleep(seconds)

@@ -1,4 +1,9 @@
-"""Durations as drills write them (``250ms``, ``2s``, ``1.5s``, ``1m``, or a number of seconds)."""
+"""Durations as drills write them (``250ms``, ``2s``, ``1.5s``, ``1m``, or a number of seconds),
+and their one conversion to the integer nanoseconds of the harness's monotonic clock.
+
+A loaded spec keeps seconds (as its files say and its summary reports); everything that waits
+or compares instants uses the spec's ``*_ns`` properties, which all go through ``to_ns``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-__all__ = ["MAX_DURATION_S", "Duration", "format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION_S", "NS_PER_S", "Duration", "format_duration", "parse_duration", "to_ns"]
+
+NS_PER_S = 1_000_000_000
+"""Nanoseconds in a second: the unit of ``time.monotonic_ns``, the harness's one clock."""
 
 MAX_DURATION_S = 24 * 3600.0
 """The longest duration a drill may write (24h): a drill is minutes long, and a larger value
@@ -41,6 +49,11 @@ def parse_duration(value: Any) -> float:
     if seconds > MAX_DURATION_S:
         raise ValueError(f"duration must be at most 24h, got {value!r}")
     return seconds
+
+
+def to_ns(seconds: float) -> int:
+    """Whole nanoseconds of ``seconds``, rounded (``int(0.3 * 1e9)`` would give 299999999)."""
+    return round(seconds * NS_PER_S)
 
 
 def format_duration(seconds: float) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, SpecError
+from harness.sandbox_kind import SandboxKind
 from harness.spec._yaml import Located, load_located, parse_located
 from harness.spec.models import (
     TLS_FILES,
@@ -38,10 +39,10 @@ __all__ = [
 ]
 
 OVERRIDES = "--set"
-_SANDBOX_SPECS: dict[str, type[BaseModel]] = {
-    "process": ProcessSandboxSpec,
-    "docker": DockerSandboxSpec,
-    "compose": ComposeSandboxSpec,
+_SANDBOX_SPECS: dict[SandboxKind, type[BaseModel]] = {
+    SandboxKind.PROCESS: ProcessSandboxSpec,
+    SandboxKind.DOCKER: DockerSandboxSpec,
+    SandboxKind.COMPOSE: ComposeSandboxSpec,
 }
 
 
@@ -470,7 +471,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
             elif step.clear is not None and target.incidents[incident].disable is None:
                 problem((*where, "clear"), f"incident {incident!r} cannot be cleared")
             elif target.incidents[incident].redeploy is not None and (
-                drill.resolved_sandbox != "docker"
+                drill.resolved_sandbox is not SandboxKind.DOCKER
             ):
                 problem(
                     (*where, action.value),

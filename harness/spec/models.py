@@ -21,9 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from harness.sandbox_kind import SandboxKind
 from harness.spec._base import Frozen as _Frozen
 from harness.spec._base import UrlPath
-from harness.spec.durations import Duration
+from harness.spec.durations import Duration, to_ns
 from harness.spec.load import (
     DEFAULT_MAX_BODY,
     MAX_BODY_LIMIT,
@@ -211,6 +212,19 @@ class SignalPath(_Frozen):
         return _signal_name(v)
 
 
+def _sandbox_kind(value: object) -> object:
+    """Name the refused value and the built kinds: a sandbox that is planned but not built
+    (``external``) used to validate and then fail the run; now loading refuses it."""
+    if isinstance(value, str) and value not in tuple(SandboxKind):
+        known = ", ".join(SandboxKind)
+        raise ValueError(f"unknown sandbox {value!r} (choose one of: {known})")
+    return value
+
+
+SandboxName = Annotated[SandboxKind, BeforeValidator(_sandbox_kind)]
+"""A sandbox kind as a drill or target file names it."""
+
+
 def _signal_name(v: str) -> str:
     """The canonical ``SIGNAME`` of ``v`` (``term``, ``SIGTERM``); ValueError if unknown."""
     name = v.upper() if v.upper().startswith("SIG") else f"SIG{v.upper()}"
@@ -332,12 +346,12 @@ class ControlPath(_Frozen):
         raise AssertionError("validated to have one kind")
 
     @property
-    def sandboxes(self) -> tuple[str, ...] | None:
+    def sandboxes(self) -> tuple[SandboxKind, ...] | None:
         """The only sandboxes this path works in, or None when it works in any."""
         if self.docker is not None:
-            return ("docker",)
+            return (SandboxKind.DOCKER,)
         if self.compose is not None:
-            return ("compose",)
+            return (SandboxKind.COMPOSE,)
         return None
 
     def supports(self, action: Action) -> bool:
@@ -395,6 +409,11 @@ class ReadySpec(_Frozen):
     path: str = "/readyz"
     timeout: Duration = 20.0
     interval: Duration = 0.05
+
+    @property
+    def timeout_ns(self) -> int:
+        """``timeout`` on the monotonic clock."""
+        return to_ns(self.timeout)
 
 
 class ResourceLimits(_Frozen):
@@ -496,7 +515,7 @@ class Target(_Frozen):
     """Set by the loader: the folder the target file lives in (``{target_dir}``)."""
     version_header: str | None = "X-Model-Version"
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
-    sandboxes: dict[Literal["process", "docker", "compose", "external"], dict[str, Any]]
+    sandboxes: dict[SandboxName, dict[str, Any]]
     ready: ReadySpec = Field(default_factory=ReadySpec)
     control_paths: dict[str, ControlPath] = Field(default_factory=dict)
     incidents: dict[str, IncidentHook] = Field(default_factory=dict)
@@ -523,15 +542,15 @@ class Target(_Frozen):
 
     def process_spec(self) -> ProcessSandboxSpec:
         """The validated process sandbox declaration."""
-        return ProcessSandboxSpec.model_validate(self.sandboxes["process"])
+        return ProcessSandboxSpec.model_validate(self.sandboxes[SandboxKind.PROCESS])
 
     def docker_spec(self) -> DockerSandboxSpec:
         """The validated docker sandbox declaration."""
-        return DockerSandboxSpec.model_validate(self.sandboxes["docker"])
+        return DockerSandboxSpec.model_validate(self.sandboxes[SandboxKind.DOCKER])
 
     def compose_spec(self) -> ComposeSandboxSpec:
         """The validated compose sandbox declaration."""
-        return ComposeSandboxSpec.model_validate(self.sandboxes["compose"])
+        return ComposeSandboxSpec.model_validate(self.sandboxes[SandboxKind.COMPOSE])
 
 
 # --------------------------------------------------------------------------- drill
@@ -574,6 +593,21 @@ class Step(_Frozen):
     escalate: Literal["on_failure", "after_grace"] = "on_failure"
     """``on_failure``: a rung whose call fails or times out gives way to the next at once;
     ``after_grace``: every rung gets its whole grace (to prove a refused call changed nothing)."""
+
+    @property
+    def at_ns(self) -> int | None:
+        """``at`` on the monotonic clock (from the drill's start), if this step is timed."""
+        return None if self.at is None else to_ns(self.at)
+
+    @property
+    def delay_ns(self) -> int:
+        """``delay`` on the monotonic clock."""
+        return to_ns(self.delay)
+
+    @property
+    def grace_ns(self) -> int:
+        """``grace`` (per rung) on the monotonic clock."""
+        return to_ns(self.grace)
 
     @model_validator(mode="after")
     def _one_trigger_one_action(self) -> Step:
@@ -679,7 +713,7 @@ class Drill(_Frozen):
     target: Target
     target_args: list[str] = Field(default_factory=list)
     """Extra arguments for the target's start command (e.g. ``[--defect, stop_theater]``)."""
-    sandbox: Literal["process", "docker", "compose", "external"] | None = None
+    sandbox: SandboxName | None = None
     load: LoadSpec = Field(default_factory=LoadSpec)
     harm: list[HarmRule] = Field(default_factory=list)
     safe_state: SafeState = Field(default_factory=SafeState)
@@ -696,6 +730,16 @@ class Drill(_Frozen):
     cannot hit production by accident. Command paths are not limited: a command can reach any
     host, which is why ``govdrill validate`` lists every command a drill may run."""
 
+    @property
+    def hold_ns(self) -> int:
+        """``hold`` on the monotonic clock."""
+        return to_ns(self.hold)
+
+    @property
+    def max_duration_ns(self) -> int:
+        """``max_duration`` on the monotonic clock."""
+        return to_ns(self.max_duration)
+
     def step_ids(self) -> list[str]:
         """Every step's id: its own, or its action name (numbered when repeated)."""
         seen: dict[str, int] = {}
@@ -710,6 +754,6 @@ class Drill(_Frozen):
         return ids
 
     @property
-    def resolved_sandbox(self) -> str:
+    def resolved_sandbox(self) -> SandboxKind:
         """The sandbox to use: the drill's choice or the target's first listed one."""
         return self.sandbox or next(iter(self.target.sandboxes))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.errors import Interrupted, SandboxError
+from harness.halt import Halt
 from harness.sandbox.ownership import check_port_free, check_port_owned, listeners_on
 from harness.sandbox.ready import probe_http, wait_http_ready
 
@@ -93,12 +94,11 @@ def test_header_flood_is_not_an_answer() -> None:
 def test_halt_ends_the_readiness_wait(trickler: Trickler) -> None:
     """Setting the halt event while a probe is mid-response raises Interrupted with its
     signal, long before the readiness deadline."""
-    halt = threading.Event()
+    halt = Halt()
 
     def press() -> None:
         trickler.asked.wait(30)
-        halt.signum = 15  # type: ignore[attr-defined]
-        halt.set()
+        halt.set(15)
 
     threading.Thread(target=press, daemon=True).start()
     start = time.monotonic_ns()

@@ -214,10 +214,10 @@ def test_control_detail_is_redacted_before_it_is_cut(echo_server: Endpoint) -> N
     values = SecretValues({"admin_token": TOKEN})
     spec = HttpPath(stop=HttpCall(path="/stop"), headers={"Authorization": "${admin_token}"})
     backend = HttpBackend("admin_api", spec, echo_server, values, clock=lambda: 0)
-    _, detail = backend.request(HttpCall(path="/stop"), None)
+    detail = backend.request(HttpCall(path="/stop"), None).detail
     assert "[REDACTED" in detail
     for i in range(len(TOKEN) - MIN_FRAGMENT + 1):
         assert TOKEN[i : i + MIN_FRAGMENT] not in detail.replace(".", "")
     # The read stops 8 characters into the token: its beginning is hidden all the same.
-    _, cut = backend.request(HttpCall(path="/long"), None, keep_chars=2048)
+    cut = backend.request(HttpCall(path="/long"), None, keep_chars=2048).detail
     assert cut.endswith("[REDACTE") and TOKEN[:MIN_FRAGMENT] not in cut

@@ -22,13 +22,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import SandboxError
-from harness.sandbox import containers
+from harness.halt import Halt
+from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
-from harness.sandbox.containers import ContainerRuntime, Emit
+from harness.sandbox.container_logs import ContainerLogs, logs_of, write_collected
+from harness.sandbox.container_runtime import ContainerRuntime
+from harness.sandbox.engine_events import Emit, EngineEvents, wall_minus_monotonic_ns
 from harness.sandbox.files import owned_folder, write_secrets
+from harness.sandbox.labels import LABEL_OWNER, LABEL_TARGET, LABEL_VERSION, OWNER, run_labels
 from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import raise_if_halted, wait_http_ready
+from harness.sandbox.shared_clock import check_shared_clock
+from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
 
 __all__ = ["BASE_IMAGE_ENV", "DockerSandbox", "build_images"]
@@ -61,10 +67,7 @@ def build_images(
                 target=stage,
                 tag=f"{spec.image}:{tag}",
                 buildargs={"BASE_IMAGE": base},
-                labels={
-                    containers.LABEL_OWNER: containers.OWNER,
-                    "org.govdrill.target": target_name,
-                },
+                labels={LABEL_OWNER: OWNER, LABEL_TARGET: target_name},
                 pull=False,
                 rm=True,
                 forcerm=True,
@@ -92,7 +95,7 @@ def build_images(
 class DockerSandbox(Sandbox, ContainerRuntime):
     """Runs a target as a hardened container on its own network, published on 127.0.0.1."""
 
-    name = "docker"
+    name = SandboxKind.DOCKER
 
     def __init__(
         self,
@@ -118,25 +121,25 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self._extra_args = extra_args
         self._emit = emit
         self._clock = clock
-        self._labels = containers.run_labels(run_id)
-        self._offset_ns, self._offset_bracket_ns = containers.wall_minus_monotonic_ns()
+        self._labels = run_labels(run_id)
+        self._offset_ns, self._offset_bracket_ns = wall_minus_monotonic_ns()
         self._client: Any = None
-        self._events: containers.EngineEvents | None = None
+        self._events: EngineEvents | None = None
         self._network: Any = None
         self._container: Any = None
         self._version = spec.version
         self._serial = 0
         self._host_port = 0
         self._lock = threading.RLock()
-        self._logs: list[tuple[str, bytes, bytes]] = []
+        self._logs: list[ContainerLogs] = []
         self._report: TeardownReport | None = None
-        self._halt: threading.Event | None = None
+        self._halt: Halt | None = None
         self.exit_code: int | None = None
         self.clock_check: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ start
 
-    def start(self, halt: threading.Event | None = None) -> Endpoint:
+    def start(self, halt: Halt | None = None) -> Endpoint:
         """Build the images, start the container and wait until it is ready.
 
         The host port must be free before the container starts and must be the one the engine
@@ -161,7 +164,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             sampled_within_ns=self._offset_bracket_ns,
             detail="container event times are the engine's wall clock minus this offset",
         )
-        self._events = containers.EngineEvents(client, self._run_id, self._emit, self._offset_ns)
+        self._events = EngineEvents(client, self._run_id, self._emit, self._offset_ns)
         self._events.start()
         self._host_port = free_port(HOST)
         check_port_free(HOST, self._host_port)
@@ -169,7 +172,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         began = self._clock()
         self._container = self._run(self._version)
         ready_ns = self._wait_ready(self._container, began)
-        self.clock_check = containers.check_shared_clock(self.events_path, began, ready_ns)
+        self.clock_check = check_shared_clock(self.events_path, began, ready_ns)
         self._emit("clock_check", **self.clock_check)
         return self.endpoint
 
@@ -182,7 +185,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         return Endpoint(f"http://{HOST}:{self._host_port}", HOST, self._host_port, pid)
 
     def _prepare_files(self) -> None:
-        self._user, uid, gid = containers.container_user(self._spec.user)
+        self._user, uid, gid = runtime.container_user(self._spec.user)
         write_secrets(self._workdir / "secrets", self._secrets, mode=0o400, uid=uid, gid=gid)
         owned_folder(self._workdir / "events", uid, gid)
 
@@ -214,7 +217,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
                 command=[*self._spec.command, *self._extra_args],
                 name=f"govdrill-{self._run_id}-{self._serial}",
                 detach=True,
-                labels={**self._labels, "org.govdrill.version": version},
+                labels={**self._labels, LABEL_VERSION: version},
                 network=self._network.name,
                 ports={f"{self._spec.port}/tcp": (HOST, self._host_port)},
                 read_only=True,
@@ -237,11 +240,11 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             image=image,
             published=f"{HOST}:{self._host_port}->{self._spec.port}/tcp",
         )
-        containers.check_published(container, self._spec.port, HOST, self._host_port)
+        runtime.check_published(container, self._spec.port, HOST, self._host_port)
         return container
 
     def _wait_ready(self, container: Any, began_ns: int) -> int:
-        deadline = began_ns + int(self._ready.timeout * 1e9)
+        deadline = began_ns + self._ready.timeout_ns
 
         def exited() -> str | None:
             container.reload()
@@ -286,13 +289,13 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         """Deliver ``signum`` to the container's main process (PID 1), as ``docker kill -s``
         does; a container's PID 1 is its process group's leader, so ``to_group`` is the same.
         Raises ProcessLookupError when the container no longer runs."""
-        containers.signal_container(self._current(), signum)
+        runtime.signal_container(self._current(), signum)
 
     def alive(self) -> bool:
         """Whether the current container still runs (paused counts as running)."""
         if self._container is None:
             return False
-        if containers.container_running(self._container):
+        if runtime.container_running(self._container):
             return True
         if self._container.status in ("exited", "dead"):  # not merely gone from the engine
             self.exit_code = (self._container.attrs.get("State") or {}).get("ExitCode")
@@ -363,7 +366,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
     # ------------------------------------------------------------------ teardown
 
     def _keep_logs(self, container: Any) -> None:
-        self._logs.append(containers.logs_of(container))
+        self._logs.append(logs_of(container))
 
     def teardown(self) -> TeardownReport:
         """SIGTERM the container, SIGKILL it after the grace, then remove everything of the
@@ -372,7 +375,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             return self._report
         if self._events is not None:
             self._events.tearing_down = True
-        self._report = containers.end_run(
+        self._report = runtime.end_run(
             self._client, self._container, self._run_id, self._spec.teardown_grace, self._logs
         )
         self.exit_code = self._report.exit_code
@@ -385,4 +388,4 @@ class DockerSandbox(Sandbox, ContainerRuntime):
 
     def collect(self, into: Path) -> list[Path]:
         """Write the containers' stdout/stderr and copy the event log into ``into``."""
-        return containers.write_collected(into, self._logs, self.events_path)
+        return write_collected(into, self._logs, self.events_path)
