@@ -9,6 +9,7 @@ naming the file and line) before anything is written.
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 from collections.abc import Callable
@@ -93,6 +94,16 @@ FILTERS: dict[str, Callable[..., Any]] = {
 def report_templates(folder: Path | None = None) -> Environment:
     """The templates of ``folder`` over the installed ones, all compiled; raises SpecError
     (exit 2) naming the folder, or the file and line of a syntax error."""
+    return _installed() if folder is None else _environment(folder)
+
+
+@functools.cache
+def _installed() -> Environment:
+    """The installed templates alone, compiled once per process (they never change)."""
+    return _environment(None)
+
+
+def _environment(folder: Path | None) -> Environment:
     loaders: list[FileSystemLoader | PackageLoader] = []
     if folder is not None:
         if not folder.is_dir():
