@@ -77,10 +77,22 @@ def _parser() -> argparse.ArgumentParser:
         help="write the results for node-exporter's textfile collector (a .prom file)",
     )
     run.add_argument("--pushgateway", metavar="URL", help="push the results to a Pushgateway")
+    run.add_argument(
+        "--report-template",
+        type=Path,
+        metavar="DIR",
+        help="report templates that replace the installed ones by name (docs/report-templates.md)",
+    )
 
     report = sub.add_parser("report", help="regenerate a run's report.html from its files")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     report.add_argument("--out", type=Path, metavar="PATH", help="default: RUN_DIR/report.html")
+    report.add_argument(
+        "--report-template",
+        type=Path,
+        metavar="DIR",
+        help="report templates that replace the installed ones by name (docs/report-templates.md)",
+    )
 
     verify = sub.add_parser("verify", help="check a run against its manifest and signature")
     verify.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -337,6 +349,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             drills.append(load_drill(path, overrides=overrides, targets_dirs=args.targets))
         except SpecError as exc:
             problems.append(exc)
+    if args.report_template is not None:  # checked before any drill runs: bad input writes nothing
+        from harness.report import report_templates
+
+        try:
+            report_templates(args.report_template)
+        except SpecError as exc:
+            problems.append(exc)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -361,7 +380,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                     return 128 + _halt_signal(halt)
                 view = choose_view(drill.drill, quiet=args.quiet)
                 with view if isinstance(view, RichView) else contextlib.nullcontext():
-                    result = run_drill(drill, results=args.results, view=view, halt=halt)
+                    result = run_drill(
+                        drill,
+                        results=args.results,
+                        view=view,
+                        halt=halt,
+                        report_template=args.report_template,
+                    )
                 done.append(result.run_dir)
                 _report(result, out)
                 if result.verdict is RunVerdict.INTERRUPTED or halt.is_set():
@@ -420,7 +445,7 @@ def _report_command(args: argparse.Namespace, out: TextIO) -> int:
     if not (run_dir / "summary.json").is_file():
         print(f"govdrill: {run_dir} is not a run folder (no summary.json)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    path = write_report(run_dir, args.out)
+    path = write_report(run_dir, args.out, template_dir=args.report_template)
     print(f"report: {path}", file=out)
     if args.out is None and (run_dir / MANIFEST).is_file():
         changed = [f for f in verify_run(run_dir).findings if f.path == REPORT]

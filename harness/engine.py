@@ -150,6 +150,7 @@ class _Run:
     error: GovdrillError | None = None
     interrupted: Interrupted | None = None
     halted_by: dict[str, Any] | None = None
+    report_template: Path | None = None
 
 
 def run_drill(
@@ -159,14 +160,17 @@ def run_drill(
     view: View | None = None,
     halt: Halt | None = None,
     clock: Callable[[], int] = time.monotonic_ns,
+    report_template: Path | None = None,
 ) -> RunResult:
-    """Run one drill end to end and write its evidence; raises only for bad input or I/O."""
+    """Run one drill end to end and write its evidence; raises only for bad input or I/O
+    (``report_template``: a folder of report templates that replace the installed ones)."""
     run_id = _secrets.token_hex(4)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     secrets = resolve_secrets(drill)
     redactor = secrets.redactor
     run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
+    state.report_template = report_template  # the report is written once the verdict is final
     # The versions a drill rolls back to keep their own entry however many a target sprays.
     state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
     swept = reaper.sweep()
@@ -560,7 +564,9 @@ def _conclude(state: _Run) -> RunResult:
             attempt(
                 REPORT,
                 lambda: write_report(
-                    staging, observations=Observations.from_log(state.log, state.zero_ns)
+                    staging,
+                    observations=Observations.from_log(state.log, state.zero_ns),
+                    template_dir=state.report_template,
                 ),
             ),
         )

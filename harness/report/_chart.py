@@ -1,12 +1,17 @@
 """The run's timeline picture as inline SVG: answers per second, harmful answers, versions,
 and the marks of the drill (incident, detection, stop, acknowledgement, effective stop with
-its bounds, rollback, hold). Plain SVG with <title> tooltips: no script, no network."""
+its bounds, rollback, hold). Plain SVG with <title> tooltips: no script, no network.
+
+The picture is the one piece of the page the harness writes as markup itself, so every text
+in it (a version the target sent, a name from its log, a label from the drill) goes through
+``escape``, and colours too, although the harness picks them."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from html import escape
+
+from markupsafe import Markup, escape
 
 from harness.report._data import Bins, Mark
 
@@ -52,7 +57,7 @@ def _layers(bins: Bins) -> list[tuple[str, list[float]]]:
     ]
 
 
-def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark]) -> str:
+def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark]) -> Markup:
     """One SVG picture of ``bins`` with ``marks`` (the harness's) and ``claims`` (the
     target's own log) over them."""
     t0 = bins.start_s
@@ -93,7 +98,7 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
             lo, hi = x(mark.lower_s), x(mark.upper_s)
             out.append(
                 f'<rect x="{lo:.1f}" y="{rate_top}" width="{max(hi - lo, 1.5):.1f}"'
-                f' height="{bottom - rate_top}" fill="{mark.color}" opacity="0.13">'
+                f' height="{bottom - rate_top}" fill="{escape(mark.color)}" opacity="0.13">'
                 f"<title>{escape(mark.label)}: between {_fmt(mark.lower_s)} s and"
                 f" {_fmt(mark.upper_s)} s</title></rect>"
             )
@@ -122,9 +127,10 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
         out.append(
             f'<g class="mark"><title>{number}. {escape(mark.label)} at {_fmt(mark.t_s)} s'
             f"{escape(' — ' + mark.note) if mark.note else ''}</title>"
-            f'<line x1="{mx:.1f}" y1="{by + 7}" x2="{mx:.1f}" y2="{bottom}" stroke="{mark.color}"'
+            f'<line x1="{mx:.1f}" y1="{by + 7}" x2="{mx:.1f}" y2="{bottom}"'
+            f' stroke="{escape(mark.color)}"'
             ' stroke-width="1.3" stroke-dasharray="4 3"/>'
-            f'<circle cx="{mx:.1f}" cy="{by}" r="7.5" fill="{mark.color}"/>'
+            f'<circle cx="{mx:.1f}" cy="{by}" r="7.5" fill="{escape(mark.color)}"/>'
             f'<text x="{mx:.1f}" y="{by + 3.5}" class="badge" text-anchor="middle">{number}</text>'
             "</g>"
         )
@@ -144,7 +150,7 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
                 f'<path d="M{cx:.1f} {lane - 5}l5 5-5 5-5-5z" fill="#fff" stroke="#222"/></g>'
             )
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # every text above was escaped as it went in
 
 
 def _rate_panel(bins: Bins, x: Scale, top: int, plot_w: int) -> list[str]:
@@ -196,8 +202,8 @@ def _band_path(
         lower.append(f"{x(edges[i + 1]):.1f},{y(low[i]):.1f}")
         lower.append(f"{x(edges[i]):.1f},{y(low[i]):.1f}")
     return (
-        f'<path d="M{" L".join(upper + lower)}Z" fill="{color}" stroke="none">'
-        f"<title>{name}</title></path>"
+        f'<path d="M{" L".join(upper + lower)}Z" fill="{escape(color)}" stroke="none">'
+        f"<title>{escape(name)}</title></path>"
     )
 
 
