@@ -34,7 +34,7 @@ def summary() -> dict[str, Any]:
         "drill": "markup", "run_id": "0badc0de", "target": "markup", "sandbox": "process",
         "verdict": "failed",
         "incident_not_injected": [
-            {"step": "inject", "incident": "harmful_output", "outcome": "refused", "detail": "no"}
+            {"step": "inject", "incident": "harmful_output", "outcome": "failed", "detail": "no"}
         ],
         "deadlines": {"stop": {"limit_s": 2.0, "measured_s": 0.04, "lower_s": 0.0,
                                "upper_s": 0.08, "unit": "s", "verdict": "met", "reason": "ok"}},
@@ -48,7 +48,7 @@ def summary() -> dict[str, Any]:
                          "rollback_within_bounds": None, "rollback_error_s": None,
                          "log_trustworthy": False, "reasons": ["a reason"]},
         "versions": {"govdrill": "0.1.0", "python": "3.11", "platform": "linux"},
-        "zero_ns": 0, "observations": 4,
+        "clock": "host CLOCK_MONOTONIC", "zero_ns": 0, "observations": 4,
         "error": "an error", "load_failure": "a load failure", "interrupted_by_signal": 15,
         "target_events": {"events": 2, "file_bytes": 900, "bytes_read": 800,
                           "bytes_left_out": 100, "unreadable_lines": 1, "complete": False},
@@ -67,26 +67,33 @@ def summary() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def poisoned(value: Any, key: str = "") -> Any:
-    """``value`` with the payload appended to every string and put in every printed number."""
+_ENUMS = {"verdict", "outcome", "unit", "action", "phase", "way"}
+"""Keys the typed summary holds as enums: a payload there makes the file not a run's."""
+
+
+def poisoned(value: Any, key: str = "", *, numbers: bool = False) -> Any:
+    """``value`` with the payload appended to every free-text string (and, with ``numbers``,
+    put in every printed number and enum, which the typed summary refuses)."""
     if isinstance(value, dict):
-        return {k: poisoned(v, k) for k, v in value.items()}
+        return {k: poisoned(v, k, numbers=numbers) for k, v in value.items()}
     if isinstance(value, list):
-        return [poisoned(v, key) for v in value]
+        return [poisoned(v, key, numbers=numbers) for v in value]
     if isinstance(value, str):
-        return value + PAYLOAD
-    if key in _PRINTED_NUMBERS or (
-        isinstance(value, int | float) and not isinstance(value, bool) and key not in _COMPUTED
+        return value + PAYLOAD if numbers or key not in _ENUMS else value
+    if numbers and (
+        key in _PRINTED_NUMBERS
+        or (isinstance(value, int | float) and not isinstance(value, bool) and key not in _COMPUTED)
     ):
         return PAYLOAD
     return value
 
 
-def write_run(folder: Path, *, poison: bool) -> Path:
-    """A run folder the report can be drawn from (markup everywhere when ``poison``)."""
+def write_run(folder: Path, *, poison: bool, numbers: bool = False) -> Path:
+    """A run folder the report can be drawn from (markup in every text when ``poison``;
+    also in numbers and enums when ``numbers``)."""
     text = PAYLOAD if poison else "plain"
     folder.mkdir(parents=True)
-    data = poisoned(summary()) if poison else summary()
+    data = poisoned(summary(), numbers=numbers) if poison else summary()
     (folder / "summary.json").write_text(json.dumps(data), encoding="utf-8")
     (folder / "drill.yaml").write_text(json.dumps({"description": text}), encoding="utf-8")
     (folder / "timeline.jsonl").write_text(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import SummaryError
 from harness.report import render_report
 from tests.engine.conftest import ROOT, govdrill, only_run
 from tests.report.run_folder import IMG, PAYLOAD, SCRIPT, PageShape, write_run
@@ -21,8 +22,8 @@ def _assert_only_template_markup(hostile: PageShape, benign: PageShape) -> None:
 
 def test_a_summary_with_markup_in_every_field_renders_it_as_text(tmp_path: Path) -> None:
     """A summary.json (and drill, timeline, target log, snapshot) with <script> and
-    <img onerror> in every string and printed number: the page has only the template's
-    elements and attributes, and the payloads are there as text."""
+    <img onerror> in every free-text string: the page has only the template's elements and
+    attributes, and the payloads are there as text."""
     benign = PageShape(render_report(write_run(tmp_path / "benign", poison=False)))
     hostile_page = render_report(write_run(tmp_path / "hostile", poison=True))
     hostile = PageShape(hostile_page)
@@ -30,6 +31,15 @@ def test_a_summary_with_markup_in_every_field_renders_it_as_text(tmp_path: Path)
     text = "".join(hostile.text)
     assert SCRIPT in text and IMG in text
     assert text.count(PAYLOAD) >= 20
+
+
+def test_a_summary_with_markup_in_numbers_and_enums_is_not_a_runs(tmp_path: Path) -> None:
+    """Markup where the summary holds a number or an enum is refused by the typed summary,
+    naming the file, instead of being drawn."""
+    folder = write_run(tmp_path / "hostile", poison=True, numbers=True)
+    with pytest.raises(SummaryError, match="not a govdrill run summary") as info:
+        render_report(folder)
+    assert str(folder / "summary.json") in str(info.value)
 
 
 @pytest.mark.slow
