@@ -362,19 +362,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     # Heavy imports only once the input is known to be good.
     from harness.engine import run_drill
-    from harness.integrity import current_signer, load_signer, signing_key
+    from harness.integrity import load_signer, signer_from_env
     from harness.live import RichView, choose_view
     from harness.spec.models import RunVerdict
 
     try:
-        signer = load_signer(args.sign_key) if args.sign_key else current_signer()
+        signer = load_signer(args.sign_key) if args.sign_key else signer_from_env()
     except GovdrillError as exc:
         print(f"govdrill: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     worst = EXIT_OK
     done: list[Path] = []
     try:
-        with _halt_on_signals() as halt, signing_key(signer):
+        with _halt_on_signals() as halt:
             for drill in drills:
                 if halt.is_set():  # a signal between two drills: start no further one
                     return 128 + _halt_signal(halt)
@@ -385,6 +385,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                         results=args.results,
                         view=view,
                         halt=halt,
+                        signer=signer,
                         report_template=args.report_template,
                     )
                 done.append(result.run_dir)
@@ -490,19 +491,18 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
 
 def _sweep_command(args: argparse.Namespace, out: TextIO) -> int:
     """Seal the runs dead harnesses left unsealed; 3 when one could not be sealed."""
-    from harness.integrity import current_signer, load_signer, signing_key
+    from harness.integrity import load_signer, signer_from_env
     from harness.unsealed import SweepOutcome, seal_dead_runs
 
     if not args.results.is_dir():
         print(f"govdrill sweep: {args.results} is not a folder", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        signer = load_signer(args.sign_key) if args.sign_key else current_signer()
+        signer = load_signer(args.sign_key) if args.sign_key else signer_from_env()
     except GovdrillError as exc:
         print(f"govdrill sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    with signing_key(signer):
-        swept = seal_dead_runs(args.results, sealed_by="govdrill sweep")
+    swept = seal_dead_runs(args.results, sealed_by="govdrill sweep", signer=signer)
     for run in swept:
         if run.outcome is SweepOutcome.SEALED:
             print(f"sealed as interrupted: {run.sealed_as}", file=out)

@@ -35,7 +35,6 @@ from harness.control import (
 from harness.errors import (
     EXIT_FAILED,
     EXIT_OK,
-    EvidenceError,
     GovdrillError,
     Interrupted,
     LoadError,
@@ -45,7 +44,7 @@ from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
 from harness.export import RunRecord, junit_xml
 from harness.halt import Halt
-from harness.integrity import current_signer, seal_run
+from harness.integrity import Signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess, LoadStatus
@@ -151,6 +150,7 @@ class _Run:
     interrupted: Interrupted | None = None
     halted_by: dict[str, Any] | None = None
     report_template: Path | None = None
+    signer: Signer | None = None
 
 
 def run_drill(
@@ -159,11 +159,17 @@ def run_drill(
     results: Path,
     view: View | None = None,
     halt: Halt | None = None,
+    signer: Signer | None = None,
     clock: Callable[[], int] = time.monotonic_ns,
+    sleep: Callable[[float], None] = time.sleep,
     report_template: Path | None = None,
 ) -> RunResult:
-    """Run one drill end to end and write its evidence; raises only for bad input or I/O
-    (``report_template``: a folder of report templates that replace the installed ones)."""
+    """Run one drill end to end and write its evidence; raises only for bad input or I/O.
+
+    Everything the run depends on from outside is handed in here: ``signer`` signs its
+    attestation (None: unsigned), ``halt`` ends it early, ``clock`` and ``sleep`` pace it,
+    ``report_template`` is a folder of report templates replacing the installed ones.
+    """
     run_id = _secrets.token_hex(4)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     secrets = resolve_secrets(drill)
@@ -171,6 +177,7 @@ def run_drill(
     run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
     state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
     state.report_template = report_template  # the report is written once the verdict is final
+    state.signer = signer
     # The versions a drill rolls back to keep their own entry however many a target sprays.
     state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
     swept = reaper.sweep()
@@ -185,7 +192,7 @@ def run_drill(
     registration = runs.register(run_id, drill.drill, run_dir.staging)
     try:
         # Runs of dead harnesses left unsealed are sealed as interrupted before this one.
-        left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}")
+        left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}", signer=signer)
         staging = run_dir.create()  # locked by the run's RunLock until released
         timeline = Timeline(
             staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redactor=redactor
@@ -241,7 +248,7 @@ def run_drill(
         # A sweep finds this folder by its name if the harness dies with it still there.
         with tempfile.TemporaryDirectory(prefix=reaper.work_folder_prefix(run_id)) as workdir:
             try:
-                _run_phases(state, Path(workdir), secrets, view, halt, clock)
+                _run_phases(state, Path(workdir), secrets, view, halt, clock, sleep)
             except Interrupted as exc:
                 state.interrupted = exc
                 state.halted_by = registration.halt_note()
@@ -287,6 +294,7 @@ def _run_phases(
     view: View | None,
     halt: Halt,
     clock: Callable[[], int],
+    sleep: Callable[[float], None],
 ) -> None:
     drill, timeline = state.drill, state.timeline
     assert timeline is not None
@@ -354,7 +362,7 @@ def _run_phases(
     t0 = clock()
     steps.start(t0)
     timeline.event("load_ready", t_ns=t0, users=drill.load.users)
-    _loop(state, steps, detector, load, view, halt, clock, t0)
+    _loop(state, steps, detector, load, view, halt, clock, sleep, t0)
 
 
 def _loop(
@@ -365,6 +373,7 @@ def _loop(
     view: View | None,
     halt: Halt,
     clock: Callable[[], int],
+    sleep: Callable[[float], None],
     t0: int,
 ) -> None:
     drill, timeline = state.drill, state.timeline
@@ -407,7 +416,7 @@ def _loop(
         ):
             timeline.event("no_harm_detected", waited_s=harm_patience_ns / 1e9)
             break
-        time.sleep(TICK_S)
+        sleep(TICK_S)
     steps.abandon(clock())
 
 
@@ -541,11 +550,7 @@ def _conclude(state: _Run) -> RunResult:
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
         summary = summary.with_changes(expectation=expectation.as_summary())
-    try:
-        signer = current_signer()
-    except EvidenceError as exc:  # a bad key must not cost the run: keep it, unsigned
-        signer = None
-        timeline.event("signing_key_unusable", error=str(exc))
+    signer = state.signer
     timeline.event("verdict", verdict=verdict.value, reasons=list(decision.reasons))
     state.run_dir.write_observations(state.log, state.zero_ns)
     write_json(staging / "summary.json", summary.document())

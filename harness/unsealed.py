@@ -29,7 +29,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -50,6 +50,9 @@ from harness.run_summary import (
 )
 from harness.spec.models import RunVerdict
 from harness.timeline import GENESIS, read_json_lines, verify_chain
+
+if TYPE_CHECKING:
+    from harness.integrity import Signer
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -107,7 +110,9 @@ def find_unsealed(results: Path) -> list[Path]:
     return found
 
 
-def seal_dead_runs(results: Path, *, sealed_by: str) -> list[SweptRun]:
+def seal_dead_runs(
+    results: Path, *, sealed_by: str, signer: Signer | None = None
+) -> list[SweptRun]:
     """Seal every unsealed run under ``results`` whose harness is gone; never raises for one
     folder (a failure is returned as such, and the folder stays unsealed for a later try)."""
     outcomes = []
@@ -120,7 +125,7 @@ def seal_dead_runs(results: Path, *, sealed_by: str) -> list[SweptRun]:
             outcomes.append(SweptRun(staging, SweepOutcome.ALIVE))
             continue
         try:
-            final = seal_interrupted(staging, sealed_by=sealed_by)
+            final = seal_interrupted(staging, sealed_by=sealed_by, signer=signer)
         except BlockingIOError:  # another sweeper took it first
             outcomes.append(SweptRun(staging, SweepOutcome.ALIVE, detail="being sealed"))
         except (OSError, GovdrillError) as exc:
@@ -132,11 +137,11 @@ def seal_dead_runs(results: Path, *, sealed_by: str) -> list[SweptRun]:
     return outcomes
 
 
-def seal_interrupted(staging: Path, *, sealed_by: str) -> Path:
+def seal_interrupted(staging: Path, *, sealed_by: str, signer: Signer | None = None) -> Path:
     """Seal the dead run in ``staging`` as interrupted (holding its lock throughout); returns
     the sealed folder. Raises BlockingIOError when someone holds the lock."""
     from harness.export import RunRecord, junit_xml
-    from harness.integrity import current_signer, seal_run
+    from harness.integrity import seal_run
     from harness.report import REPORT, write_report
 
     name = run_name_of(staging)
@@ -188,10 +193,6 @@ def seal_interrupted(staging: Path, *, sealed_by: str) -> Path:
                 ]
             )
             write_json(staging / "summary.json", summary.document())
-        try:
-            signer = current_signer()
-        except EvidenceError:
-            signer = None
         seal_run(staging, run_name=name, signer=signer)
         dir_fd = os.open(staging, os.O_RDONLY)
         try:

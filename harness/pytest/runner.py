@@ -31,10 +31,12 @@ def run_recorded(drill: Drill, settings: DrillSettings, properties: Properties) 
     """Run one drill with no live view, append its facts to ``properties``; Ctrl-C ends the
     run the way the CLI does (teardown, evidence marked interrupted) and then stops pytest."""
     from harness.engine import run_drill
+    from harness.integrity import signer_from_env
     from harness.spec.models import RunVerdict
 
+    signer = signer_from_env()  # a bad $GOVDRILL_SIGNING_KEY fails the item before it runs
     with _halt_on_sigint() as halt:
-        result = run_drill(drill, results=settings.results, view=None, halt=halt)
+        result = run_drill(drill, results=settings.results, view=None, halt=halt, signer=signer)
     properties.extend(junit_properties(result))
     if result.verdict is RunVerdict.INTERRUPTED:
         raise KeyboardInterrupt(f"drill {drill.drill} interrupted; evidence: {result.run_dir}")
