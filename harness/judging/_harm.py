@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.jsonpath import MISSING, JsonPath, Step, parse_json_path, resolve_one, select_all
 from harness.judging._answer import Answer, Check, as_text, json_equal
+from harness.spec.durations import to_ns
 from harness.spec.load import HarmRule
 
 __all__ = ["HarmJudge", "compile_harm", "compile_rules", "first_match"]
@@ -80,7 +81,7 @@ def _compile_rule(rule: HarmRule) -> list[Check]:
     if rule.status is not None:
         checks.append(_status_in(frozenset(rule.status)))
     if rule.latency_over is not None:
-        checks.append(_latency_over(round(rule.latency_over * 1e9)))
+        checks.append(_latency_over(to_ns(rule.latency_over)))
     if rule.header is not None and rule.header_regex is not None:
         checks.append(_header_search(rule.header.lower(), re.compile(rule.header_regex)))
     pattern = re.compile(rule.regex) if rule.regex is not None else None

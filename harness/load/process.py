@@ -42,6 +42,7 @@ from typing import IO, Final, Self
 from harness.errors import LoadError
 from harness.load.config import LoadConfig
 from harness.observations import Observation, ObservationLog
+from harness.spec.durations import NS_PER_S, to_ns
 
 __all__ = [
     "LoadDied",
@@ -129,7 +130,7 @@ class LoadProcess:
         self.stderr_path = stderr_path
         self._on_observation = on_observation
         self._clock = clock
-        self._stall_after_ns = int(stall_after_s * 1e9)
+        self._stall_after_ns = to_ns(stall_after_s)
         self.ready = threading.Event()
         """Set when the child reports all users spawned (``#R``)."""
         self.error: str | None = None
@@ -216,7 +217,7 @@ class LoadProcess:
         """Block until every user is spawned; raise :class:`LoadError` if that cannot happen."""
         if self._proc is None:
             raise LoadError("the load was not started")
-        deadline = time.monotonic_ns() + int(timeout_s * 1e9)
+        deadline = time.monotonic_ns() + to_ns(timeout_s)
         while not self.ready.is_set():
             if self._eof.is_set() or self.error is not None:
                 self._join_reader(1.0)
@@ -307,7 +308,7 @@ class LoadProcess:
     def observed_rate(self, window_s: float = 1.0, now_ns: int | None = None) -> float:
         """Observations per second that arrived over the last ``window_s`` (0.0 before any)."""
         now = self._clock() if now_ns is None else now_ns
-        since = now - int(window_s * 1e9)
+        since = now - to_ns(window_s)
         with self._rate_lock:
             if not self._rate_samples:
                 return 0.0
@@ -317,7 +318,7 @@ class LoadProcess:
                 if t < since:
                     base, span_start = count, since
                     break
-        return (latest - base) * 1e9 / max(now - span_start, 1)
+        return (latest - base) * NS_PER_S / max(now - span_start, 1)
 
     # ------------------------------------------------------------------ the reader
 

@@ -12,7 +12,6 @@ from itertools import compress
 from harness.metrics._bounds import Presence, Transition, transition
 from harness.metrics._confirm import held_at, presence_limit_ns
 from harness.metrics._model import (
-    NS_PER_S,
     AnalysisParams,
     Metric,
     Metrics,
@@ -25,9 +24,9 @@ from harness.metrics._model import (
     StopKind,
     Unit,
     seconds,
-    to_ns,
 )
 from harness.observations import ObservationLog, State
+from harness.spec.durations import NS_PER_S, to_ns
 
 __all__ = ["analyse"]
 

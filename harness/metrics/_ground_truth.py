@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from harness.metrics._model import NS_PER_S, GroundTruthCheck, Metrics, RunInstants, to_ns
+from harness.metrics._model import GroundTruthCheck, Metrics, RunInstants
 from harness.observations import ObservationLog, State
+from harness.spec.durations import NS_PER_S, to_ns
 
 __all__ = ["TargetEvent", "check_ground_truth"]
 

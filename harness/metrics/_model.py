@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from harness.spec.durations import NS_PER_S
 from harness.spec.models import Deadlines, RungOutcome
 
 __all__ = [
@@ -27,17 +28,10 @@ __all__ = [
     "Unit",
 ]
 
-NS_PER_S = 1_000_000_000
-
 
 def seconds(ns: int | None) -> float | None:
     """Convert a nanosecond duration to float seconds, keeping None."""
     return None if ns is None else ns / NS_PER_S
-
-
-def to_ns(s: float) -> int:
-    """Convert float seconds to whole nanoseconds."""
-    return round(s * NS_PER_S)
 
 
 # --- inputs ---------------------------------------------------------------------------------
