@@ -35,7 +35,7 @@ from harness.sandbox.leftovers import remove_run
 from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import raise_if_halted, wait_http_ready
-from harness.sandbox.shared_clock import check_shared_clock
+from harness.sandbox.shared_clock import ClockCheck, check_shared_clock
 from harness.sandbox_kind import SandboxKind
 from harness.spec.durations import to_ns
 from harness.spec.models import ComposeSandboxSpec, ContainerOp, ReadySpec
@@ -110,7 +110,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         self._halt: Halt | None = None
         self._started = False
         self.exit_code: int | None = None
-        self.clock_check: dict[str, Any] | None = None
+        self.clock_check: ClockCheck | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -185,7 +185,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
         )
         ready_ns = self._wait_ready(began)
         self.clock_check = check_shared_clock(self.events_path, began, ready_ns)
-        self._emit("clock_check", **self.clock_check)
+        self._emit("clock_check", **self.clock_check.as_event())
         pid = (self._container.attrs.get("State") or {}).get("Pid") or None
         return Endpoint(f"http://{HOST}:{self._host_port}", HOST, self._host_port, pid)
 

@@ -33,7 +33,7 @@ from harness.sandbox.labels import LABEL_OWNER, LABEL_TARGET, LABEL_VERSION, OWN
 from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
 from harness.sandbox.ready import raise_if_halted, wait_http_ready
-from harness.sandbox.shared_clock import check_shared_clock
+from harness.sandbox.shared_clock import ClockCheck, check_shared_clock
 from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
 
@@ -135,7 +135,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self._report: TeardownReport | None = None
         self._halt: Halt | None = None
         self.exit_code: int | None = None
-        self.clock_check: dict[str, Any] | None = None
+        self.clock_check: ClockCheck | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -173,7 +173,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         self._container = self._run(self._version)
         ready_ns = self._wait_ready(self._container, began)
         self.clock_check = check_shared_clock(self.events_path, began, ready_ns)
-        self._emit("clock_check", **self.clock_check)
+        self._emit("clock_check", **self.clock_check.as_event())
         return self.endpoint
 
     @property
