@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.history import analyse, collect
-from tests.engine.conftest import govdrill
-from tests.evidence.conftest import Runs
+from tests.evidence.runs import Runs
+from tests.helpers import govdrill
 
 pytestmark = pytest.mark.slow
 

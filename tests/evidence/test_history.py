@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.history import percentile, sparkline
-from tests.engine.conftest import govdrill
-from tests.evidence.conftest import SHORT, Runs
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import govdrill
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import pytest
 
 from harness.integrity import canonical_json, pae, seal_run
 from harness.integrity._keys import load_signer
-from tests.engine.conftest import ROOT, govdrill
-from tests.evidence.conftest import SHORT, Runs
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import ROOT, govdrill
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from harness.report import render_report
 from harness.report._data import read_run
 from harness.report._html import render
 from harness.spec import load_drill
-from tests.engine.conftest import govdrill, only_run, summary_of
-from tests.evidence.conftest import SHORT
+from tests.evidence.runs import SHORT
+from tests.helpers import govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

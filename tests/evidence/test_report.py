@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.report._data import read_run
-from tests.engine.conftest import govdrill, only_run
-from tests.evidence.conftest import SHORT, Runs
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import govdrill, only_run
 
 pytestmark = pytest.mark.slow
 

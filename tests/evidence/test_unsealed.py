@@ -14,8 +14,8 @@ import pytest
 
 from harness.integrity import verify_run
 from harness.timeline import Timeline, verify_chain
-from tests.engine.conftest import ROOT, govdrill, summary_of
-from tests.evidence.conftest import SHORT
+from tests.evidence.runs import SHORT
+from tests.helpers import ROOT, govdrill, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from harness.load.config import MAX_BODY_LIMIT, HarmRuleSpec, LoadConfig, LoadCo
 from harness.load.process import LoadProcess
 from harness.observations import ObservationLog, State
 from harness.spec import load_drill
-from tests.load.conftest import hostile_target, peak_rss_mb
+from tests.helpers import ROOT, hostile_target, peak_rss_mb
 
 CANARY = (HarmRuleSpec(regex="CANARY-[0-9a-f]{8}"),)
 
@@ -104,7 +104,6 @@ steps:
   - at: 1s
     stop: [sigterm]
 """
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.plugin.conftest import DEADLINES_LINE, EXPECT_LINE, small_drill
+from tests.helpers import DEADLINES_LINE, EXPECT_LINE, small_drill
 
 pytestmark = pytest.mark.slow
 

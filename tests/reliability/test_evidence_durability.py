@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, labelled_processes
+from tests.helpers import ROOT, govdrill, labelled_processes
 
 pytestmark = pytest.mark.slow
 
