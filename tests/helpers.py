@@ -5,6 +5,7 @@ targets. Fixtures and hooks stay in the conftest modules."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -29,6 +30,17 @@ def govdrill(*args: str, timeout: float = 120, **kw: Any) -> subprocess.Complete
         timeout=timeout,
         **kw,
     )
+
+
+def govdrill_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """``govdrill`` called in this process, with its exit code and output as a run of the
+    command gives them: for tests about what a command says, not about the process."""
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["govdrill", *args], code, out.getvalue(), err.getvalue())
 
 
 def only_run(results: Path) -> Path:

@@ -15,7 +15,7 @@ import pytest
 from harness.integrity import canonical_json, pae, seal_run
 from harness.integrity._keys import load_signer
 from tests.evidence.runs import SHORT, Runs
-from tests.helpers import ROOT, govdrill
+from tests.helpers import ROOT, govdrill, govdrill_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,8 @@ TAMPERED_FILES = (
 
 
 def verify(run: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`govdrill verify` as a user runs it."""
-    return govdrill("verify", str(run), *extra)
+    """`govdrill verify`, called in-process (the CLI process is tested in test_unsealed)."""
+    return govdrill_in_process("verify", str(run), *extra)
 
 
 def flip_byte(path: Path, where: float = 0.5) -> None:
