@@ -56,6 +56,11 @@ def summary_of(run: Path) -> dict[str, Any]:
     return data
 
 
+def events_of(run: Path) -> list[dict[str, Any]]:
+    """A run's timeline entries, in order."""
+    return [json.loads(line) for line in (run / "timeline.jsonl").read_text().splitlines()]
+
+
 def labelled_processes(
     *, run_id: str | None = None, owner: int | None = None
 ) -> list[tuple[int, str]]:

@@ -3,7 +3,6 @@ conftest), and the labels the harness puts on what it makes, from the harness it
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.sandbox.containers import LABEL_OWNER, LABEL_OWNER_PID, LABEL_RUN
-from tests.helpers import ROOT
+from tests.helpers import ROOT, events_of
 
 __all__ = [
     "LABEL_OWNER",
@@ -69,9 +68,4 @@ def wait_labelled(kind: str, label: str, *, present: bool, deadline_s: float = 3
 
 def timeline_events(run: Path, name: str) -> list[dict[str, Any]]:
     """Every timeline event called ``name`` of a run folder."""
-    events = []
-    for line in (run / "timeline.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event.get("event") == name:
-            events.append(event)
-    return events
+    return [event for event in events_of(run) if event.get("event") == name]

@@ -11,11 +11,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT, govdrill, only_run, summary_of
+from tests.helpers import ROOT, events_of, govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +70,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def events_of(run: Path) -> list[dict[str, Any]]:
-    """A run's timeline entries."""
-    return [json.loads(line) for line in (run / "timeline.jsonl").read_text().splitlines()]
 
 
 def harness(
