@@ -100,11 +100,11 @@ def harness(
 
 
 @pytest.fixture
-def cgroup_of_its_own(tmp_path: Path) -> Iterator[Callable[[], None]]:
+def cgroup_of_its_own(tmp_path: Path) -> Iterator[Callable[[], None] | None]:
     """A pre-exec hook putting a harness in a cgroup of the test's own, so its runs' cgroups
     are made (and swept) under it: under ``pytest -n 2`` another worker's run would otherwise
     sweep, quite rightly, the leftovers of a dead harness this test wants its own run to
-    sweep. Where no cgroup can be made, the hook does nothing (the test then needs -n 0)."""
+    sweep. None where no cgroup can be made (the test then needs -n 0)."""
     from harness.sandbox.containment import CGROUP_PREFIX
 
     own = Path("/proc/self/cgroup").read_text().splitlines()
@@ -122,14 +122,13 @@ def cgroup_of_its_own(tmp_path: Path) -> Iterator[Callable[[], None]]:
         except OSError:
             folder = None
     assert folder is None or not folder.name.startswith(CGROUP_PREFIX)  # no sweep matches it
-    procs = None if folder is None else str(folder / "cgroup.procs")
+    procs = str(folder / "cgroup.procs") if folder is not None else ""
 
     def join() -> None:
-        if procs is not None:
-            with open(procs, "w") as out:
-                out.write("0")
+        with open(procs, "w") as out:
+            out.write("0")
 
-    yield join
+    yield join if folder is not None else None
     if folder is not None:
         for child in folder.glob(f"{CGROUP_PREFIX}*"):
             for pid in (child / "cgroup.procs").read_text().split():
@@ -259,7 +258,7 @@ def test_sigint_during_teardown_is_recorded_and_stops_the_batch(tmp_path: Path) 
 
 
 def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(
-    tmp_path: Path, cgroup_of_its_own: Callable[[], None]
+    tmp_path: Path, cgroup_of_its_own: Callable[[], None] | None
 ) -> None:
     """When the harness itself is SIGKILLed, its target's env-cleared daemon is still found
     (by the run's cgroup) and killed by the next run, which records it as swept."""
@@ -283,6 +282,11 @@ def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(
         first.wait()
     try:
         assert alive(daemon), "the daemon should outlive a SIGKILLed harness until a sweep"
+        if cgroup_of_its_own is not None:  # as another worker's run starts: it cannot see it
+            from harness.sandbox.containment import sweep_stale_cgroups
+
+            assert [p for p in sweep_stale_cgroups() if p.pid == daemon] == []
+            assert alive(daemon)
         done = govdrill(
             "run",
             str(drill_file(tmp_path, "next", ["serve"])),
