@@ -35,11 +35,17 @@ def govdrill(*args: str, timeout: float = 120, **kw: Any) -> subprocess.Complete
 def govdrill_in_process(*args: str) -> subprocess.CompletedProcess[str]:
     """``govdrill`` called in this process, with its exit code and output as a run of the
     command gives them: for tests about what a command says, not about the process."""
+    import structlog
+
     from harness.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
+    saved = structlog.get_config()  # main configures logging onto the captured stderr
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        structlog.configure(**saved)
     return subprocess.CompletedProcess(["govdrill", *args], code, out.getvalue(), err.getvalue())
 
 
