@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker.conftest import (
+from tests.docker.docker_cli import (
     LABEL_OWNER_PID,
     LABEL_RUN,
     docker,
@@ -22,7 +22,7 @@ from tests.docker.conftest import (
     timeline_events,
     wait_labelled,
 )
-from tests.engine.conftest import ROOT, govdrill, only_run, summary_of
+from tests.helpers import ROOT, govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.docker.conftest import LABEL_RUN, labelled, timeline_events, wait_labelled
-from tests.engine.conftest import ROOT, govdrill, only_run, summary_of
+from tests.docker.docker_cli import LABEL_RUN, labelled, timeline_events, wait_labelled
+from tests.helpers import ROOT, govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from harness.engine import run_drill
 from harness.integrity import SIGNING_KEY_ENV, generate_keypair, load_signer, verify_run
 from harness.spec import load_drill
-from tests.evidence.conftest import SHORT
+from tests.evidence.runs import SHORT
 
 pytestmark = pytest.mark.slow
 

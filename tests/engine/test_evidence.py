@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.engine.conftest import ROOT, govdrill, only_run, summary_of
+from tests.helpers import ROOT, govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, summary_of
+from tests.helpers import ROOT, govdrill, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.engine.conftest import ROOT, govdrill, labelled_processes, only_run, summary_of
+from tests.helpers import ROOT, govdrill, labelled_processes, only_run, summary_of
 
 HERE = ROOT / "tests" / "engine" / "drills"
 DRILLS = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, only_run, summary_of
+from tests.helpers import ROOT, govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -6,29 +6,12 @@ import http.server
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import govdrill
-
-HERE = Path(__file__).resolve().parent
-SHORT = HERE / "drills" / "short.yaml"
-
-
-@dataclass(frozen=True)
-class Runs:
-    """Five sealed runs of the short drill and the exports the same invocation wrote."""
-
-    results: Path
-    runs: list[Path]
-    private_key: Path
-    public_key: Path
-    junit: Path
-    textfile: Path
-    pushes: list[tuple[str, str, bytes]]
-    stdout: str
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import govdrill
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

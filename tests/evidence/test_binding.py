@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from harness.history import analyse, collect
-from tests.engine.conftest import govdrill
-from tests.evidence.conftest import Runs
+from tests.evidence.runs import Runs
+from tests.helpers import govdrill, govdrill_in_process
 
 pytestmark = pytest.mark.slow
 
 
 def verify(run: Path, five_runs: Runs) -> tuple[int, str]:
-    """`govdrill verify --key` with the signer's public key; exit code and stdout."""
-    done = govdrill("verify", str(run), "--key", str(five_runs.public_key), timeout=60)
+    """`govdrill verify --key` (in-process) with the signer's public key; exit code and stdout."""
+    done = govdrill_in_process("verify", str(run), "--key", str(five_runs.public_key))
     return done.returncode, done.stdout
 
 

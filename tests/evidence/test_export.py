@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.evidence.conftest import Runs
+from tests.evidence.runs import Runs
 
 pytestmark = pytest.mark.slow
 

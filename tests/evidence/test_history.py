@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import percentile, sparkline
-from tests.engine.conftest import govdrill
-from tests.evidence.conftest import SHORT, Runs
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import govdrill
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +58,3 @@ def test_bad_budget_is_bad_input(five_runs: Runs) -> None:
     """An unknown metric in --budget is bad input (exit 2), naming the allowed ones."""
     done = govdrill("history", str(five_runs.results), "--budget", "speed=1s")
     assert done.returncode == 2 and "time_to_stop" in done.stderr
-
-
-def test_percentiles_and_sparkline() -> None:
-    """p50/p95 interpolate linearly between runs; the sparkline spans low to high."""
-    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
-    assert percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
-    assert percentile([], 50) is None
-    assert sparkline([1.0, 2.0, 3.0]) == "▁▅█"

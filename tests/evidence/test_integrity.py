@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.integrity import canonical_json, pae, seal_run
+from harness.integrity import pae, seal_run
 from harness.integrity._keys import load_signer
-from tests.engine.conftest import ROOT, govdrill
-from tests.evidence.conftest import SHORT, Runs
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import ROOT, govdrill, govdrill_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,8 @@ TAMPERED_FILES = (
 
 
 def verify(run: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`govdrill verify` as a user runs it."""
-    return govdrill("verify", str(run), *extra)
+    """`govdrill verify`, called in-process (the CLI process is tested in test_unsealed)."""
+    return govdrill_in_process("verify", str(run), *extra)
 
 
 def flip_byte(path: Path, where: float = 0.5) -> None:
@@ -171,25 +171,6 @@ def test_envelope_is_in_toto_dsse(five_runs: Runs) -> None:
     public = load_public_key(five_runs.public_key.read_bytes(), "pub")
     sig = base64.b64decode(env["signatures"][0]["sig"])
     public.verify(sig, pae(env["payloadType"], base64.b64decode(env["payload"])))
-
-
-def test_canonical_json_follows_rfc8785() -> None:
-    """Sorted keys by UTF-16 units, no whitespace, ECMAScript number forms, JCS escapes."""
-    assert canonical_json({"b": 1, "a": [True, None]}) == b'{"a":[true,null],"b":1}'
-    assert canonical_json({"\u20ac": 1, "\U0001f600": 2, "\ufb33": 3}) == (
-        '{"\u20ac":1,"\U0001f600":2,"\ufb33":3}'.encode()
-    )
-    numbers = [1e21, 1e20, 1e-7, 1e-6, 0.000001234, -0.0, 2.0, 333333333.3333333, 4.5e-7]
-    assert canonical_json(numbers) == (
-        b"[1e+21,100000000000000000000,1e-7,0.000001,0.000001234,0,2,333333333.3333333,4.5e-7]"
-    )
-    assert canonical_json('\u001f\n"\\/\u2028') == '"\\u001f\\n\\"\\\\/\u2028"'.encode()
-
-
-def test_pae_matches_the_dsse_spec() -> None:
-    """PAE is DSSEv1, lengths in ASCII decimal, single spaces."""
-    got = pae("http://example.com/HelloWorld", b"hello world")
-    assert got == b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
 
 
 def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:

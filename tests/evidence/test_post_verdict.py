@@ -18,8 +18,8 @@ from harness.report._data import read_run
 from harness.report._html import render
 from harness.run_summary import RunSummary
 from harness.spec import load_drill
-from tests.engine.conftest import govdrill, only_run, summary_of
-from tests.evidence.conftest import SHORT
+from tests.evidence.runs import SHORT
+from tests.helpers import govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

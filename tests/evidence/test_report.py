@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.report._data import read_run
-from tests.engine.conftest import govdrill, only_run
-from tests.evidence.conftest import SHORT, Runs
+from tests.evidence.runs import SHORT, Runs
+from tests.helpers import govdrill, govdrill_in_process, only_run
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,8 @@ def test_report_is_regenerated_byte_for_byte(run_copy: Path, five_runs: Runs) ->
     done = govdrill("report", str(run_copy))
     assert done.returncode == 0, done.stderr
     assert (run_copy / "report.html").read_bytes() == sealed
-    assert govdrill("verify", str(run_copy), "--key", str(five_runs.public_key)).returncode == 0
+    key = str(five_runs.public_key)
+    assert govdrill_in_process("verify", str(run_copy), "--key", key).returncode == 0
 
 
 def test_report_is_self_contained(five_runs: Runs) -> None:
@@ -130,4 +131,4 @@ def test_harness_error_run_is_sealed_reported_and_verifiable(tmp_path: Path) -> 
     html = (run / "report.html").read_text()
     assert '"pill missed">error</span> target exited with code 2' in html
     assert "No observations were recorded" in html
-    assert govdrill("verify", str(run)).returncode == 0
+    assert govdrill_in_process("verify", str(run)).returncode == 0

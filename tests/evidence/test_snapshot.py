@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.evidence.conftest import Runs
+from tests.evidence.runs import Runs
 
 pytestmark = pytest.mark.slow
 

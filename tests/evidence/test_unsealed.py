@@ -14,8 +14,8 @@ import pytest
 
 from harness.integrity import verify_run
 from harness.timeline import Timeline, verify_chain
-from tests.engine.conftest import ROOT, govdrill, summary_of
-from tests.evidence.conftest import SHORT
+from tests.evidence.runs import SHORT
+from tests.helpers import ROOT, events_of, govdrill, summary_of
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +52,6 @@ def kill_mid_run(results: Path) -> Path:
     finally:
         proc.wait(10)
     return staging
-
-
-def events_of(run: Path) -> list[dict[str, object]]:
-    """The run's timeline events."""
-    return [json.loads(line) for line in (run / "timeline.jsonl").read_text().splitlines()]
 
 
 def test_killed_run_is_unsealed_then_sealed_by_the_next_run(results: Path) -> None:

@@ -15,7 +15,7 @@ from harness.load.process import LoadProcess
 from harness.observations import ObservationLog, State
 from harness.spec import load_drill
 from harness.spec.models import MAX_BODY_LIMIT, HarmRule
-from tests.load.conftest import hostile_target, peak_rss_mb
+from tests.helpers import ROOT, hostile_target, peak_rss_mb
 
 CANARY = (HarmRule(regex="CANARY-[0-9a-f]{8}"),)
 
@@ -107,7 +107,6 @@ steps:
   - at: 1s
     stop: [sigterm]
 """
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

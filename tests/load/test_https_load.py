@@ -14,9 +14,8 @@ from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess
 from harness.observations import ObservationLog, State
 from harness.spec.models import HarmRule, RequestSpec
+from tests.helpers import ROOT
 from tests.reliability.tls_server import make_pki, serve_tls
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_https_load_is_judged_by_the_child(
@@ -63,7 +62,7 @@ def test_the_child_imports_nothing_gevent_cannot_patch_before_locust() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
     )
     assert out.stdout.strip() == "[]", out.stdout

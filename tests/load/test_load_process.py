@@ -17,11 +17,10 @@ from harness.load.config import LoadConfig
 from harness.load.process import LoadDied, LoadError, LoadProcess, LoadStatus
 from harness.observations import Observation, ObservationLog, State
 from harness.spec.models import HarmRule, SafeState
-
-from .conftest import DrillTarget
+from tests.helpers import ROOT
+from tests.load.drill_target import DrillTarget
 
 READY_TIMEOUT_S = 20.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Wait = Callable[..., bool]
 
@@ -252,7 +251,7 @@ def test_the_harness_process_never_imports_locust_or_gevent(
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -296,7 +295,7 @@ def test_the_child_dies_with_a_sigkilled_harness(
         """
     )
     parent = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     child_pid = 0
     try:
@@ -383,7 +382,7 @@ def test_the_child_refuses_a_bad_config_with_an_error_line(
         input=stdin,
         capture_output=True,
         timeout=30,
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         check=False,
     )
     assert result.returncode == code
@@ -401,7 +400,7 @@ def test_the_child_exits_when_its_parent_is_not_the_one_in_the_config(
         input=config.model_dump_json().encode() + b"\n",
         capture_output=True,
         timeout=30,
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         check=False,
     )
     assert result.returncode == 3
@@ -419,7 +418,7 @@ def test_the_child_stops_cleanly_on_eof_or_sigterm(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        cwd=REPO_ROOT,
+        cwd=ROOT,
     )
     try:
         assert child.stdin is not None and child.stdout is not None

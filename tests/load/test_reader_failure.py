@@ -50,7 +50,7 @@ def test_hundreds_of_versions_do_not_fail_the_reader(
     drill_wait_for: Callable[..., bool],
 ) -> None:
     """A target naming a new version in every answer keeps the load running past 300 of them."""
-    from tests.load.conftest import hostile_target
+    from tests.helpers import hostile_target
 
     with hostile_target(tmp_path / "t", "--mode", "versions") as url:
         log = ObservationLog()

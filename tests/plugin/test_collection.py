@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.plugin.conftest import ROOT, TARGETS, small_drill
+from tests.helpers import ROOT, TARGETS, small_drill
 
 
 def test_shipped_drills_are_collected(pytester: pytest.Pytester) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.platform_check import platform_problem
-from tests.plugin.conftest import TARGETS, small_drill
+from tests.helpers import TARGETS, small_drill
 
 
 @pytest.mark.parametrize("platform", ["darwin", "win32", "freebsd14"])

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.engine.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def private_env(tmp_path: Path, **extra: str) -> dict[str, str]:

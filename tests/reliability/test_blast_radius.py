@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import SpecError
 from harness.spec import load_drill
-from tests.engine.conftest import govdrill, only_run, summary_of
+from tests.helpers import govdrill, only_run, summary_of
 
 REMOTE = """\
 drill: remote

@@ -9,13 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, only_run, summary_of
+from tests.helpers import ROOT, events_of, govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 
@@ -73,13 +72,11 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def events_of(run: Path) -> list[dict[str, Any]]:
-    """A run's timeline entries."""
-    return [json.loads(line) for line in (run / "timeline.jsonl").read_text().splitlines()]
-
-
 def harness(
-    *drills: Path, results: Path, env: dict[str, str] | None = None
+    *drills: Path,
+    results: Path,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[str]:
     """``govdrill run`` in the background, its output collected for the assertion messages."""
     return subprocess.Popen(
@@ -98,7 +95,53 @@ def harness(
         stderr=subprocess.STDOUT,
         text=True,
         env=env or dict(os.environ),
+        preexec_fn=preexec_fn,
     )
+
+
+@pytest.fixture
+def cgroup_of_its_own(tmp_path: Path) -> Iterator[Callable[[], None] | None]:
+    """A pre-exec hook putting a harness in a cgroup of the test's own, so its runs' cgroups
+    are made (and swept) under it: under ``pytest -n 2`` another worker's run would otherwise
+    sweep, quite rightly, the leftovers of a dead harness this test wants its own run to
+    sweep. None where no cgroup can be made (the test then needs -n 0)."""
+    from harness.sandbox.containment import CGROUP_PREFIX
+
+    own = Path("/proc/self/cgroup").read_text().splitlines()
+    mount = next(
+        (Path(f.split()[1]) for f in Path("/proc/self/mounts").read_text().splitlines()
+         if f.split()[2] == "cgroup2"),
+        None,
+    )  # fmt: skip
+    line = next((x for x in own if x.startswith("0::")), None)
+    folder = None
+    if mount is not None and line is not None:
+        folder = mount / line[3:].lstrip("/") / f"tests-{os.getpid()}-{tmp_path.name}"
+        try:
+            folder.mkdir()
+        except OSError:
+            folder = None
+    assert folder is None or not folder.name.startswith(CGROUP_PREFIX)  # no sweep matches it
+    procs = str(folder / "cgroup.procs") if folder is not None else ""
+
+    def join() -> None:
+        with open(procs, "w") as out:
+            out.write("0")
+
+    yield join if folder is not None else None
+    if folder is not None:
+        for child in folder.glob(f"{CGROUP_PREFIX}*"):
+            for pid in (child / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                for child in folder.glob(f"{CGROUP_PREFIX}*"):
+                    child.rmdir()
+                folder.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)  # the kernel empties a killed cgroup asynchronously
 
 
 @pytest.fixture
@@ -214,7 +257,9 @@ def test_sigint_during_teardown_is_recorded_and_stops_the_batch(tmp_path: Path) 
     assert not (tmp_path / "second.term").exists()
 
 
-def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(tmp_path: Path) -> None:
+def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(
+    tmp_path: Path, cgroup_of_its_own: Callable[[], None] | None
+) -> None:
     """When the harness itself is SIGKILLed, its target's env-cleared daemon is still found
     (by the run's cgroup) and killed by the next run, which records it as swept."""
     from harness.sandbox.containment import Containment, ContainmentKind
@@ -226,7 +271,9 @@ def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(tmp_path: Path) 
         pytest.skip("no writable cgroup v2 here: an orphan of a SIGKILLed harness is unfindable")
     pid_file = tmp_path / "daemon.pid"
     first = harness(
-        drill_file(tmp_path, "killed", ["daemonize", str(pid_file)]), results=tmp_path / "r1"
+        drill_file(tmp_path, "killed", ["daemonize", str(pid_file)]),
+        results=tmp_path / "r1",
+        preexec_fn=cgroup_of_its_own,
     )
     try:
         daemon = int(wait_for_file(pid_file, first))
@@ -235,6 +282,11 @@ def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(tmp_path: Path) 
         first.wait()
     try:
         assert alive(daemon), "the daemon should outlive a SIGKILLed harness until a sweep"
+        if cgroup_of_its_own is not None:  # as another worker's run starts: it cannot see it
+            from harness.sandbox.containment import sweep_stale_cgroups
+
+            assert [p for p in sweep_stale_cgroups() if p.pid == daemon] == []
+            assert alive(daemon)
         done = govdrill(
             "run",
             str(drill_file(tmp_path, "next", ["serve"])),
@@ -242,6 +294,7 @@ def test_daemon_of_a_sigkilled_harness_is_swept_by_the_next_run(tmp_path: Path) 
             str(tmp_path / "r2"),
             "-q",
             timeout=90,
+            preexec_fn=cgroup_of_its_own,
         )
         assert done.returncode in (0, 1), done.stdout + done.stderr
         assert not alive(daemon)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, labelled_processes
+from tests.helpers import ROOT, govdrill, labelled_processes
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,9 @@ def test_full_disk(tiny_disk: Path) -> None:
     assert "Traceback" not in done.stderr
     runs = list((tiny_disk / "results" / "truth-check").iterdir())
     assert runs and all(p.name.startswith(".") and p.name.endswith(".partial") for p in runs)
-    assert all("truth" not in cmd for _, cmd in labelled_processes())
+    for partial in runs:  # ``.<UTC-time>-<run-id>.partial``: nothing of the run is left
+        run_id = partial.name.removesuffix(".partial").rsplit("-", 1)[1]
+        assert labelled_processes(run_id=run_id) == []
 
 
 def test_results_path_is_a_file(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from harness.cli import main
 from harness.errors import SpecError
 from harness.spec import load_drill, load_target
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = yaml.safe_load((ROOT / "drills" / "kill-switch-under-load.yaml").read_text())
 TARGET = yaml.safe_load((ROOT / "targets" / "model-service" / "target.yaml").read_text())
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, labelled_processes, only_run, summary_of
+from tests.helpers import ROOT, govdrill, labelled_processes, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import (
+from tests.helpers import (
     ROOT,
     govdrill,
     labelled_processes,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.conftest import ROOT, only_run, summary_of
+from tests.helpers import ROOT, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from harness.control import CallOutcome, CommandBackend, fill_command
 from harness.sandbox.base import Endpoint
 from harness.spec import Action
 from harness.spec.models import CommandPath
-from tests.engine.conftest import govdrill, only_run, summary_of
+from tests.helpers import govdrill, only_run, summary_of
 
 ENDPOINT = Endpoint("http://127.0.0.1:9", "127.0.0.1", 9, pid=4242)
 

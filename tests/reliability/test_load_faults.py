@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, labelled_processes, only_run, summary_of
+from tests.helpers import ROOT, labelled_processes, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import govdrill, only_run, summary_of
+from tests.helpers import govdrill, only_run, summary_of
 
 pytestmark = pytest.mark.slow
 

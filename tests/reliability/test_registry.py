@@ -17,7 +17,7 @@ import pytest
 from harness import runs
 from harness.evidence import RunLock
 from harness.processes import identify, start_time
-from tests.engine.conftest import ROOT, govdrill
+from tests.helpers import ROOT, govdrill
 from tests.reliability.standins import private_env, process_alive, registrants
 
 NOBODY = 65534

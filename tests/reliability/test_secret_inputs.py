@@ -11,7 +11,7 @@ import pytest
 from harness.errors import EXIT_BAD_INPUT, SpecError
 from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec import load_drill
-from tests.engine.conftest import govdrill
+from tests.helpers import govdrill
 
 SECRET = 'sec-"ret\\ 8a7f6e5d'
 TEMPLATE = """\

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.engine.conftest import govdrill, only_run
+from tests.helpers import govdrill, only_run
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, only_run
+from tests.helpers import ROOT, govdrill, only_run
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import ROOT, govdrill, labelled_processes, only_run, summary_of
+from tests.helpers import ROOT, govdrill, labelled_processes, only_run, summary_of
 from tests.reliability.standins import private_env, process_alive, registrants
 
 NEEDS_UNSHARE = pytest.mark.skipif(

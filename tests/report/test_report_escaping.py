@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import SummaryError
 from harness.report import render_report
-from tests.engine.conftest import ROOT, govdrill, only_run
+from tests.helpers import ROOT, govdrill, only_run
 from tests.report.run_folder import IMG, PAYLOAD, SCRIPT, PageShape, write_run
 
 DRILL = ROOT / "tests" / "report" / "markup.yaml"

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 from harness.report._templates import TEMPLATE_DIR
-from tests.engine.conftest import ROOT, govdrill
+from tests.helpers import ROOT, govdrill
 from tests.report.run_folder import write_run
 
 DRILL = ROOT / "tests" / "report" / "markup.yaml"

@@ -20,8 +20,7 @@ from harness.spec import load_drill, parse_duration
 from harness.spec.durations import MAX_DURATION_S
 from harness.spec.models import HttpPath
 from harness.spec.ports import parse_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 DRILL = """\
 drill: limits

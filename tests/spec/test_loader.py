@@ -12,8 +12,7 @@ import pytest
 
 from harness.errors import SpecError
 from harness.spec import Action, Trigger, load_drill, parse_duration
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 GOOD = """\
 drill: kill-switch

@@ -1,0 +1,1 @@
+"""Fast unit tests: state machines driven by tick(now) on a hand-moved clock, with fakes."""
