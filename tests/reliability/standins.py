@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, labelled_processes, wait_for
 
 
 def private_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -59,6 +59,13 @@ def registrants(
                 proc.kill()
                 raise AssertionError(f"registrant {run_id} failed: {line}{proc.stderr.read()}")
             _, folder, child = ([*line.rstrip("\n").split(" "), "", ""])[:3]
+            if child:
+                # Popen returns once the child's exec has begun (vfork, close-on-exec pipe):
+                # its new environment, and so its labels, can still be unreadable in /proc for
+                # a moment; seen under load in about 1 start in 10.
+                assert wait_for(lambda rid=run_id: bool(labelled_processes(run_id=rid)), 10.0), (
+                    f"registrant {run_id}: its labelled child never appeared"
+                )
             started.append(
                 Registrant(proc, run_id, Path(folder) if folder else None,
                            int(child) if child else None)
