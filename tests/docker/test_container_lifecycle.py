@@ -24,7 +24,9 @@ from tests.docker.docker_cli import (
 )
 from tests.helpers import ROOT, govdrill, only_run, summary_of
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every docker test: a docker run sweeps the containers of dead
+# harnesses machine-wide, so another worker's run would take a test's leftovers first.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
 THEATER = ROOT / "drills" / "defects" / "stop-theater.yaml"
 TOKEN = "drill-token-9f3c2e7a51b04d68"

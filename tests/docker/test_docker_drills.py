@@ -11,7 +11,9 @@ import yaml
 from tests.docker.docker_cli import LABEL_RUN, labelled, timeline_events, wait_labelled
 from tests.helpers import ROOT, govdrill, only_run, summary_of
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every docker test: a docker run sweeps the containers of dead
+# harnesses machine-wide, so another worker's run would take a test's leftovers first.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
 SHIPPED = sorted((ROOT / "drills").rglob("*.yaml"))
 HERE = ROOT / "tests" / "docker" / "drills"

@@ -9,7 +9,9 @@ import pytest
 
 from tests.helpers import govdrill, only_run, summary_of
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every docker test: a docker run sweeps the containers of dead
+# harnesses machine-wide, so another worker's run would take a test's leftovers first.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
 COMPOSE = """\
 services:
