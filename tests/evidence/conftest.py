@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.evidence.runs import SHORT, Runs
-from tests.helpers import govdrill
+from tests.helpers import govdrill, serving
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -37,14 +36,8 @@ def pushgateway() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
     """A recording HTTP server on loopback; yields its URL and what it received."""
     pushes: list[tuple[str, str, bytes]] = []
     handler = type("Recorder", (_Recorder,), {"pushes": pushes})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", pushes
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as port:
+        yield f"http://127.0.0.1:{port}", pushes
 
 
 @pytest.fixture(scope="session")

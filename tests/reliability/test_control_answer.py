@@ -5,9 +5,8 @@ splitting a ``"HTTP 200 {...}"`` string back apart; against a real, hostile HTTP
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from harness.sandbox.base import Endpoint
 from harness.sandbox.process import free_port
 from harness.spec.models import HttpCall, HttpPath
 from harness.timeline import Timeline
+from tests.helpers import serving
 
 TOKEN = "tok-5f0e9c1d2b3a4f6e-9a8b7c6d5e4f3a2b"
 """The admin token: the hostile target echoes it wherever it can."""
@@ -53,13 +53,8 @@ def hostile() -> Iterator[Endpoint]:
         def log_message(self, *args: object) -> None:
             """Quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    yield Endpoint(f"http://127.0.0.1:{port}", "127.0.0.1", port)
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as port:
+        yield Endpoint(f"http://127.0.0.1:{port}", "127.0.0.1", port)
 
 
 def _backend(endpoint: Endpoint) -> HttpBackend:

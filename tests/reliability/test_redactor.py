@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -22,6 +21,7 @@ from harness.sandbox.base import Endpoint
 from harness.sandbox.capture import OutputCapture
 from harness.spec.models import HttpCall, HttpPath
 from harness.timeline import Timeline
+from tests.helpers import serving
 from tests.reliability.test_secret_leaks import base64_cores
 
 TOKEN = 'tok-"q\\uo/ted" & <a> +%20=? 5f0e9c1d2b3a4f6e'
@@ -200,13 +200,8 @@ def echo_server() -> Iterator[Endpoint]:
         def log_message(self, *args: object) -> None:
             """Quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    yield Endpoint(f"http://127.0.0.1:{port}", "127.0.0.1", port)
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as port:
+        yield Endpoint(f"http://127.0.0.1:{port}", "127.0.0.1", port)
 
 
 def test_control_detail_is_redacted_before_it_is_cut(echo_server: Endpoint) -> None:
