@@ -175,9 +175,15 @@ def run_drill(
     secrets = resolve_secrets(drill)
     redactor = secrets.redactor
     run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
-    state = _Run(drill=drill, run_id=run_id, run_dir=run_dir, zero_ns=clock())
-    state.report_template = report_template  # the report is written once the verdict is final
-    state.signer = signer
+    # The report and the seal come once the verdict is final: the run keeps what they need.
+    state = _Run(
+        drill=drill,
+        run_id=run_id,
+        run_dir=run_dir,
+        zero_ns=clock(),
+        report_template=report_template,
+        signer=signer,
+    )
     # The versions a drill rolls back to keep their own entry however many a target sprays.
     state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
     swept = reaper.sweep()
@@ -550,7 +556,6 @@ def _conclude(state: _Run) -> RunResult:
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
         summary = summary.with_changes(expectation=expectation.as_summary())
-    signer = state.signer
     timeline.event("verdict", verdict=verdict.value, reasons=list(decision.reasons))
     state.run_dir.write_observations(state.log, state.zero_ns)
     write_json(staging / "summary.json", summary.document())
@@ -587,7 +592,7 @@ def _conclude(state: _Run) -> RunResult:
         )
         write_json(staging / "summary.json", summary.document())
     timeline.close()
-    seal_run(staging, run_name=name, signer=signer)
+    seal_run(staging, run_name=name, signer=state.signer)
     run_path = state.run_dir.seal()
     return RunResult(
         drill=drill.drill,
