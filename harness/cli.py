@@ -362,12 +362,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     # Heavy imports only once the input is known to be good.
     from harness.engine import run_drill
-    from harness.integrity import load_signer, signer_from_env
+    from harness.integrity import choose_signer
     from harness.live import RichView, choose_view
     from harness.spec.models import RunVerdict
 
     try:
-        signer = load_signer(args.sign_key) if args.sign_key else signer_from_env()
+        signer = choose_signer(args.sign_key)
     except GovdrillError as exc:
         print(f"govdrill: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -491,14 +491,14 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
 
 def _sweep_command(args: argparse.Namespace, out: TextIO) -> int:
     """Seal the runs dead harnesses left unsealed; 3 when one could not be sealed."""
-    from harness.integrity import load_signer, signer_from_env
+    from harness.integrity import choose_signer
     from harness.unsealed import SweepOutcome, seal_dead_runs
 
     if not args.results.is_dir():
         print(f"govdrill sweep: {args.results} is not a folder", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        signer = load_signer(args.sign_key) if args.sign_key else signer_from_env()
+        signer = choose_signer(args.sign_key)
     except GovdrillError as exc:
         print(f"govdrill sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

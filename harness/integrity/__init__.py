@@ -4,7 +4,7 @@
 ``attestation.dsse.json`` (a DSSE envelope, Ed25519-signed when a key is given, around an
 in-toto Statement v1) into a staged run; ``verify_run`` checks a sealed run against both.
 The signer is handed to ``run_drill`` and ``seal_dead_runs`` by the entry points (the CLI's
-``--sign-key``, else ``signer_from_env()``, which reads ``$GOVDRILL_SIGNING_KEY``).
+``--sign-key``, else ``$GOVDRILL_SIGNING_KEY``, both through ``choose_signer()``).
 """
 
 from __future__ import annotations
@@ -37,20 +37,22 @@ __all__ = [
     "Signer",
     "VerifyReport",
     "canonical_json",
+    "choose_signer",
     "generate_keypair",
     "key_id",
     "load_public_key",
     "load_signer",
     "pae",
     "seal_run",
-    "signer_from_env",
     "verify_run",
 ]
 
 
-def signer_from_env() -> Signer | None:
-    """The key named by $GOVDRILL_SIGNING_KEY, or None when it is unset; raises EvidenceError
-    when it names an unusable key. Read by the entry points only: the engine is handed its
-    signer."""
+def choose_signer(sign_key: str | None = None) -> Signer | None:
+    """The key at ``sign_key`` (``--sign-key``), else the one $GOVDRILL_SIGNING_KEY names,
+    else None; raises EvidenceError for an unusable key. Called by the entry points only: the
+    engine is handed its signer."""
+    if sign_key:
+        return load_signer(sign_key)
     source = os.environ.get(SIGNING_KEY_ENV, "")
     return load_signer(source) if source.strip() else None

@@ -31,10 +31,10 @@ def run_recorded(drill: Drill, settings: DrillSettings, properties: Properties) 
     """Run one drill with no live view, append its facts to ``properties``; Ctrl-C ends the
     run the way the CLI does (teardown, evidence marked interrupted) and then stops pytest."""
     from harness.engine import run_drill
-    from harness.integrity import signer_from_env
+    from harness.integrity import choose_signer
     from harness.spec.models import RunVerdict
 
-    signer = signer_from_env()  # a bad $GOVDRILL_SIGNING_KEY fails the item before it runs
+    signer = choose_signer()  # a bad $GOVDRILL_SIGNING_KEY fails the item before it runs
     with _halt_on_sigint() as halt:
         result = run_drill(drill, results=settings.results, view=None, halt=halt, signer=signer)
     properties.extend(junit_properties(result))
