@@ -29,6 +29,8 @@ PROBE_S = 1.0
 """The most one readiness probe may take, connect to end of headers."""
 SLICE_S = 0.05
 """How long one socket read may block before the halt event is looked at again."""
+NO_ANSWER = "no answer yet"
+"""What the readiness error names when no probe got as far as an answer."""
 MAX_HEAD_BYTES = 16 * 1024
 """A status line and headers longer than this are not an answer but a flood."""
 
@@ -112,7 +114,7 @@ def wait_http_ready(
     target ended (with the tail of its stderr, when there is one), or at the deadline with the
     last answer seen.
     """
-    last = "no answer yet"
+    last = NO_ANSWER
     while clock() < deadline_ns:
         raise_if_halted(halt)
         gone = exited()
@@ -126,12 +128,19 @@ def wait_http_ready(
         answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt)
         if answer.status == 200:
             return
-        last = answer.detail
+        if not _cut_by_deadline(answer, clock() >= deadline_ns) or last == NO_ANSWER:
+            last = answer.detail
         pause_interruptibly(interval_s, halt)
     raise_if_halted(halt)
     raise SandboxError(
         f"target not ready at http://{host}:{port}{path} within {timeout_s:g}s (last: {last})"
     )
+
+
+def _cut_by_deadline(answer: ProbeAnswer, past_deadline: bool) -> bool:
+    """Whether a probe got no answer only because the readiness deadline ended it: that says
+    nothing about the target, so an earlier answer (an HTTP 404, a refusal) is the one to name."""
+    return answer.status is None and past_deadline
 
 
 def pause_interruptibly(seconds: float, halt: Halt | None) -> None:

@@ -135,6 +135,58 @@ def test_readiness_deadline_names_the_last_answer(trickler: Trickler) -> None:
     assert (time.monotonic_ns() - start) / 1e9 < 5
 
 
+class AnswersOnceThenHangs:
+    """A server that answers its first request 404 at once, then never answers again."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server((HOST, 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        first = True
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            if first:
+                with conn:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                first = False
+            else:
+                self.held.append(conn)
+
+    def close(self) -> None:
+        """Stop serving and drop the held connections."""
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_probe_cut_by_the_deadline_does_not_hide_the_last_answer() -> None:
+    """When the readiness deadline ends a probe mid-flight, the error names the last answer
+    the target did give (here a 404), not the cut-off probe: the cut says nothing about it."""
+    server = AnswersOnceThenHangs()
+    start = time.monotonic_ns()
+    try:
+        with pytest.raises(SandboxError, match=r"within 0.5s \(last: HTTP 404\)"):
+            wait_http_ready(
+                HOST,
+                server.port,
+                "/readyz",
+                deadline_ns=start + 500_000_000,
+                interval_s=0.01,
+                timeout_s=0.5,
+                clock=time.monotonic_ns,
+                exited=lambda: None,
+            )
+    finally:
+        server.close()
+
+
 def test_squatter_is_named_with_its_pid() -> None:
     """A listener held by a process outside the sandbox is named by pid, before start and
     after readiness; held by the sandbox, it is accepted."""
