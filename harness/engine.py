@@ -52,6 +52,7 @@ from harness.metrics import decide_verdict
 from harness.observations import ObservationLog
 from harness.redact import scrub_folder
 from harness.report import REPORT, Observations, write_report
+from harness.restore import Restored
 from harness.run_facts import RunFacts
 from harness.run_summary import (
     ArtefactFailure,
@@ -143,6 +144,8 @@ class _Run:
     load_failed_ns: int | None = None
     load_failure: str = ""
     teardown: TeardownReport | None = None
+    restored: Restored | None = None
+    """What teardown put back in a service the harness does not own (external)."""
     swept: list[reaper.Leftover] = field(default_factory=list)
     swept_resources: list[dict[str, str]] = field(default_factory=list)
     """Containers and networks of dead harnesses this run removed."""
@@ -486,10 +489,18 @@ def _teardown(state: _Run, timeline: Timeline) -> None:
     """Tear the target down first; only then record it (recording may fail, teardown not)."""
     assert state.sandbox is not None
     exited_ns = getattr(state.sandbox, "exited_ns", None)
+    if not state.sandbox.owns_target and state.steps is not None:
+        # Not ours to end: put back what the drill changed instead (never a kill).
+        state.restored = state.steps.restore()
     alive_before = state.sandbox.alive()
     report = state.sandbox.teardown()
     state.teardown = report
     try:
+        if state.restored is not None:
+            for action in state.restored.actions:
+                timeline.event("restore", **action.to_event())
+            if state.restored.left:
+                timeline.event("restore_incomplete", left=list(state.restored.left))
         timeline.event(
             "teardown",
             way=report.way.value,
@@ -529,6 +540,7 @@ def _facts(state: _Run, events: TargetEvents) -> RunFacts:
         load_failed_ns=state.load_failed_ns,
         load_failure=state.load_failure,
         teardown=state.teardown,
+        restored=state.restored,
         swept=tuple(swept),
         error=None if state.error is None else str(state.error),
         interrupted_by_signal=None if state.interrupted is None else state.interrupted.signum,

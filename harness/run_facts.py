@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.observations import ObservationLog
+from harness.restore import Restored
 from harness.run_summary import HaltNote, SweptProcess, SweptResource
 from harness.sandbox.base import TeardownReport
 from harness.spec.models import Drill
@@ -35,6 +36,8 @@ class RunFacts:
     load_failed_ns: int | None
     load_failure: str
     teardown: TeardownReport | None
+    restored: Restored | None = None
+    """What teardown put back in a service the harness does not own (external only)."""
     swept: tuple[SweptProcess | SweptResource, ...]
     """Leftovers of dead harnesses this run removed before it started."""
     error: str | None

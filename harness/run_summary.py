@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from harness.control import CallOutcome
 from harness.errors import SummaryError
 from harness.metrics._model import DeadlineVerdict, RollbackKind, StopKind, Unit
+from harness.restore import RestoreKind
 from harness.sandbox.base import TeardownWay
 from harness.spec.models import DEADLINE_NAMES, Action, RungOutcome, RunVerdict
 from harness.steps import StepPhase
@@ -36,6 +37,7 @@ __all__ = [
     "MeasuredMetrics",
     "MetricSummary",
     "ObservedVersions",
+    "RestoreSummary",
     "RollbackSummary",
     "RunSummary",
     "RungSummary",
@@ -236,6 +238,17 @@ class KilledLeftover(_Part):
     cmdline: str
 
 
+class RestoreSummary(_Part):
+    """One thing teardown did to put back a service the harness does not own (external)."""
+
+    kind: RestoreKind
+    name: str
+    outcome: CallOutcome | None
+    """None: there was no call to make (the incident has no disable, the stop no resume)."""
+    detail: str
+    returned_t_s: float | None
+
+
 class TeardownSummary(_Part):
     """How the harness's own teardown found and left the target (never counted as a stop)."""
 
@@ -243,6 +256,11 @@ class TeardownSummary(_Part):
     exit_code: int | None
     detail: str
     leftovers_killed: tuple[KilledLeftover, ...]
+    restored: tuple[RestoreSummary, ...] = ()
+    """External sandbox: each incident cleared and each resume made at teardown."""
+    left_changed: tuple[str, ...] = ()
+    """External sandbox: what may be left as the drill made it (stopped, an incident on)
+    because restoring it failed; written only when something was."""
 
 
 class SweptProcess(_Part):

@@ -2,8 +2,7 @@
 the CLI, the pytest plugin and the sandbox factory.
 
 This module imports nothing, so the CLI and the pytest plugin can offer the choices without
-loading the spec or any sandbox. A kind is listed here only once it is built: ``external``
-(a URL the harness does not own) is planned, and a drill naming it is rejected until then.
+loading the spec or any sandbox. A kind is listed here only once it is built.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ class SandboxKind(enum.StrEnum):
     """A hardened container through the Docker Engine API."""
     COMPOSE = "compose"
     """One service of a compose project named for the run."""
+    EXTERNAL = "external"
+    """A service already running at a URL: the harness attaches, never starts or kills it."""
 
 
 CONTAINER_KINDS = frozenset({SandboxKind.DOCKER, SandboxKind.COMPOSE})

@@ -22,6 +22,7 @@ from harness.control import (
 )
 from harness.evidence import StatusProbe, snapshot_before_rollback
 from harness.observations import ObservationLog
+from harness.restore import Restored, RestorePlan, perform_restore
 from harness.spec.durations import to_ns
 from harness.spec.models import Action, Drill, Step, Trigger
 from harness.timeline import Timeline
@@ -233,6 +234,8 @@ class Steps:
         """One watcher per rollback issued: when every answer came from the new version."""
         self.failed_injects: list[StepState] = []
         """Inject steps whose call failed: the incident the drill tests never happened."""
+        self._undone: set[str] = set()
+        """Incidents switched off since the drill ended (acknowledged by the target)."""
 
     # ------------------------------------------------------------------ queries
 
@@ -331,6 +334,8 @@ class Steps:
                 self._timeline.event("incident_not_undone", incident=name, why="no disable call")
                 continue
             result = self._hooks[name].call(Action.CLEAR).result()
+            if result.outcome is CallOutcome.ACKED:
+                self._undone.add(name)
             self._timeline.event(
                 "incident_undone",
                 incident=name,
@@ -338,6 +343,45 @@ class Steps:
                 detail=result.detail,
                 t_ns=result.returned_ns,
             )
+
+    def restore_plan(self) -> RestorePlan:
+        """What the drill changed and left changed: incidents fired and not cleared after (nor
+        undone since), and the last stop's rungs when no resume succeeded after it."""
+        fired = sorted(
+            (s for s in self.states if s.fired_ns is not None), key=lambda s: s.fired_ns or 0
+        )
+        on: dict[str, None] = {}
+        for state in fired:
+            if state.step.inject is not None:
+                on[state.step.inject] = None
+            elif state.step.clear is not None and state.phase is StepPhase.DONE:
+                on.pop(state.step.clear, None)
+        ladders = [s.ladder for s in fired if s.ladder is not None and s.ladder.climbed]
+        stopped_via: tuple[str, ...] = ()
+        if ladders:
+            last = ladders[-1]
+            last_ns = last.current.issued_ns
+            resumed = any(
+                s.step.resume is not None
+                and s.phase is StepPhase.DONE
+                and (s.fired_ns or 0) >= last_ns
+                for s in fired
+            )
+            if not resumed:
+                stopped_via = tuple(r.name for r in last.climbed)
+        return RestorePlan(
+            incidents_on=tuple(n for n in on if n not in self._undone), stopped_via=stopped_via
+        )
+
+    def restore(self) -> Restored:
+        """Put back what the drill changed (for a service the harness does not own): clear
+        its incidents, resume its stop; each action bounded by its path's timeout."""
+        return perform_restore(
+            self.restore_plan(),
+            target=self._drill.target,
+            backends=self._backends,
+            hooks=self._hooks,
+        )
 
     def abandon(self, now: int) -> None:
         """Mark what never fired and collect calls still in flight (the drill is ending)."""

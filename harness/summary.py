@@ -33,6 +33,7 @@ from harness.run_summary import (
     MeasuredMetrics,
     MetricSummary,
     ObservedVersions,
+    RestoreSummary,
     RollbackSummary,
     RungSummary,
     RunSummary,
@@ -208,11 +209,39 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
             leftovers_killed=tuple(
                 KilledLeftover(pid=k.pid, cmdline=k.cmdline[:200]) for k in report.leftovers_killed
             ),
+            **_restored(facts),
         )
     if facts.swept:
         fields["swept_leftovers"] = facts.swept
     fields["target_events"] = _target_events(facts)  # how much of the log the truth rests on
     return RunSummary(**fields)
+
+
+def _restored(facts: RunFacts) -> dict[str, Any]:
+    """The teardown's restore of an external service, as far as there was one: each action
+    (written only when there were some) and what it may have left changed."""
+    restored = facts.restored
+    if restored is None or not restored.actions:
+        return {}
+    fields: dict[str, Any] = {
+        "restored": tuple(
+            RestoreSummary(
+                kind=a.kind,
+                name=a.name,
+                outcome=a.outcome,
+                detail=a.detail,
+                returned_t_s=(
+                    None
+                    if a.returned_ns is None
+                    else round((a.returned_ns - facts.zero_ns) / 1e9, 6)
+                ),
+            )
+            for a in restored.actions
+        )
+    }
+    if restored.left:
+        fields["left_changed"] = restored.left
+    return fields
 
 
 def measured_metrics(metrics: Metrics) -> MeasuredMetrics:

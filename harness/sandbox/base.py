@@ -35,6 +35,8 @@ class TeardownWay(enum.StrEnum):
     """The harness's teardown ended it with SIGTERM."""
     KILLED = "killed"
     """The harness's teardown had to SIGKILL it."""
+    NOT_OWNED = "not_owned"
+    """The target is not the harness's (an external service): teardown ended nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class Sandbox(abc.ABC):
     """A place a target runs. Use as a context manager: teardown always happens."""
 
     name: SandboxKind
+    owns_target: bool = True
+    """Whether the harness started the target and ends it at teardown; when not (external),
+    teardown puts back instead what the drill changed: its incidents and its stop."""
 
     @abc.abstractmethod
     def start(self, halt: Halt | None = None) -> Endpoint:

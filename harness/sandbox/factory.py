@@ -62,6 +62,12 @@ def make_sandbox(
             emit=emit,
             clock=clock,
         )
+    if kind is SandboxKind.EXTERNAL:
+        from harness.sandbox.external import ExternalSandbox
+
+        return ExternalSandbox(
+            spec=target.external_spec(), ready=target.ready, emit=emit, clock=clock
+        )
     assert kind is SandboxKind.COMPOSE, kind  # SandboxKind lists only what is built
     from harness.sandbox.compose import ComposeSandbox
 
@@ -80,7 +86,8 @@ def make_sandbox(
 
 def sweep_leftovers(sandbox: Sandbox) -> list[Swept]:
     """Remove what dead harnesses left in ``sandbox``'s container engine; return it for the
-    evidence (a process sandbox's leftovers are swept by ``reaper`` before every run)."""
+    evidence (a process sandbox's leftovers are swept by ``reaper`` before every run; an
+    external sandbox owns nothing, so nothing of it is ever swept)."""
     if isinstance(sandbox, ContainerRuntime):
         return sandbox.sweep()
     return []

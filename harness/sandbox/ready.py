@@ -8,7 +8,9 @@ looks at the halt event, so Ctrl-C, SIGTERM and ``govdrill halt`` end it within 
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,8 +59,10 @@ def probe_http(
     until_ns: int,
     clock: Callable[[], int],
     halt: Halt | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> ProbeAnswer:
-    """``GET path`` once; the status line and headers must all arrive before ``until_ns``."""
+    """``GET path`` once (over ``tls`` when given); the status line and headers must all
+    arrive before ``until_ns``."""
 
     def left_s() -> float:
         return (until_ns - clock()) / 1e9
@@ -68,7 +72,12 @@ def probe_http(
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
     head = b""
     try:
-        with socket.create_connection((host, port), timeout=min(left_s(), PROBE_S)) as sock:
+        with contextlib.ExitStack() as stack:
+            sock = stack.enter_context(
+                socket.create_connection((host, port), timeout=min(left_s(), PROBE_S))
+            )
+            if tls is not None:  # the handshake is bounded by the connect timeout above
+                sock = stack.enter_context(tls.wrap_socket(sock, server_hostname=host))
             sock.settimeout(max(left_s(), 0.001))
             sock.sendall(request.encode("ascii"))
             while b"\r\n\r\n" not in head:
@@ -107,8 +116,9 @@ def wait_http_ready(
     exited: Callable[[], str | None],
     stderr_tail: Callable[[], str] = lambda: "",
     halt: Halt | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Poll ``GET path`` until it answers 200.
+    """Poll ``GET path`` (over ``tls`` when given) until it answers 200.
 
     Raises Interrupted as soon as ``halt`` is set; SandboxError when ``exited()`` says how the
     target ended (with the tail of its stderr, when there is one), or at the deadline with the
@@ -125,15 +135,16 @@ def wait_http_ready(
                 + (f"; its stderr ends:\n{tail}" if tail else "")
             )
         until = min(deadline_ns, clock() + to_ns(PROBE_S))
-        answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt)
+        answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt, tls=tls)
         if answer.status == 200:
             return
         if not _cut_by_deadline(answer, clock() >= deadline_ns) or last == NO_ANSWER:
             last = answer.detail
         pause_interruptibly(interval_s, halt)
     raise_if_halted(halt)
+    scheme = "http" if tls is None else "https"
     raise SandboxError(
-        f"target not ready at http://{host}:{port}{path} within {timeout_s:g}s (last: {last})"
+        f"target not ready at {scheme}://{host}:{port}{path} within {timeout_s:g}s (last: {last})"
     )
 
 

@@ -18,12 +18,14 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import Problem, SpecError
 from harness.sandbox_kind import SandboxKind
 from harness.spec._yaml import Located, load_located, parse_located
+from harness.spec.external import external_problems
 from harness.spec.models import (
     TLS_FILES,
     Action,
     ComposeSandboxSpec,
     DockerSandboxSpec,
     Drill,
+    ExternalSandboxSpec,
     ProcessSandboxSpec,
     Target,
     Trigger,
@@ -112,6 +114,7 @@ def load_target(path: Path | str) -> Target:
     except ValidationError as exc:
         raise SpecError(_problems_from(exc, located, Target)) from None
     problems = reference_problems(located.data, located, target_file=True)
+    problems.extend(_external_spec_problems(target, located, ()))
     target = _anchor_tls_files(target, located, (), problems)
     if problems:
         raise SpecError(problems)
@@ -277,6 +280,7 @@ def _resolve_target(
         except ValidationError as exc:
             problems.extend(_problems_from(exc, located, Target, prefix=("target",)))
             return None
+        problems.extend(_external_spec_problems(target, located, ("target",)))
         return _anchor_tls_files(target, located, ("target",), problems)
     problems.append(
         Problem(located.file, line, "target", "expected a target name or an inline target mapping")
@@ -306,6 +310,21 @@ def _anchor_tls_files(
             loc = (*prefix, "control_paths", name, "http", field)
             problems.append(Problem(located.file, located.line_of(loc), _dotted(loc), message))
     return target.model_copy(update={"control_paths": paths})
+
+
+def _external_spec_problems(
+    target: Target, located: Located, prefix: tuple[str, ...]
+) -> list[Problem]:
+    """The external sandbox's declaration checked where it is written (its own file:line):
+    a remote base_url without allow_remote is refused whichever sandbox a drill picks."""
+    if SandboxKind.EXTERNAL not in target.sandboxes:
+        return []
+    try:
+        ExternalSandboxSpec.model_validate(target.sandboxes[SandboxKind.EXTERNAL])
+    except ValidationError as exc:
+        where = (*prefix, "sandboxes", SandboxKind.EXTERNAL.value)
+        return _problems_from(exc, located, ExternalSandboxSpec, prefix=where)
+    return []
 
 
 def _problems_from(
@@ -438,6 +457,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                 problem(("sandbox",), f"target {target.target!r}: {field}: {err['msg']}")
     if len(set(ids)) != len(ids):
         problem(("steps",), "step ids must be unique; give repeated steps an id")
+    problems.extend(external_problems(drill, located))
     for i, step in enumerate(drill.steps):
         where: tuple[str | int, ...] = ("steps", i)
         action = step.action

@@ -16,6 +16,7 @@ from pydantic import (
     ByteSize,
     Field,
     StrictBool,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -33,7 +34,7 @@ from harness.spec.load import (
     SafeState,
     VersionSource,
 )
-from harness.spec.urls import check_base_url
+from harness.spec.urls import check_base_url, loopback_addresses
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -51,6 +52,7 @@ __all__ = [
     "DockerSandboxSpec",
     "Drill",
     "Expect",
+    "ExternalSandboxSpec",
     "HarmRule",
     "HttpCall",
     "HttpPath",
@@ -506,6 +508,40 @@ class ProcessSandboxSpec(_Frozen):
     """Where the target writes its ground-truth event log, if it keeps one."""
 
 
+class ExternalSandboxSpec(_Frozen):
+    """A service that is already running at ``base_url``: the harness attaches to it, waits
+    for its readiness and drives it through its control paths, but never starts, signals or
+    kills it, and at teardown puts back what the drill changed (incidents, a stop).
+
+    Only a loopback host (127.0.0.0/8, ::1, or ``localhost`` when it resolves to loopback)
+    is allowed unless ``allow_remote: true`` says the drill may reach beyond this machine.
+    An ``https`` base_url is verified TLS with the system's CAs.
+    """
+
+    allow_remote: StrictBool = False
+    """Declared first so that ``base_url`` is checked knowing it; only a written ``true``."""
+    base_url: Annotated[str, AfterValidator(check_base_url)]
+    """The service's root, e.g. ``http://127.0.0.1:8080`` (no path: put paths in ``ready``,
+    ``load.request`` and the control paths)."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _root_and_reach(cls, v: str, info: ValidationInfo) -> str:
+        path = v.split("://", 1)[1].partition("/")[2]
+        if path:
+            raise ValueError(
+                f"give the service's root without a path (got /{path}): the control paths"
+                " that default to the target's address would not see a path prefix"
+            )
+        remote_ok = info.data.get("allow_remote") is True
+        if not remote_ok and not loopback_addresses(v):
+            raise ValueError(
+                f"{v} is not a loopback address; an external service beyond this machine"
+                " needs allow_remote: true beside base_url"
+            )
+        return v
+
+
 class Target(_Frozen):
     """A model service under drill."""
 
@@ -551,6 +587,10 @@ class Target(_Frozen):
     def compose_spec(self) -> ComposeSandboxSpec:
         """The validated compose sandbox declaration."""
         return ComposeSandboxSpec.model_validate(self.sandboxes[SandboxKind.COMPOSE])
+
+    def external_spec(self) -> ExternalSandboxSpec:
+        """The validated external sandbox declaration."""
+        return ExternalSandboxSpec.model_validate(self.sandboxes[SandboxKind.EXTERNAL])
 
 
 # --------------------------------------------------------------------------- drill

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
 
 from harness.spec.ports import parse_port
 
-__all__ = ["MAX_URL_CHARS", "check_base_url", "default_port"]
+__all__ = ["MAX_URL_CHARS", "check_base_url", "default_port", "loopback_addresses"]
 
 MAX_URL_CHARS = 2048
 
@@ -67,3 +68,22 @@ def default_port(url: str) -> int:
     """The port a checked base_url addresses: its own, or its scheme's (80, 443)."""
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def loopback_addresses(url: str) -> tuple[str, ...]:
+    """The loopback addresses a checked base_url's host stands for: the address itself when it
+    is in 127.0.0.0/8 or ::1, what ``localhost`` resolves to when every answer is loopback;
+    () for any other host (a name could resolve anywhere, now or later)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host.rstrip(".") == "localhost":
+        try:
+            infos = socket.getaddrinfo("localhost", None, type=socket.SOCK_STREAM)
+        except OSError:
+            return ()
+        found = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+        return found if found and all(ipaddress.ip_address(a).is_loopback for a in found) else ()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ()
+    return (str(address),) if address.is_loopback else ()
