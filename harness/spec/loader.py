@@ -443,7 +443,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
     if drill.resolved_sandbox not in target.sandboxes:
         problem(
             ("sandbox",),
-            f"target {target.target!r} declares no {drill.resolved_sandbox!r} sandbox",
+            f"target {target.target!r} declares no {str(drill.resolved_sandbox)!r} sandbox",
             target.sandboxes,
         )
     elif drill.resolved_sandbox in _SANDBOX_SPECS:
@@ -478,7 +478,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                 problem(
                     loc,
                     f"control path {name!r} ({path.kind}) works only in the {path.kind}"
-                    f" sandbox, not {drill.resolved_sandbox!r}",
+                    f" sandbox, not {str(drill.resolved_sandbox)!r}",
                 )
         incident = step.inject if step.inject is not None else step.clear
         if incident is not None:
@@ -496,7 +496,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                 problem(
                     (*where, action.value),
                     f"incident {incident!r} redeploys a container: it needs the docker"
-                    f" sandbox, not {drill.resolved_sandbox!r}",
+                    f" sandbox, not {str(drill.resolved_sandbox)!r}",
                 )
         if step.trigger is Trigger.AFTER_STEP:
             if step.after not in ids:
