@@ -325,6 +325,10 @@ def _report(result: RunResult, out: TextIO) -> None:
             )
         if not truth.log_trustworthy:
             print(f"  TARGET LOG NOT TRUSTWORTHY: {'; '.join(truth.reasons)}", file=out)
+    teardown = summary.teardown
+    if teardown is not None:
+        for left in teardown.left_changed:
+            print(f"  LEFT CHANGED: {left}", file=out)
     if result.expectation is not None:
         if result.expectation.met:
             print(f"  {summary.verdict.value} exactly as its expect: block says", file=out)

@@ -64,6 +64,7 @@ def test_failed_restore_is_reported_and_says_the_service_is_left_stopped(
     results = tmp_path / "results"
     done = govdrill("run", "--targets", str(targets), str(drill), "--results", str(results))
     assert done.returncode == 0, done.stdout + done.stderr  # the stop itself was measured
+    assert "LEFT CHANGED:" in done.stdout and "may still be stopped" in done.stdout
     assert service.proc.poll() is None
     assert _state(service.base_url) == {"stopped": True, "leak": False}
     run = only_run(results)
