@@ -91,7 +91,9 @@ def _compile_rule(rule: HarmRule) -> list[Check]:
     return checks
 
 
-def body_check(json_path: str | None, expected: Any, pattern: re.Pattern[str] | None) -> Check | None:
+def body_check(
+    json_path: str | None, expected: Any, pattern: re.Pattern[str] | None
+) -> Check | None:
     """The check of an answer's body that a harm rule or a safe state gives: the path's
     value equals ``expected`` and holds ``pattern`` (each when given), or without a path the
     whole body holds ``pattern``; None when they give nothing to check."""

@@ -39,9 +39,7 @@ def test_every_target_field_is_documented() -> None:
     text = DOCS.read_text()
     fields = _target_fields()
     assert len(fields) > 40  # the walk found the models, not an empty schema
-    missing = sorted(
-        f"{where}.{name}" for where, name in fields if f"`{name}`" not in text
-    )
+    missing = sorted(f"{where}.{name}" for where, name in fields if f"`{name}`" not in text)
     assert not missing, f"docs/targets.md does not mention: {', '.join(missing)}"
 
 

@@ -89,8 +89,10 @@ def test_each_spelling_of_the_version_source_reads_what_it_says(
             " not both",
         ),
         ("version: {}\n", "5: version: name a header, a json_path or both"),
-        ("version: {jsonpath: $.v}\n", "5: version.jsonpath: unknown key; did you mean 'json_path'?"),
-        ("version: {json_path: '$.v[*]'}\n", "5: version.json_path: '$.v[*]': a version is one value"),
+        ("version: {jsonpath: $.v}\n",
+         "5: version.jsonpath: unknown key; did you mean 'json_path'?"),
+        ("version: {json_path: '$.v[*]'}\n",
+         "5: version.json_path: '$.v[*]': a version is one value"),
         ("version: {json_path: v}\n", "5: version.json_path:"),
         ("version: {header: X Version}\n", "5: version.header: 'X Version' is not a valid header"),
         ("safe_state:\n  statuses: [404]\n  json_pth: $.error\n",
@@ -118,13 +120,12 @@ def test_a_drill_takes_its_targets_safe_state_unless_it_gives_its_own(tmp_path: 
     (no field of the target's survives), and without either the drill default holds."""
     target_rule = "safe_state: {statuses: [404], json_path: $.error, regex: not found}"
     inherited = load_drill(_drill(tmp_path, target_rule))
-    assert inherited.safe_state == SafeState(statuses=(404,), json_path="$.error", regex="not found")
+    expected = SafeState(statuses=(404,), json_path="$.error", regex="not found")
+    assert inherited.safe_state == expected
     own = load_drill(_drill(tmp_path, target_rule, "safe_state: {statuses: [410]}"))
     assert own.safe_state == SafeState(statuses=(410,))
     assert load_drill(_drill(tmp_path)).safe_state == SafeState()
-    overridden = load_drill(
-        _drill(tmp_path, target_rule), overrides=["safe_state.statuses=[503]"]
-    )
+    overridden = load_drill(_drill(tmp_path, target_rule), overrides=["safe_state.statuses=[503]"])
     assert overridden.safe_state == SafeState(statuses=(503,))
 
 
