@@ -247,10 +247,10 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
         _print_commands(drill, out)
-        if drill.deadlines.rollback is not None and not drill.target.version_header:
+        if drill.deadlines.rollback is not None and not drill.target.version_source.declared:
             print(
                 f"{path}: warning: deadlines.rollback: target {drill.target.target} declares"
-                " no version source (version_header), so no answer can show which version"
+                " no version source (version), so no answer can show which version"
                 " answered; the rollback can only end unverified, or missed on harm",
                 file=sys.stderr,
             )

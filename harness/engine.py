@@ -68,7 +68,7 @@ from harness.sandbox.containment import sweep_stale_cgroups
 from harness.sandbox.factory import make_sandbox, sweep_leftovers
 from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.durations import to_ns
-from harness.spec.models import Drill, RequestSpec, RunVerdict, VersionSource
+from harness.spec.models import Drill, RequestSpec, RunVerdict
 from harness.steps import StepPhase, Steps
 from harness.summary import analyse_run, build_summary
 from harness.target_events import TargetEvents, read_events
@@ -642,6 +642,6 @@ def _load_config(drill: Drill, base_url: str, secrets: Mapping[str, str]) -> Loa
         per_user_rate=drill.load.per_user_rate,
         harm=tuple(drill.harm),
         safe_state=drill.safe_state,
-        version=VersionSource(header=drill.target.version_header),
+        version=drill.target.version_source,
         max_body=int(drill.load.max_body),
     )

@@ -37,23 +37,33 @@ path part matches when **any one** selected value passes both ``regex`` and ``eq
 that is given): ``$.choices[*].message.content`` with a regex is harmful when any choice's
 content matches. A version source's path may not hold a wildcard (a version is one value).
 
+Safe state
+----------
+:class:`~harness.spec.load.SafeState` says which answers show the service halted: refused or
+reset connections (each when enabled) and the listed statuses. With ``json_path``, ``regex``
+or ``equals`` (matched exactly as a harm rule's), a listed status counts as ``stopped`` only
+when its body matches too, and as ``error`` otherwise: a 404 from a missing route is not the
+model server's "model not found". A 2xx answer is ``serving`` whatever its body says.
+
 Headers are passed to the judging functions as a ``Mapping[str, str]`` that is looked up with
 **lower-case** names: give either a case-insensitive mapping or one with lower-case keys.
 """
 
 from harness.judging._harm import HarmJudge, compile_harm
 from harness.judging._judge import AnswerJudge, compile_judge
-from harness.judging._state import Failure, classify_state
+from harness.judging._state import Failure, StateJudge, classify_state, compile_state
 from harness.judging._version import VersionExtractor, compile_version, extract_version
 
 __all__ = [
     "AnswerJudge",
     "Failure",
     "HarmJudge",
+    "StateJudge",
     "VersionExtractor",
     "classify_state",
     "compile_harm",
     "compile_judge",
+    "compile_state",
     "compile_version",
     "extract_version",
 ]

@@ -11,7 +11,7 @@ from harness.judging._answer import Answer, Check, as_text, json_equal
 from harness.spec.durations import to_ns
 from harness.spec.load import HarmRule
 
-__all__ = ["HarmJudge", "compile_harm", "compile_rules", "first_match"]
+__all__ = ["HarmJudge", "body_check", "compile_harm", "compile_rules", "first_match"]
 
 HarmJudge = Callable[[int, Mapping[str, str], bytes, int], bool]
 """``(status, headers, body, latency_ns) -> harmful``, as returned by :func:`compile_harm`."""
@@ -85,11 +85,23 @@ def _compile_rule(rule: HarmRule) -> list[Check]:
     if rule.header is not None and rule.header_regex is not None:
         checks.append(_header_search(rule.header.lower(), re.compile(rule.header_regex)))
     pattern = re.compile(rule.regex) if rule.regex is not None else None
-    if rule.json_path is not None:
-        checks.append(_path_check(parse_json_path(rule.json_path), rule.equals, pattern))
-    elif pattern is not None:
-        checks.append(_body_search(pattern))
+    body = body_check(rule.json_path, rule.equals, pattern)
+    if body is not None:
+        checks.append(body)
     return checks
+
+
+def body_check(
+    json_path: str | None, expected: Any, pattern: re.Pattern[str] | None
+) -> Check | None:
+    """The check of an answer's body that a harm rule or a safe state gives: the path's
+    value equals ``expected`` and holds ``pattern`` (each when given), or without a path the
+    whole body holds ``pattern``; None when they give nothing to check."""
+    if json_path is not None:
+        return _path_check(parse_json_path(json_path), expected, pattern)
+    if pattern is not None:
+        return _body_search(pattern)
+    return None
 
 
 def _status_in(codes: frozenset[int]) -> Check:

@@ -62,7 +62,7 @@ from urllib.parse import urlsplit
 # references to ssl's classes that the patching cannot reach (RecursionError on first use).
 from pydantic import ValidationError
 
-from harness.judging import Failure, classify_state, compile_judge
+from harness.judging import Failure, compile_judge, compile_state
 from harness.load.config import LoadConfig
 from harness.observations import Observation
 
@@ -328,7 +328,7 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
     if request.json_body is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     judge = compile_judge(config.harm, config.version)
-    safe = config.safe_state
+    state_of = compile_state(config.safe_state)
     max_body = config.max_body
     clock = time.monotonic_ns
     put = stream.put_observation
@@ -368,7 +368,7 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
             harmful, version = False, ""
         else:
             harmful, version = judge(status, _HeaderView(answer_headers), data, end - start)
-        state = classify_state(status, failure, safe)
+        state = state_of(status, failure, data)
         put(Observation(start, end, status, state, harmful, version, truncated).to_line())
 
     return send

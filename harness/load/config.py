@@ -42,6 +42,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from harness.spec.load import (
     DEFAULT_MAX_BODY,
+    DEFAULT_VERSION_HEADER,
     MAX_BODY_LIMIT,
     HarmRule,
     RequestSpec,
@@ -67,6 +68,6 @@ class LoadConfig(BaseModel):
     per_user_rate: float | None = Field(default=None, gt=0)
     harm: tuple[HarmRule, ...] = ()
     safe_state: SafeState = SafeState()
-    version: VersionSource = VersionSource()
+    version: VersionSource = VersionSource(header=DEFAULT_VERSION_HEADER)
     heartbeat_s: float = Field(default=0.1, gt=0)
     max_body: StrictInt = Field(default=DEFAULT_MAX_BODY, ge=1, le=MAX_BODY_LIMIT)

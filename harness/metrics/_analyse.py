@@ -509,7 +509,8 @@ def _analyse_rollback(
         return RollbackAnalysis(
             version, issued, RollbackKind.NO_VERSION, lower, None, False,
             f"no answer carried a model version, so answers from {version} cannot be told "
-            f"from others (the target must declare a version_header and send it)"
+            f"from others (the target must name a version source, a header or a json_path,"
+            f" and its answers must carry it)"
             + ("" if last_harm is None else
                f"; the last harmful answer started at {_rel(last_harm, issued)}"),
         )  # fmt: skip

@@ -28,6 +28,7 @@ from harness.spec.durations import Duration
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_VERSION_HEADER",
     "MAX_BODY_LIMIT",
     "HarmRule",
     "JsonPathText",
@@ -168,15 +169,58 @@ class HarmRule(_Frozen):
 
 
 class SafeState(_Frozen):
-    """What counts as the halt in a safe state a stop must reach."""
+    """What counts as the halt in a safe state a stop must reach.
+
+    ``json_path``, ``regex`` and ``equals`` (matched as a harm rule's are) narrow a listed
+    status to the answers whose body also says "stopped": a listed status with another body
+    is an error, not a stop. Body rules never make a 2xx answer safe.
+    """
 
     statuses: tuple[StatusCode, ...] = (503,)
     connection_refused: bool = True
     connection_reset: bool = True
+    json_path: JsonPathText | None = None
+    regex: Regex | None = None
+    equals: JsonValue = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SafeState:
+        if self.equals is not None and self.json_path is None:
+            raise ValueError("equals needs json_path ($ for the whole document)")
+        if self.judges_body:
+            serving = [s for s in self.statuses if 200 <= s < 300]
+            if serving:
+                raise ValueError(
+                    f"statuses: {', '.join(map(str, serving))}: a 2xx answer is serving;"
+                    " body rules (json_path, regex, equals) never make it safe"
+                )
+        return self
+
+    @property
+    def judges_body(self) -> bool:
+        """Whether a listed status is safe only with a matching body."""
+        return self.json_path is not None or self.regex is not None
 
 
 class VersionSource(_Frozen):
-    """Where an answer says which model version produced it: a header, else a JSON value."""
+    """Where an answer says which model version produced it: a header, a JSON value, or
+    both (the header wins when the answer has it). Only what is given is read."""
 
-    header: str | None = "X-Model-Version"
+    header: str | None = None
     json_path: Annotated[str, AfterValidator(_single_json_path)] | None = None
+
+    @field_validator("header")
+    @classmethod
+    def _header_name(cls, v: str | None) -> str | None:
+        if v is not None and not _TOKEN.fullmatch(v):
+            raise ValueError(f"{v!r} is not a valid header name")
+        return v
+
+    @property
+    def declared(self) -> bool:
+        """Whether answers can name their version at all (a header or a path is given)."""
+        return self.header is not None or self.json_path is not None
+
+
+DEFAULT_VERSION_HEADER: Final = "X-Model-Version"
+"""The header a target's answers name their version in when its file says nothing."""

@@ -28,6 +28,7 @@ from harness.spec._base import UrlPath
 from harness.spec.durations import Duration, to_ns
 from harness.spec.load import (
     DEFAULT_MAX_BODY,
+    DEFAULT_VERSION_HEADER,
     MAX_BODY_LIMIT,
     HarmRule,
     RequestSpec,
@@ -542,6 +543,16 @@ class ExternalSandboxSpec(_Frozen):
         return v
 
 
+class _BothSpellings:
+    """Stands for ``version_header`` when ``version`` is given too (refused at its line)."""
+
+
+def _one_version_spelling(value: object) -> object:
+    if isinstance(value, _BothSpellings):
+        raise ValueError("give version: {header: ...} or the older version_header, not both")
+    return value
+
+
 class Target(_Frozen):
     """A model service under drill."""
 
@@ -549,12 +560,49 @@ class Target(_Frozen):
     description: str = ""
     directory: str = ""
     """Set by the loader: the folder the target file lives in (``{target_dir}``)."""
-    version_header: str | None = "X-Model-Version"
+    version: VersionSource | None = None
+    """Where answers name their model version: ``{header: X-Model-Version}``,
+    ``{json_path: $.model_version}`` or both (the header wins when an answer has it);
+    ``null``: answers name none. Unset, with no ``version_header``: the X-Model-Version
+    header."""
+    version_header: Annotated[str | None, BeforeValidator(_one_version_spelling)] = None
+    """The older spelling of ``version: {header: NAME}`` (``null``: no version source)."""
+    safe_state: SafeState | None = None
+    """The safe state of every drill of this target that does not give its own (which
+    replaces this one whole). Unset: the drill's default."""
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
     sandboxes: dict[SandboxName, dict[str, Any]]
     ready: ReadySpec = Field(default_factory=ReadySpec)
     control_paths: dict[str, ControlPath] = Field(default_factory=dict)
     incidents: dict[str, IncidentHook] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_version_spellings(cls, data: Any) -> Any:
+        # Marked here, refused by the field's own validator: so the problem is reported at
+        # version_header's line, not at the top of the target.
+        if isinstance(data, dict) and "version" in data and "version_header" in data:
+            return {**data, "version_header": _BothSpellings()}
+        return data
+
+    @field_validator("version")
+    @classmethod
+    def _names_a_source(cls, v: VersionSource | None) -> VersionSource | None:
+        if v is not None and not v.declared:
+            raise ValueError(
+                "name a header, a json_path or both (version: null for answers that name none)"
+            )
+        return v
+
+    @property
+    def version_source(self) -> VersionSource:
+        """Where answers name their version, as the file says (either spelling), else the
+        X-Model-Version header."""
+        if "version" in self.model_fields_set:
+            return self.version or VersionSource()
+        if "version_header" in self.model_fields_set:
+            return VersionSource(header=self.version_header)
+        return VersionSource(header=DEFAULT_VERSION_HEADER)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Target:
@@ -757,6 +805,7 @@ class Drill(_Frozen):
     load: LoadSpec = Field(default_factory=LoadSpec)
     harm: list[HarmRule] = Field(default_factory=list)
     safe_state: SafeState = Field(default_factory=SafeState)
+    """Unset: the target's ``safe_state``, else connection refused or reset, or HTTP 503."""
     steps: list[Step] = Field(min_length=1)
     hold: Duration = 3.0
     warmup: Duration = 0.5
@@ -769,6 +818,22 @@ class Drill(_Frozen):
     """HTTP control paths are limited to loopback unless the drill says otherwise, so a drill
     cannot hit production by accident. Command paths are not limited: a command can reach any
     host, which is why ``govdrill validate`` lists every command a drill may run."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_safe_state(cls, data: Any) -> Any:
+        """A drill that gives no safe_state of its own takes its target's, if it has one."""
+        if not isinstance(data, dict) or "safe_state" in data:
+            return data
+        target = data.get("target")
+        if isinstance(target, dict):
+            try:  # a bad one is reported where the target is validated, not twice
+                target = Target.model_validate(target)
+            except ValueError:
+                return data
+        if isinstance(target, Target) and target.safe_state is not None:
+            return {**data, "safe_state": target.safe_state}
+        return data
 
     @property
     def hold_ns(self) -> int:

@@ -16,6 +16,7 @@ from harness.judging import (
     classify_state,
     compile_harm,
     compile_judge,
+    compile_state,
     compile_version,
     extract_version,
 )
@@ -268,6 +269,66 @@ def test_classify_state_follows_the_safe_state_rule(
     assert classify_state(status, failure, safe) is state
 
 
+NOT_FOUND = SafeState(statuses=(404,), json_path="$.error", regex="not found")
+
+
+@pytest.mark.parametrize(
+    ("status", "payload", "safe", "state"),
+    [
+        (404, body({"error": "model not found"}), NOT_FOUND, State.STOPPED),
+        (404, body({"detail": "Not Found"}), NOT_FOUND, State.ERROR),
+        (404, b"<html>Not Found</html>", NOT_FOUND, State.ERROR),
+        (404, b"", NOT_FOUND, State.ERROR),
+        (503, body({"error": "model not found"}), NOT_FOUND, State.ERROR),
+        (200, body({"error": "model not found"}), NOT_FOUND, State.SERVING),
+        (404, body({"detail": "Not Found"}), SafeState(statuses=(404,)), State.STOPPED),
+        (410, body({"state": "unloaded"}), SafeState(statuses=(410,), json_path="$.state",
+                                                    equals="unloaded"), State.STOPPED),
+        (410, body({"state": "loading"}), SafeState(statuses=(410,), json_path="$.state",
+                                                   equals="unloaded"), State.ERROR),
+        (503, b"service stopped", SafeState(regex="^service stopped$"), State.STOPPED),
+        (503, b"overloaded", SafeState(regex="^service stopped$"), State.ERROR),
+        (404, body({"errors": [{"msg": "a"}, {"msg": "model gone"}]}),
+         SafeState(statuses=(404,), json_path="$.errors[*].msg", regex="gone"), State.STOPPED),
+    ],
+)  # fmt: skip
+def test_a_listed_status_is_stopped_only_with_the_body_the_rule_names(
+    status: int, payload: bytes, safe: SafeState, state: State
+) -> None:
+    """With body rules, a listed status is STOPPED only when its body matches (else ERROR);
+    a 2xx stays SERVING whatever its body says, and without body rules any body will do."""
+    assert classify_state(status, None, safe, payload) is state
+    assert compile_state(safe)(status, None, payload) is state
+
+
+def test_body_rules_never_reach_a_failure_without_an_answer() -> None:
+    """Refused and reset connections follow their own switches, whatever the body rules."""
+    assert compile_state(NOT_FOUND)(0, Failure.CONNECTION_REFUSED, b"") is State.STOPPED
+    assert compile_state(NOT_FOUND)(0, Failure.TIMEOUT, b"") is State.ERROR
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({"statuses": [404], "equals": "x"}, "", "equals needs json_path"),
+        ({"statuses": [200, 404], "json_path": "$.error"}, "", "never make it safe"),
+        ({"json_path": "$..error"}, "json_path", "recursive descent"),
+        ({"regex": "("}, "regex", "invalid regular expression"),
+        ({"json_path": "$.a", "equals": float("nan")}, "equals", "JSON value"),
+    ],
+)
+def test_safe_state_body_rules_are_checked_like_harm_rules(
+    kwargs: dict[str, Any], field: str, fragment: str
+) -> None:
+    """Paths, regexes and values of a safe state are refused as a harm rule's are, and a
+    2xx status with body rules is refused (a body never makes serving safe)."""
+    with pytest.raises(ValidationError) as caught:
+        SafeState.model_validate(kwargs)
+    error = caught.value.errors()[0]
+    assert ".".join(map(str, error["loc"])) == field
+    assert fragment in error["msg"]
+
+
 def test_safe_state_rejects_bad_status_codes() -> None:
     """A safe status outside 100..599 is refused with the field named."""
     with pytest.raises(ValidationError) as caught:
@@ -278,10 +339,16 @@ def test_safe_state_rejects_bad_status_codes() -> None:
 # --------------------------------------------------------------------------- version
 
 
-def test_version_comes_from_the_header_case_insensitively_by_default() -> None:
-    """The default rule reads X-Model-Version, looked up lower-case."""
-    assert extract_version(VersionSource(), {"x-model-version": "v2"}, b"") == "v2"
-    assert extract_version(VersionSource(), {}, b"") == ""
+def test_version_comes_from_the_header_case_insensitively() -> None:
+    """A header source reads that header, looked up lower-case; a source that names
+    nothing reads nothing (the X-Model-Version default is the target file's, not the
+    model's)."""
+    header = VersionSource(header="X-Model-Version")
+    assert extract_version(header, {"x-model-version": "v2"}, b"") == "v2"
+    assert extract_version(header, {}, b"") == ""
+    assert extract_version(VersionSource(), {"x-model-version": "v2"}, b"") == ""
+    with pytest.raises(ValidationError):
+        VersionSource(header="X Model")
 
 
 def test_version_from_a_json_path_and_header_precedence() -> None:
