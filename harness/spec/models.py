@@ -6,6 +6,7 @@ these objects or reports every problem at once. Nothing downstream sees a raw di
 
 from __future__ import annotations
 
+import difflib
 import enum
 import signal as _signal
 from typing import Annotated, Any, Literal
@@ -426,7 +427,9 @@ def _incident_problems(
         path = paths.get(hook.via)
         via = ("incidents", name, "via")
         if path is None:
-            found.append((via, f"{hook.via!r} is not a control path of this target ({have})"))
+            close = difflib.get_close_matches(hook.via, list(paths), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"have: {have}"
+            found.append((via, f"{hook.via!r} is not a control path of this target; {hint}"))
         elif hook.redeploy is not None:
             if path.docker is None or path.docker.rollback is None:
                 why = "a redeploy incident goes through a docker path with a rollback"
