@@ -72,7 +72,8 @@ def test_incident_runs_its_command_with_params_through_the_path(tmp_path: Path) 
     """A command incident's enable and disable run with the path's env; ``params`` (under
     the drill's) fill ``{name}``."""
     release = tmp_path / "release"
-    write = [sys.executable, "-c", "import os, sys; open(os.environ['OUT'], 'w').write(sys.argv[1])"]
+    code = "import os, sys; open(os.environ['OUT'], 'w').write(sys.argv[1])"
+    write = [sys.executable, "-c", code]
     deploy = backend({"stop": ["true"], "env": {"OUT": str(release)}}, {})
     hook = IncidentHook.model_validate(
         {

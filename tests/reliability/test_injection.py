@@ -63,9 +63,7 @@ def test_drill_values_cannot_pull_in_the_environment(
     monkeypatch.setenv("GOVDRILL_PROBE_SECRET", "leaked")
     out = tmp_path / "out"
     if shell:
-        backend = command(
-            tmp_path, f"printf '%s|%s\\n' {{to}} \"$ADMIN\" > {out}", shell=True
-        )
+        backend = command(tmp_path, f"printf '%s|%s\\n' {{to}} \"$ADMIN\" > {out}", shell=True)
     else:
         script = (
             "import os, sys;"
