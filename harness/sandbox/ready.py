@@ -248,8 +248,10 @@ def wait_command_ready(
         last = what + (f"; its output ends:\n{output}" if output else "")
         pause_interruptibly(interval_s, halt)
     raise_if_halted(halt)
+    shown = " ".join(argv)
+    shown = shown if len(shown) <= 200 else shown[:200] + "…"
     raise SandboxError(
-        f"target not ready within {timeout_s:g}s: readiness command {argv[0]!r} {last}"
+        f"target not ready within {timeout_s:g}s: readiness command `{shown}` {last}"
     )
 
 

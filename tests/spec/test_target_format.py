@@ -145,10 +145,22 @@ def test_secret_in_a_command_path_argv_is_refused(tmp_path: Path) -> None:
     """Issue 14: a command path's argv held ``${NAME}`` resolved into the harness's own
     command line (readable by every user in /proc); now validation refuses it."""
     path = tmp_path / "target.yaml"
-    path.write_text(BASE.replace('"off"]\n      env:', '"${admin_token}"]\n      env:'))
+    path.write_text(
+        textwrap.dedent(
+            """\
+            target: leak
+            secrets: {admin_token: {generate: true}}
+            sandboxes: {process: {command: [serve]}}
+            control_paths:
+              deploy:
+                command:
+                  stop: ["{python}", deploy.py, "${admin_token}"]
+            """
+        )
+    )
     found = problems(path)
-    field = "control_paths.deploy.command.stop[1]"
-    assert found == [f"{path}:14: {field}: secrets go to env, never argv: {field}"]
+    field = "control_paths.deploy.command.stop[2]"
+    assert found == [f"{path}:7: {field}: secrets go to env, never argv: {field}"]
 
 
 def test_ready_path_and_command_are_exclusive(tmp_path: Path) -> None:
