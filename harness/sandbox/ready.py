@@ -228,6 +228,7 @@ def wait_command_ready(
     argv = [_fill(arg, templates) for arg in command]
     env = {**os.environ, "GOVDRILL_TARGET_URL": endpoint.base_url}
     last = "it never finished an attempt"
+    finished = False
     while clock() < deadline_ns:
         raise_if_halted(halt)
         _raise_if_exited(exited, stderr_tail)
@@ -245,10 +246,14 @@ def wait_command_ready(
             what = run.error
         else:
             what = f"last exited with code {run.returncode}"
-        last = what + (f"; its output ends:\n{output}" if output else "")
+        # An attempt cut short by the deadline says nothing of the target: keep the answer
+        # of an attempt that finished, when there was one.
+        if not (run.timed_out and finished):
+            last = what + (f"; its output ends:\n{output}" if output else "")
+        finished = finished or not run.timed_out
         pause_interruptibly(interval_s, halt)
     raise_if_halted(halt)
-    shown = " ".join(argv)
+    shown = redactor.redact(" ".join(argv))
     shown = shown if len(shown) <= 200 else shown[:200] + "…"
     raise SandboxError(
         f"target not ready within {timeout_s:g}s: readiness command `{shown}` {last}"
