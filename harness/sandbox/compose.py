@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.errors import SandboxError
 from harness.halt import Halt
+from harness.redact import redactor_for
 from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.container_logs import ContainerLogs, write_collected
@@ -230,6 +231,7 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
             exited=exited,
             halt=self._halt,
             places={"workdir": str(self._workdir)},
+            redactor=redactor_for(self._secrets),
         )
         now = self._clock()
         container.reload()

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.errors import SandboxError
 from harness.halt import Halt
+from harness.redact import redactor_for
 from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.container_logs import ContainerLogs, logs_of, write_collected
@@ -266,6 +267,7 @@ class DockerSandbox(Sandbox, ContainerRuntime):
             halt=self._halt,
             stderr_tail=stderr_tail,
             places={"target_dir": str(self._target_dir), "workdir": str(self._workdir)},
+            redactor=redactor_for(self._secrets),
         )
         now = self._clock()
         container.reload()
