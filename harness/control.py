@@ -19,7 +19,6 @@ import re
 import shlex
 import signal
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.bounded_command import KEEP_BYTES, run_bounded
 from harness.redact import redactor_for
 from harness.sandbox.base import Endpoint, Sandbox
 from harness.sandbox.container_runtime import ContainerRuntime
@@ -50,6 +50,8 @@ from harness.tls import client_context
 __all__ = [
     "REFERENCE",
     "CallOutcome",
+    "CommandBackend",
+    "CommandHookBackend",
     "ContainerBackend",
     "ControlBackend",
     "ControlResult",
@@ -347,7 +349,12 @@ class SignalBackend(ControlBackend):
 
 
 class CommandBackend(ControlBackend):
-    """A command the harness runs: argv by default, a shell only when the target declares it."""
+    """A command the harness runs: argv by default, a shell only when the target declares it.
+
+    The command runs with the harness's environment plus the path's ``env`` (where its
+    secrets are: never in argv), in the path's ``cwd``, in a session of its own that is
+    killed whole at the timeout; its output's end is kept, redacted, in the detail.
+    """
 
     def __init__(
         self,
@@ -356,15 +363,38 @@ class CommandBackend(ControlBackend):
         endpoint: Endpoint,
         values: Mapping[str, str],
         clock: Callable[[], int],
+        places: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(name, clock)
         self._spec = spec
         self._values = values
+        self._redactor = redactor_for(values)
+        self._templates = {
+            **(places or {}),
+            "python": sys.executable,
+            "host": endpoint.host,
+            "port": str(endpoint.port),
+            "base_url": endpoint.base_url,
+            "url": endpoint.base_url,
+            "pid": "" if endpoint.pid is None else str(endpoint.pid),
+        }
+        """The harness's own values: a drill param cannot redefine them."""
+        # Filled and resolved in one pass, so a secret's value is never scanned again.
+        declared = {
+            k: str(fill_command(v, self._templates, values, shell=False))
+            for k, v in spec.env.items()
+        }
         self._env = {
             **os.environ,
             "GOVDRILL_TARGET_URL": endpoint.base_url,
-            "GOVDRILL_TARGET_PID": "" if endpoint.pid is None else str(endpoint.pid),
+            "GOVDRILL_TARGET_PID": self._templates["pid"],
+            **declared,
         }
+        self._cwd = (
+            None
+            if spec.cwd is None
+            else str(fill_command(spec.cwd, self._templates, None, shell=False))
+        )
 
     @property
     def timeout_s(self) -> float:
@@ -373,33 +403,34 @@ class CommandBackend(ControlBackend):
 
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         command = getattr(self._spec, action.value)
-        fill = {
-            **{k: str(v) for k, v in params.items()},
-            # The harness's own values win: a drill param cannot redefine {python} or {pid}.
-            "python": sys.executable,
-            "url": self._env["GOVDRILL_TARGET_URL"],
-            "pid": self._env["GOVDRILL_TARGET_PID"],
-        }
-        argv = fill_command(command, fill, self._values, shell=self._spec.shell)
-        try:
-            done = subprocess.run(
-                argv,
-                shell=self._spec.shell,
-                env=self._env,
-                capture_output=True,
-                timeout=self._spec.timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
+        assert isinstance(command, str | list)
+        return self.run(command, params)
+
+    def run(self, command: str | list[str], params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        """Run ``command`` (this path's, or an incident's through it) with ``params`` filling
+        its ``{name}`` placeholders; its outcome and a one-line, redacted detail."""
+        fill = {**{k: str(v) for k, v in params.items()}, **self._templates}
+        # ``${NAME}`` is never resolved here: validation keeps secrets out of argv.
+        argv = fill_command(command, fill, None, shell=self._spec.shell)
+        done = run_bounded(
+            argv,
+            shell=self._spec.shell,
+            env=self._env,
+            cwd=self._cwd,
+            timeout_s=self._spec.timeout,
+            clock=self._clock,
+        )
+        tail = self._redactor.redact(done.output, cut=len(done.output) >= KEEP_BYTES)
+        tail = tail.strip()[-200:]
+        if done.timed_out:
+            return (
+                CallOutcome.TIMED_OUT,
+                f"still running after {self._spec.timeout:g}s {tail}".strip(),
             )
-        except subprocess.TimeoutExpired:
-            return CallOutcome.TIMED_OUT, f"still running after {self._spec.timeout:g}s"
-        except OSError as exc:
-            return CallOutcome.FAILED, f"cannot run: {exc.strerror}"
-        output = (done.stdout + done.stderr).decode(errors="replace")
-        tail = redactor_for(self._values).redact(output).strip()[-200:]
-        if done.returncode == 0:
-            return CallOutcome.ACKED, f"exit 0 {tail}".strip()
-        return CallOutcome.FAILED, f"exit {done.returncode} {tail}".strip()
+        if done.returncode is None:
+            return CallOutcome.FAILED, done.error
+        outcome = CallOutcome.ACKED if done.returncode == 0 else CallOutcome.FAILED
+        return outcome, f"exit {done.returncode} {tail}".strip()
 
 
 class ContainerBackend(ControlBackend):
@@ -494,15 +525,19 @@ class PlannedCommand:
 
 
 def planned_commands(drill: Drill) -> list[PlannedCommand]:
-    """Every command ``drill`` may run on this machine: the process sandbox's start command
-    and each command control path its steps use, in step order."""
+    """Every command ``drill`` may run on this machine: the process sandbox's start command,
+    a readiness command, and each command its steps use (control paths and incidents through
+    a command path), in step order."""
     planned: list[PlannedCommand] = []
     target = drill.target
+    known = {"target_dir": target.directory}
     if drill.resolved_sandbox is SandboxKind.PROCESS and SandboxKind.PROCESS in target.sandboxes:
         argv = [*target.process_spec().command, *drill.target_args]
-        known = {"target_dir": target.directory}
         filled = fill_command(argv, known, None, shell=False)
         planned.append(PlannedCommand("start", tuple(filled)))
+    if target.ready.command is not None:
+        filled = fill_command(target.ready.command, known, None, shell=False)
+        planned.append(PlannedCommand("ready", tuple(filled)))
     for step in drill.steps:
         action = step.action
         params = {k: str(v) for k, v in step.params.items() if k not in _HARNESS_PLACEHOLDERS}
@@ -510,19 +545,34 @@ def planned_commands(drill: Drill) -> list[PlannedCommand]:
             params = {}  # a stop rung is called without the step's params
         elif action is Action.ROLLBACK and step.rollback is not None:
             params["to"] = step.rollback["to"]
+        commands: list[tuple[str, CommandPath | None, str | list[str] | None]] = []
+        incident = target.incidents.get(step.inject or step.clear or "")
+        if incident is not None:
+            path = target.control_paths.get(incident.via)
+            call = incident.enable if action is Action.INJECT else incident.disable
+            params = {**{k: str(v) for k, v in incident.params.items()}, **params}
+            spec = path.command if path is not None else None
+            template = call if isinstance(call, str | list) else None
+            what = f"{action.value} {step.inject or step.clear} via {incident.via}"
+            commands.append((what, spec, template))
         for name in step.control_paths():
             path = target.control_paths.get(name)
             spec = path.command if path is not None else None
             template = getattr(spec, action.value, None) if spec is not None else None
+            commands.append((f"{action.value} via {name}", spec, template))
+        for what, spec, template in commands:
             if spec is None or template is None:
                 continue
-            line = fill_command(template, params, None, shell=spec.shell)
+            line = fill_command(template, {**params, **known}, None, shell=spec.shell)
             shown = line if isinstance(line, str) else tuple(line)
-            planned.append(PlannedCommand(f"{action.value} via {name}", shown))
+            planned.append(PlannedCommand(what, shown))
     return planned
 
 
-_HARNESS_PLACEHOLDERS = ("python", "url", "pid")
+_HARNESS_PLACEHOLDERS = frozenset(
+    {"python", "url", "pid", "host", "port", "base_url", "target_dir", "workdir", "secrets_dir"}
+)
+"""Placeholders only the harness fills: a drill's step param of that name is not shown."""
 
 
 def _fill_text(text: str, params: Mapping[str, str]) -> str:
@@ -553,8 +603,10 @@ def build_backend(
     sandbox: Sandbox,
     values: Mapping[str, str],
     clock: Callable[[], int] = time.monotonic_ns,
+    places: Mapping[str, str] | None = None,
 ) -> ControlBackend:
-    """The backend for one declared control path."""
+    """The backend for one declared control path; ``places`` are the run's folders a command
+    may name (``{target_dir}``, ``{workdir}``, ``{secrets_dir}``)."""
     if spec.http is not None:
         return HttpBackend(name, spec.http, endpoint, values, clock)
     if spec.signal is not None:
@@ -564,7 +616,7 @@ def build_backend(
     if spec.compose is not None:
         return ContainerBackend(name, SandboxKind.COMPOSE, spec.compose, sandbox, clock)
     assert spec.command is not None
-    return CommandBackend(name, spec.command, endpoint, values, clock)
+    return CommandBackend(name, spec.command, endpoint, values, clock, places)
 
 
 def build_hook(
@@ -573,11 +625,14 @@ def build_hook(
     backends: Mapping[str, ControlBackend],
     clock: Callable[[], int] = time.monotonic_ns,
 ) -> ControlBackend:
-    """The backend for one incident hook: an HTTP hook, or a redeploy through a docker path."""
+    """The backend for one incident hook, through its ``via`` path: HTTP calls, commands,
+    or a redeploy through a docker path (validation matched the hook to the path's kind)."""
     via = backends[hook.via]
     if hook.redeploy is not None:
         assert isinstance(via, ContainerBackend)
         return RedeployHookBackend(name, hook.redeploy, via, clock)
+    if isinstance(via, CommandBackend):
+        return CommandHookBackend(name, hook, via, clock)
     assert isinstance(via, HttpBackend)
     return HookBackend(name, hook, via, clock)
 
@@ -599,12 +654,35 @@ class HookBackend(ControlBackend):
 
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         if action is Action.INJECT:
-            assert self._hook.enable is not None
+            assert isinstance(self._hook.enable, HttpCall)
             answer = self._http.request(self._hook.enable, {**self._hook.params, **params})
         else:
-            assert self._hook.disable is not None
+            assert isinstance(self._hook.disable, HttpCall)
             answer = self._http.request(self._hook.disable, None)
         return answer.outcome, answer.detail
+
+
+class CommandHookBackend(ControlBackend):
+    """An incident hook through a command path: its enable or disable command, run with the
+    path's environment, folder and timeout; the hook's ``params`` (under the drill's) fill the
+    command's ``{name}`` placeholders."""
+
+    def __init__(
+        self, name: str, hook: IncidentHook, command: CommandBackend, clock: Callable[[], int]
+    ) -> None:
+        super().__init__(name, clock)
+        self._hook = hook
+        self._command = command
+
+    @property
+    def timeout_s(self) -> float:
+        """The hook uses its control path's timeout."""
+        return self._command.timeout_s
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        command = self._hook.enable if action is Action.INJECT else self._hook.disable
+        assert isinstance(command, str | list)
+        return self._command.run(command, {**self._hook.params, **params})
 
 
 class RedeployHookBackend(ControlBackend):

@@ -335,9 +335,20 @@ def _run_phases(
     )
     _check_halt(halt)
 
+    places = {
+        "target_dir": drill.target.directory,
+        "workdir": str(workdir),
+        "secrets_dir": str(workdir / "secrets"),
+    }
     backends: dict[str, ControlBackend] = {
         name: build_backend(
-            name, spec, endpoint=endpoint, sandbox=sandbox, values=secrets.values, clock=clock
+            name,
+            spec,
+            endpoint=endpoint,
+            sandbox=sandbox,
+            values=secrets.values,
+            clock=clock,
+            places=places,
         )
         for name, spec in drill.target.control_paths.items()
     }

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.errors import SandboxError
 from harness.halt import Halt
+from harness.redact import redactor_for
 from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.container_logs import ContainerLogs, write_collected
@@ -34,7 +35,7 @@ from harness.sandbox.labels import LABEL_RUN, run_labels
 from harness.sandbox.leftovers import remove_run
 from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
-from harness.sandbox.ready import raise_if_halted, wait_http_ready
+from harness.sandbox.ready import raise_if_halted, wait_ready
 from harness.sandbox.shared_clock import ClockCheck, check_shared_clock
 from harness.sandbox_kind import SandboxKind
 from harness.spec.durations import to_ns
@@ -221,16 +222,16 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
                 return f"exited with code {code}"
             return None
 
-        wait_http_ready(
-            HOST,
-            self._host_port,
-            self._ready.path,
+        port = self._host_port
+        wait_ready(
+            self._ready,
+            Endpoint(f"http://{HOST}:{port}", HOST, port),
             deadline_ns=began_ns + self._ready.timeout_ns + to_ns(_UP_TIMEOUT_S),
-            interval_s=self._ready.interval,
-            timeout_s=self._ready.timeout,
             clock=self._clock,
             exited=exited,
             halt=self._halt,
+            places={"workdir": str(self._workdir)},
+            redactor=redactor_for(self._secrets),
         )
         now = self._clock()
         container.reload()

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.errors import SandboxError
 from harness.halt import Halt
+from harness.redact import redactor_for
 from harness.sandbox import container_runtime as runtime
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport
 from harness.sandbox.container_logs import ContainerLogs, logs_of, write_collected
@@ -32,7 +33,7 @@ from harness.sandbox.files import owned_folder, write_secrets
 from harness.sandbox.labels import LABEL_OWNER, LABEL_TARGET, LABEL_VERSION, OWNER, run_labels
 from harness.sandbox.ownership import check_port_free
 from harness.sandbox.process import free_port
-from harness.sandbox.ready import raise_if_halted, wait_http_ready
+from harness.sandbox.ready import raise_if_halted, wait_ready
 from harness.sandbox.shared_clock import ClockCheck, check_shared_clock
 from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ContainerOp, DockerSandboxSpec, ReadySpec
@@ -256,17 +257,17 @@ class DockerSandbox(Sandbox, ContainerRuntime):
         def stderr_tail() -> str:
             return str(container.logs(stdout=False, stderr=True, tail=15).decode(errors="replace"))
 
-        wait_http_ready(
-            HOST,
-            self._host_port,
-            self._ready.path,
+        port = self._host_port
+        wait_ready(
+            self._ready,
+            Endpoint(f"http://{HOST}:{port}", HOST, port),
             deadline_ns=deadline,
-            interval_s=self._ready.interval,
-            timeout_s=self._ready.timeout,
             clock=self._clock,
             exited=exited,
             halt=self._halt,
             stderr_tail=stderr_tail,
+            places={"target_dir": str(self._target_dir), "workdir": str(self._workdir)},
+            redactor=redactor_for(self._secrets),
         )
         now = self._clock()
         container.reload()

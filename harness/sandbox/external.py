@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +25,7 @@ from harness.halt import Halt
 from harness.sandbox.base import Endpoint, Sandbox, TeardownReport, TeardownWay
 from harness.sandbox.engine_events import Emit
 from harness.sandbox.ownership import Holder, holders_of, listeners_on, process_cmdline
-from harness.sandbox.ready import raise_if_halted, wait_http_ready
+from harness.sandbox.ready import raise_if_halted, wait_ready
 from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ExternalSandboxSpec, HttpPath, ReadySpec
 from harness.spec.urls import default_port, loopback_addresses
@@ -69,10 +69,12 @@ class ExternalSandbox(Sandbox):
         spec: ExternalSandboxSpec,
         ready: ReadySpec,
         emit: Emit,
+        places: Mapping[str, str] | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._spec = spec
         self._ready = ready
+        self._places = dict(places or {})
         self._emit = emit
         self._clock = clock
         url = spec.base_url.rstrip("/")
@@ -93,18 +95,16 @@ class ExternalSandbox(Sandbox):
         """
         raise_if_halted(halt)
         deadline = self._clock() + self._ready.timeout_ns
-        # ready.py's one entry point: when readiness may be a command, switch to that here.
+        endpoint = Endpoint(self._url, self._host, self._port, pid=None, port_held_by=())
         try:
-            wait_http_ready(
-                self._host,
-                self._port,
-                self._ready.path,
+            wait_ready(
+                self._ready,
+                endpoint,
                 deadline_ns=deadline,
-                interval_s=self._ready.interval,
-                timeout_s=self._ready.timeout,
                 clock=self._clock,
                 exited=lambda: None,  # no process of ours to watch
                 halt=halt,
+                places=self._places,
                 tls=self._tls,
             )
         except SandboxError as exc:
@@ -114,7 +114,7 @@ class ExternalSandbox(Sandbox):
             ) from None
         self.listeners = self._listener_evidence()
         self._emit("external_listener", base_url=self._url, **self.listeners.to_event())
-        return Endpoint(self._url, self._host, self._port, pid=None, port_held_by=())
+        return endpoint
 
     def _listener_evidence(self) -> ListenerEvidence:
         addresses = loopback_addresses(self._url)

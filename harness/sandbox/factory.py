@@ -66,7 +66,11 @@ def make_sandbox(
         from harness.sandbox.external import ExternalSandbox
 
         return ExternalSandbox(
-            spec=target.external_spec(), ready=target.ready, emit=emit, clock=clock
+            spec=target.external_spec(),
+            ready=target.ready,
+            places={"target_dir": str(target_dir), "workdir": str(workdir)},
+            emit=emit,
+            clock=clock,
         )
     assert kind is SandboxKind.COMPOSE, kind  # SandboxKind lists only what is built
     from harness.sandbox.compose import ComposeSandbox

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from harness.control import resolve_refs
+from harness.control import fill_command
 from harness.errors import SandboxError
 from harness.halt import Halt
 from harness.redact import redactor_for
@@ -34,8 +34,8 @@ from harness.sandbox.base import Endpoint, KilledLeftover, Sandbox, TeardownRepo
 from harness.sandbox.capture import OutputCapture
 from harness.sandbox.containment import Containment
 from harness.sandbox.files import write_secrets
-from harness.sandbox.ownership import check_port_free, check_port_owned
-from harness.sandbox.ready import pause_interruptibly, raise_if_halted, wait_http_ready
+from harness.sandbox.ownership import check_port_free, check_port_owned, listeners_on
+from harness.sandbox.ready import pause_interruptibly, raise_if_halted, wait_ready
 from harness.sandbox_kind import SandboxKind
 from harness.spec.models import ProcessSandboxSpec, ReadySpec
 from harness.spec.ports import parse_port
@@ -117,6 +117,7 @@ class ProcessSandbox(Sandbox):
             "secrets_dir": str(self._workdir / "secrets"),
             "host": HOST,
             "port": "" if port is None else str(port),
+            "base_url": "" if port is None else f"http://{HOST}:{port}",
         }
 
     def _fill(self, text: str, values: Mapping[str, str]) -> str:
@@ -134,9 +135,11 @@ class ProcessSandbox(Sandbox):
         raise_if_halted(halt)
         self._workdir.mkdir(parents=True, exist_ok=True)
         write_secrets(self._workdir / "secrets", self._secrets, mode=0o600)
-        port = None if self._spec.port_file else free_port()
+        port = self._spec.port
+        if port is None and not self._spec.port_file:
+            port = free_port()
         if port is not None:
-            check_port_free(HOST, port)
+            check_port_free(HOST, port)  # a fixed port's squatter is named by its pid
         values = self._placeholders(port)
         argv = [self._fill(a, values) for a in self._spec.command] + list(self._extra_args)
         env = {
@@ -147,8 +150,9 @@ class ProcessSandbox(Sandbox):
             # a threaded server would run out of threads long before it ran out of memory.
             "MALLOC_ARENA_MAX": "2",
             # Secrets reach the target here or as files, never in argv (which others can read).
+            # Filled and resolved in one pass: a secret's value is never scanned again.
             **{
-                k: resolve_refs(self._fill(v, values), self._values)
+                k: str(fill_command(v, values, self._values, shell=False))
                 for k, v in self._spec.env.items()
             },
             **reaper.labels(self._run_id),
@@ -168,10 +172,11 @@ class ProcessSandbox(Sandbox):
         ]
         out, err = self._captures
         self._containment = Containment(self._run_id)
+        cwd = self._workdir if self._spec.cwd is None else Path(self._fill(self._spec.cwd, values))
         try:
             self._proc = subprocess.Popen(
                 argv,
-                cwd=self._workdir,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out.write_fd,
@@ -180,7 +185,8 @@ class ProcessSandbox(Sandbox):
                 preexec_fn=_child_setup(limits, self._containment.preexec()),
             )
         except OSError as exc:
-            raise SandboxError(f"cannot start target {argv[0]!r}: {exc.strerror}") from None
+            where = f" in {cwd}" if self._spec.cwd is not None else ""
+            raise SandboxError(f"cannot start target {argv[0]!r}{where}: {exc.strerror}") from None
         finally:
             for capture in self._captures:
                 capture.start()
@@ -233,18 +239,28 @@ class ProcessSandbox(Sandbox):
             self._note_exit(code)
             return f"exited with code {code}"
 
-        wait_http_ready(
-            self._endpoint.host,
-            self._endpoint.port,
-            self._ready.path,
-            deadline_ns=deadline,
-            interval_s=self._ready.interval,
-            timeout_s=self._ready.timeout,
-            clock=self._clock,
-            exited=exited,
-            stderr_tail=lambda: _tail(self._log_dir / "target.stderr.log"),
-            halt=self._halt,
-        )
+        try:
+            wait_ready(
+                self._ready,
+                self._endpoint,
+                deadline_ns=deadline,
+                clock=self._clock,
+                exited=exited,
+                stderr_tail=lambda: _tail(self._log_dir / "target.stderr.log"),
+                halt=self._halt,
+                places=self._placeholders(self._endpoint.port),
+                redactor=redactor_for(self._values),
+            )
+        except SandboxError as exc:
+            if self._spec.port is None or exited() is not None:
+                raise
+            # A fixed port the target never binds looks like a slow target: say which it is.
+            if not listeners_on(HOST, self._spec.port):
+                raise SandboxError(
+                    f"{exc}; nothing listens on the fixed port {self._spec.port} (port:"
+                    " in the target file): does the target bind that port?"
+                ) from None
+            raise
 
     # ------------------------------------------------------------------ control
 

@@ -1,5 +1,10 @@
 """Waiting for a started target to answer its readiness check, whatever sandbox runs it.
 
+The check is ``GET path`` answering 200, or a command exiting 0 (``wait_ready`` picks the one
+the target declares). A readiness command's attempts are each bounded by what is left of the
+deadline and killed with their process group; its failure names the last exit code and the
+end of its output, bounded and redacted.
+
 Every wait here is bounded twice: each probe by its own deadline for the whole response (a
 target that trickles one header byte at a time cannot stretch it, since no single socket read
 is what is timed), and the whole wait by the readiness deadline. Between socket reads the wait
@@ -9,22 +14,31 @@ looks at the halt event, so Ctrl-C, SIGTERM and ``govdrill halt`` end it within 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from harness.bounded_command import KEEP_BYTES, run_bounded
 from harness.errors import SandboxError
 from harness.halt import Halt
+from harness.redact import NO_SECRETS, Redactor
+from harness.sandbox.base import Endpoint
 from harness.spec.durations import to_ns
+from harness.spec.models import ReadySpec
 
 __all__ = [
     "ProbeAnswer",
     "pause_interruptibly",
     "probe_http",
     "raise_if_halted",
+    "wait_command_ready",
     "wait_http_ready",
+    "wait_ready",
 ]
 
 PROBE_S = 1.0
@@ -35,6 +49,8 @@ NO_ANSWER = "no answer yet"
 """What the readiness error names when no probe got as far as an answer."""
 MAX_HEAD_BYTES = 16 * 1024
 """A status line and headers longer than this are not an answer but a flood."""
+OUTPUT_TAIL_CHARS = 500
+"""The most of a readiness command's output a readiness error quotes."""
 
 
 def raise_if_halted(halt: Halt | None) -> None:
@@ -127,13 +143,7 @@ def wait_http_ready(
     last = NO_ANSWER
     while clock() < deadline_ns:
         raise_if_halted(halt)
-        gone = exited()
-        if gone is not None:
-            tail = stderr_tail().strip()
-            raise SandboxError(
-                f"target {gone} while waiting for readiness"
-                + (f"; its stderr ends:\n{tail}" if tail else "")
-            )
+        _raise_if_exited(exited, stderr_tail)
         until = min(deadline_ns, clock() + to_ns(PROBE_S))
         answer = probe_http(host, port, path, until_ns=until, clock=clock, halt=halt, tls=tls)
         if answer.status == 200:
@@ -146,6 +156,139 @@ def wait_http_ready(
     raise SandboxError(
         f"target not ready at {scheme}://{host}:{port}{path} within {timeout_s:g}s (last: {last})"
     )
+
+
+def wait_ready(
+    ready: ReadySpec,
+    endpoint: Endpoint,
+    *,
+    deadline_ns: int,
+    clock: Callable[[], int],
+    exited: Callable[[], str | None],
+    stderr_tail: Callable[[], str] = lambda: "",
+    halt: Halt | None = None,
+    places: Mapping[str, str] | None = None,
+    redactor: Redactor = NO_SECRETS,
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """Wait until the target at ``endpoint`` passes ``ready``'s check (``GET path`` answers
+    200, or ``command`` exits 0), whichever it declares; the one entry point every sandbox uses.
+
+    ``places`` are the folders a readiness command may name (``{target_dir}``, ``{workdir}``,
+    ``{secrets_dir}``); ``redactor`` hides the run's secrets in the output an error quotes;
+    ``tls`` makes the HTTP check speak TLS (an https target).
+    Raises Interrupted as soon as ``halt`` is set, SandboxError when ``exited()`` says the
+    target ended or at the deadline, naming the last answer (or exit code and output).
+    """
+    if ready.command is not None:
+        wait_command_ready(
+            ready.command,
+            endpoint,
+            deadline_ns=deadline_ns,
+            interval_s=ready.interval,
+            timeout_s=ready.timeout,
+            clock=clock,
+            exited=exited,
+            stderr_tail=stderr_tail,
+            halt=halt,
+            places=places,
+            redactor=redactor,
+        )
+        return
+    assert ready.path is not None  # validated: one of path and command
+    prefix = urlsplit(endpoint.base_url).path.rstrip("/")
+    wait_http_ready(
+        endpoint.host,
+        endpoint.port,
+        prefix + ready.path,
+        deadline_ns=deadline_ns,
+        interval_s=ready.interval,
+        timeout_s=ready.timeout,
+        clock=clock,
+        exited=exited,
+        stderr_tail=stderr_tail,
+        halt=halt,
+        tls=tls,
+    )
+
+
+def wait_command_ready(
+    command: list[str],
+    endpoint: Endpoint,
+    *,
+    deadline_ns: int,
+    interval_s: float,
+    timeout_s: float,
+    clock: Callable[[], int],
+    exited: Callable[[], str | None],
+    stderr_tail: Callable[[], str] = lambda: "",
+    halt: Halt | None = None,
+    places: Mapping[str, str] | None = None,
+    redactor: Redactor = NO_SECRETS,
+) -> None:
+    """Run ``command`` (its ``{name}`` placeholders filled) until it exits 0.
+
+    Each attempt may run for what is left of the deadline, then it is killed with its process
+    group. Raises as ``wait_http_ready`` does; the deadline's error names the last exit code
+    and the end of the command's output.
+    """
+    templates = {
+        **(places or {}),
+        "python": sys.executable,
+        "host": endpoint.host,
+        "port": str(endpoint.port),
+        "base_url": endpoint.base_url,
+    }
+    argv = [_fill(arg, templates) for arg in command]
+    env = {**os.environ, "GOVDRILL_TARGET_URL": endpoint.base_url}
+    last = "it never finished an attempt"
+    finished = False
+    while clock() < deadline_ns:
+        raise_if_halted(halt)
+        _raise_if_exited(exited, stderr_tail)
+        left_s = (deadline_ns - clock()) / 1e9
+        run = run_bounded(
+            argv, shell=False, env=env, cwd=None, timeout_s=left_s, halt=halt, clock=clock
+        )
+        if run.returncode == 0:
+            return
+        output = redactor.redact(run.output, cut=len(run.output) >= KEEP_BYTES).strip()
+        output = output[-OUTPUT_TAIL_CHARS:]
+        if run.timed_out:
+            what = "was still running at the deadline (killed with its process group)"
+        elif run.returncode is None:
+            what = run.error
+        else:
+            what = f"last exited with code {run.returncode}"
+        # An attempt cut short by the deadline says nothing of the target: keep the answer
+        # of an attempt that finished, when there was one.
+        if not (run.timed_out and finished):
+            last = what + (f"; its output ends:\n{output}" if output else "")
+        finished = finished or not run.timed_out
+        pause_interruptibly(interval_s, halt)
+    raise_if_halted(halt)
+    shown = redactor.redact(" ".join(argv))
+    shown = shown if len(shown) <= 200 else shown[:200] + "…"
+    raise SandboxError(
+        f"target not ready within {timeout_s:g}s: readiness command `{shown}` {last}"
+    )
+
+
+def _fill(text: str, templates: Mapping[str, str]) -> str:
+    for key, value in templates.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def _raise_if_exited(exited: Callable[[], str | None], stderr_tail: Callable[[], str]) -> None:
+    """Raise SandboxError when ``exited()`` says how the target ended."""
+    gone = exited()
+    if gone is not None:
+        tail = stderr_tail().strip()
+        raise SandboxError(
+            f"target {gone} while waiting for readiness"
+            + (f"; its stderr ends:\n{tail}" if tail else "")
+        )
 
 
 def _cut_by_deadline(answer: ProbeAnswer, past_deadline: bool) -> bool:

@@ -6,6 +6,7 @@ these objects or reports every problem at once. Nothing downstream sees a raw di
 
 from __future__ import annotations
 
+import difflib
 import enum
 import signal as _signal
 from typing import Annotated, Any, Literal
@@ -16,11 +17,13 @@ from pydantic import (
     ByteSize,
     Field,
     StrictBool,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harness.sandbox_kind import SandboxKind
 from harness.spec._base import Frozen as _Frozen
@@ -237,25 +240,40 @@ def _signal_name(v: str) -> str:
 
 
 class CommandPath(_Frozen):
-    """A command run by the harness: an argv list, or a shell string only when declared."""
+    """A command run by the harness: an argv list, or a shell string only when declared.
+
+    Its argv, ``env`` values and ``cwd`` may use ``{python}``, ``{host}``, ``{port}``,
+    ``{base_url}``, ``{target_dir}``, ``{workdir}``, ``{secrets_dir}`` (and ``{to}`` in a
+    rollback); a secret (``${NAME}``) only in ``env`` values, since argv is public.
+    """
 
     stop: list[str] | str | None = None
     resume: list[str] | str | None = None
     rollback: list[str] | str | None = None
     shell: bool = False
     timeout: Duration = 5.0
+    env: dict[str, str] = Field(default_factory=dict)
+    """Environment variables added to the harness's own for every command of this path."""
+    cwd: str | None = None
+    """The folder the command runs in (default: the harness's)."""
 
     @model_validator(mode="after")
     def _shell_declared(self) -> CommandPath:
         for action in ("stop", "resume", "rollback"):
-            value = getattr(self, action)
-            if isinstance(value, str) and not self.shell:
-                raise ValueError(
-                    f"{action}: a string is a shell command; give an argv list, or set shell: true"
-                )
-            if isinstance(value, list) and not value:
-                raise ValueError(f"{action}: argv must not be empty")
+            problem = self.argv_problem(getattr(self, action))
+            if problem:
+                raise ValueError(f"{action}: {problem}")
         return self
+
+    def argv_problem(self, value: list[str] | str | HttpCall | None) -> str:
+        """Why ``value`` cannot be a command of this path ('' when it can)."""
+        if isinstance(value, str) and not self.shell:
+            return "a string is a shell command; give an argv list, or set shell: true"
+        if isinstance(value, list) and not value:
+            return "argv must not be empty"
+        if isinstance(value, HttpCall):
+            return "a command path runs an argv list (or a shell string), not an HTTP call"
+        return ""
 
 
 ContainerOpName = Literal["stop", "kill", "pause", "unpause", "start", "restart", "redeploy"]
@@ -365,28 +383,80 @@ class ControlPath(_Frozen):
         return getattr(spec, action.value, None) is not None
 
 
+Command = list[str] | str
+"""A command as a file writes it: an argv list, or a shell string (``shell: true`` only)."""
+
+
 class IncidentHook(_Frozen):
-    """How to switch one simulated incident on (and off): an HTTP hook of the target, or a
-    redeploy of another model version through a docker control path (a bad release)."""
+    """How to switch one simulated incident on (and off), through one control path; the
+    kind of that path (``via``) decides what ``enable`` and ``disable`` are:
+
+    - http: an HTTP call each, with the path's address and headers;
+    - command: a command each (argv, or a string when the path has ``shell: true``), run with
+      the path's ``env``, ``cwd`` and ``timeout``; ``params`` fill its ``{name}`` placeholders;
+    - docker: no enable/disable but ``redeploy: VERSION`` (a bad release), undone by a rollback.
+    """
 
     via: str
-    """The http control path whose address and headers the hook uses, or for ``redeploy``
-    the docker control path whose rollback redeploys."""
-    enable: HttpCall | None = None
-    disable: HttpCall | None = None
+    """The control path the hook goes through (http, command, or docker for ``redeploy``)."""
+    enable: HttpCall | Command | None = None
+    disable: HttpCall | Command | None = None
     redeploy: str | None = None
     """The version (image tag) the incident deploys, e.g. ``v2``."""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Default parameters, merged under the drill's own and sent as the JSON body."""
+    """Default parameters, merged under the drill's own: the JSON body of an HTTP hook, the
+    ``{name}`` placeholders of a command hook."""
     description: str = ""
 
     @model_validator(mode="after")
     def _one_way(self) -> IncidentHook:
         if (self.enable is None) == (self.redeploy is None):
-            raise ValueError("an incident needs exactly one of enable (an HTTP hook) or redeploy")
+            raise ValueError(
+                "an incident needs exactly one of enable (an HTTP call or a command) or redeploy"
+            )
         if self.redeploy is not None and self.disable is not None:
             raise ValueError("a redeploy incident is undone by a rollback, not by disable")
         return self
+
+
+def _incident_problems(
+    incidents: dict[str, IncidentHook], paths: dict[str, ControlPath]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Every incident whose ``via`` is not a path its hook can go through, or whose
+    enable/disable do not fit that path's kind, with the field to blame."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    have = ", ".join(sorted(paths)) or "none"
+    for name, hook in incidents.items():
+        path = paths.get(hook.via)
+        via = ("incidents", name, "via")
+        if path is None:
+            close = difflib.get_close_matches(hook.via, list(paths), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"have: {have}"
+            found.append((via, f"{hook.via!r} is not a control path of this target; {hint}"))
+        elif hook.redeploy is not None:
+            if path.docker is None or path.docker.rollback is None:
+                why = "a redeploy incident goes through a docker path with a rollback"
+                found.append((via, f"{hook.via!r} ({path.kind}) cannot redeploy: {why}"))
+        elif path.http is None and path.command is None:
+            why = "an incident goes through an http or command path (or docker, with redeploy)"
+            found.append((via, f"{hook.via!r} is a {path.kind} control path; {why}"))
+        else:
+            for field in ("enable", "disable"):
+                problem = _hook_call_problem(getattr(hook, field), path)
+                if problem:
+                    found.append((("incidents", name, field), f"via {hook.via!r}: {problem}"))
+    return found
+
+
+def _hook_call_problem(value: HttpCall | Command | None, path: ControlPath) -> str:
+    """Why ``value`` cannot be an enable/disable of a hook through ``path`` ('' if it can)."""
+    if value is None:
+        return ""
+    if path.command is not None:
+        return path.command.argv_problem(value)
+    if not isinstance(value, HttpCall):
+        return "an http path takes an HTTP call ({path: ..., json: ...}), not a command"
+    return ""
 
 
 class SecretSpec(_Frozen):
@@ -407,11 +477,25 @@ class SecretSpec(_Frozen):
 
 
 class ReadySpec(_Frozen):
-    """How to know the target is ready to serve."""
+    """How to know the target is ready to serve: ``GET path`` answers 200, or ``command``
+    exits 0 (one or the other; ``path`` is the default)."""
 
-    path: str = "/readyz"
+    path: str | None = "/readyz"
+    command: list[str] | None = Field(default=None, min_length=1)
+    """An argv run until it exits 0; it may use ``{python}``, ``{host}``, ``{port}``,
+    ``{base_url}``, ``{target_dir}``, ``{workdir}`` and ``{secrets_dir}``. Each attempt
+    is bounded by what is left of ``timeout`` and killed with its process group."""
     timeout: Duration = 20.0
     interval: Duration = 0.05
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_or_command(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("command") is not None:
+            if data.get("path") is not None:
+                raise ValueError("give path (an HTTP check) or command, not both")
+            data = {**data, "path": None}
+        return data
 
     @property
     def timeout_ns(self) -> int:
@@ -494,19 +578,29 @@ class ComposeSandboxSpec(_Frozen):
 class ProcessSandboxSpec(_Frozen):
     """How to run the target as a child process.
 
-    ``command`` may use ``{target_dir}``, ``{workdir}``, ``{secrets_dir}``, ``{host}`` and
-    ``{port}``; when ``port_file`` is set the target binds a port of its own choosing and
-    writes it there, otherwise the harness picks a free port for ``{port}``. ``env`` values
-    may use ``${NAME}``: that is how a secret reaches the target as an environment variable
-    (besides its file in ``{secrets_dir}``); ``command`` may not, since argv is public.
+    ``command``, ``env`` values and ``cwd`` may use ``{python}``, ``{target_dir}``,
+    ``{workdir}``, ``{secrets_dir}``, ``{host}``, ``{port}`` and ``{base_url}``. The port is
+    ``port`` when given (a fixed port: someone else on it stops the run, naming them), else
+    the one the target writes to ``port_file``, else a free port the harness picks. ``env``
+    values may use ``${NAME}``: that is how a secret reaches the target as an environment
+    variable (besides its file in ``{secrets_dir}``); ``command`` may not, since argv is public.
     """
 
     command: list[str] = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
     port_file: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    """The folder the target runs in (default: the run's private ``{workdir}``)."""
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
     events: str | None = None
     """Where the target writes its ground-truth event log, if it keeps one."""
+
+    @model_validator(mode="after")
+    def _one_port_source(self) -> ProcessSandboxSpec:
+        if self.port is not None and self.port_file is not None:
+            raise ValueError("give port (a fixed port) or port_file, not both")
+        return self
 
 
 class ExternalSandboxSpec(_Frozen):
@@ -608,20 +702,18 @@ class Target(_Frozen):
     def _references_resolve(self) -> Target:
         if not self.sandboxes:
             raise ValueError("sandboxes: declare at least one sandbox")
-        for name, hook in self.incidents.items():
-            path = self.control_paths.get(hook.via)
-            have = ", ".join(sorted(self.control_paths)) or "none"
-            if hook.redeploy is not None:
-                if path is None or path.docker is None or path.docker.rollback is None:
-                    raise ValueError(
-                        f"incidents.{name}.via: {hook.via!r} is not a docker control path with"
-                        f" a rollback (redeploy) of this target (have: {have})"
+        found = _incident_problems(self.incidents, self.control_paths)
+        if found:
+            # Raised with each field's own location, so the loader names its line.
+            raise ValidationError.from_exception_data(
+                "Target",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("incident_via", message), loc=loc, input=None
                     )
-            elif path is None or path.http is None:
-                raise ValueError(
-                    f"incidents.{name}.via: {hook.via!r} is not an http control path of this"
-                    f" target (have: {have})"
-                )
+                    for loc, message in found
+                ],
+            )
         return self
 
     def process_spec(self) -> ProcessSandboxSpec:

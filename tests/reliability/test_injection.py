@@ -23,8 +23,10 @@ ENDPOINT = Endpoint("http://127.0.0.1:9", "127.0.0.1", 9, pid=4242)
 
 
 def command(tmp_path: Path, rollback: str | list[str], *, shell: bool) -> CommandBackend:
-    """A command control path whose rollback is ``rollback``, run in ``tmp_path``."""
-    spec = CommandPath.model_validate({"rollback": rollback, "shell": shell, "timeout": "10s"})
+    """A command control path whose rollback is ``rollback``, with the secret in ``$ADMIN``."""
+    spec = CommandPath.model_validate(
+        {"rollback": rollback, "shell": shell, "timeout": "10s", "env": {"ADMIN": "${admin_token}"}}
+    )
     return CommandBackend("deploy", spec, ENDPOINT, {"admin_token": "tok"}, time.monotonic_ns)
 
 
@@ -57,18 +59,17 @@ def test_shell_substitutions_are_quoted(tmp_path: Path, value: str) -> None:
 def test_drill_values_cannot_pull_in_the_environment(
     tmp_path: Path, shell: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``${NAME}`` inside a drill value stays literal: only the target's own text is resolved."""
+    """``${NAME}`` inside a drill value stays literal: only the path's ``env`` is resolved."""
     monkeypatch.setenv("GOVDRILL_PROBE_SECRET", "leaked")
     out = tmp_path / "out"
     if shell:
-        backend = command(
-            tmp_path, f"printf '%s|%s\\n' {{to}} ${{admin_token}} > {out}", shell=True
-        )
+        backend = command(tmp_path, f"printf '%s|%s\\n' {{to}} \"$ADMIN\" > {out}", shell=True)
     else:
-        script = 'import sys; open(sys.argv[1], "w").write("|".join(sys.argv[2:]) + "\\n")'
-        backend = command(
-            tmp_path, ["{python}", "-c", script, str(out), "{to}", "${admin_token}"], shell=False
+        script = (
+            "import os, sys;"
+            ' open(sys.argv[1], "w").write(sys.argv[2] + "|" + os.environ["ADMIN"] + "\\n")'
         )
+        backend = command(tmp_path, ["{python}", "-c", script, str(out), "{to}"], shell=False)
     for value in ("${GOVDRILL_PROBE_SECRET}", "{python}", "${admin_token}"):
         result = backend.call(Action.ROLLBACK, {"to": value}).result()
         assert result.outcome is CallOutcome.ACKED, result.detail
@@ -131,14 +132,12 @@ def test_validate_lists_every_command(tmp_path: Path, capsys: pytest.CaptureFixt
     """`govdrill validate` prints the start command and each command path the steps may run,
     with drill values filled (quoted) and run-time values left as placeholders."""
     path = tmp_path / "drill.yaml"
-    path.write_text(drill_text(tmp_path, "deploy.sh {to} --pid {pid} --token ${admin_token}"))
+    path.write_text(drill_text(tmp_path, "deploy.sh {to} --pid {pid} --token-env TOKEN"))
     code = main(["validate", str(path), "--set", "steps[1].rollback.to=v1; id"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "start (argv):" in out and "--port-file" in out
-    assert "rollback via deploy (shell): deploy.sh 'v1; id' --pid {pid} --token ${admin_token}" in (
-        out
-    )
+    assert "rollback via deploy (shell): deploy.sh 'v1; id' --pid {pid} --token-env TOKEN" in out
     assert "any host" in out
 
 

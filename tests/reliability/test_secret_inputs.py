@@ -32,7 +32,7 @@ target:
         headers: {Authorization: "Bearer ${admin_token}"}
         stop: {path: STOP_PATH, headers: {X-Call: CALL_HEADER}}
     run_stop:
-      command: {stop: ["{python}", "-c", "pass", "${admin_token}"]}
+      command: {stop: ["{python}", "-c", "pass", RUN_ARG], env: {RUN_TOKEN: "${admin_token}"}}
 target_args: [TARGET_ARG]
 load:
   users: 1
@@ -47,7 +47,10 @@ FIELDS = {
     "STOP_PATH": ("target.control_paths.admin_api.http.stop.path", 16),
     "CALL_HEADER": ("target.control_paths.admin_api.http.stop.headers.X-Call", 16),
     "TARGET_ARG": ("target_args[0]", 19),
+    "RUN_ARG": ("target.control_paths.run_stop.command.stop[3]", 18),
 }
+ARGV = {"COMMAND_ARG", "TARGET_ARG", "RUN_ARG"}
+"""The placeholders in an argv: a secret there is refused as one that must go to env."""
 
 
 def drill_file(tmp_path: Path, **fill: str) -> Path:
@@ -61,7 +64,7 @@ def drill_file(tmp_path: Path, **fill: str) -> Path:
 
 
 def test_every_resolving_field_validates(tmp_path: Path) -> None:
-    """Headers, command argv, the process env and load headers may hold ``${NAME}``."""
+    """Headers, a command path's env, the process env and load headers may hold ``${NAME}``."""
     done = govdrill("validate", str(drill_file(tmp_path)))
     assert done.returncode == 0, done.stderr
 
@@ -69,13 +72,17 @@ def test_every_resolving_field_validates(tmp_path: Path) -> None:
 @pytest.mark.parametrize("placeholder", sorted(FIELDS))
 def test_reference_where_it_is_not_resolved_is_refused(tmp_path: Path, placeholder: str) -> None:
     """Issue 12.7: ``${NAME}`` in a field that never resolves it fails with file:line: field,
-    exit 2 (argv of the target included: a secret must never be there)."""
+    exit 2; in any argv (the target's, a command path's: issue 14) it says secrets go to env."""
     value = '"/${admin_token}"' if placeholder == "STOP_PATH" else '"${admin_token}"'
     path = drill_file(tmp_path, **{placeholder: value})
     done = govdrill("validate", str(path))
     field, line = FIELDS[placeholder]
     assert done.returncode == EXIT_BAD_INPUT, done.stdout
-    assert f"{path}:{line}: {field}: ${{admin_token}} is not resolved in this field" in done.stderr
+    if placeholder in ARGV:
+        assert f"{path}:{line}: {field}: secrets go to env, never argv: {field}" in done.stderr
+    else:
+        message = "${admin_token} is not resolved in this field"
+        assert f"{path}:{line}: {field}: {message}" in done.stderr
 
 
 def test_override_cannot_smuggle_a_reference(tmp_path: Path) -> None:

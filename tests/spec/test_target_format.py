@@ -1,5 +1,6 @@
-"""A target's version source and safe state: what each spelling means, and every bad value
-refused at its file:line with a did-you-mean as for any other field."""
+"""Issue 14's target fields at validation: incidents through any control path kind, command
+paths' env and cwd, secrets only via env, a fixed port, readiness by command; every mistake
+is named with its file:line: field."""
 
 from __future__ import annotations
 
@@ -9,139 +10,170 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.spec import load_drill
-from harness.spec.load import SafeState, VersionSource
-from harness.spec.loader import load_target
-from tests.helpers import govdrill
+from harness.spec import load_target
+from harness.spec.models import HttpCall, ProcessSandboxSpec
 
-TARGET_HEAD = """\
-target: svc
+BASE = """\
+target: fmt
 sandboxes:
   process:
-    command: ["{python}", "-c", "pass"]
+    command: ["{python}", serve.py, --port, "{port}"]
+    env: {ADMIN_TOKEN: "${admin_token}"}
+secrets:
+  admin_token: {generate: true}
+control_paths:
+  admin_api:
+    http:
+      stop: {path: /admin/stop}
+  deploy:
+    command:
+      stop: ["{target_dir}/deploy.sh", "off"]
+      env: {TOKEN: "${admin_token}", BASE: "{base_url}"}
+      cwd: "{target_dir}"
+  shell_deploy:
+    command:
+      shell: true
+      stop: "deploy.sh off"
+  sigterm:
+    signal: {signal: SIGTERM}
 """
 
-DRILL = """\
-drill: d
-target:
-  target: svc
-  {target_lines}
-  sandboxes:
-    process:
-      command: ["{{python}}", "-c", "pass"]
-  control_paths:
-    kill: {{signal: {{signal: SIGTERM}}}}
-{drill_lines}
-steps:
-  - at: 1s
-    stop: [kill]
-"""
 
-
-def _target(tmp_path: Path, lines: str) -> Path:
+def target_file(tmp_path: Path, extra: str) -> Path:
+    """The base target with ``extra`` (YAML at the top level) appended."""
     path = tmp_path / "target.yaml"
-    path.write_text(TARGET_HEAD + textwrap.dedent(lines))
+    path.write_text(BASE + textwrap.dedent(extra))
     return path
 
 
-def _target_problems(tmp_path: Path, lines: str) -> list[str]:
-    path = _target(tmp_path, lines)
-    with pytest.raises(SpecError) as info:
+def problems(path: Path) -> list[str]:
+    """Every problem loading ``path`` reports, as ``file:line: field: message``."""
+    with pytest.raises(SpecError) as caught:
         load_target(path)
-    return [str(p).removeprefix(f"{path}:") for p in info.value.problems]
+    return [str(p) for p in caught.value.problems]
 
 
-def _drill(tmp_path: Path, target_lines: str = "", drill_lines: str = "") -> Path:
-    path = tmp_path / "drill.yaml"
-    path.write_text(DRILL.format(target_lines=target_lines, drill_lines=drill_lines))
-    return path
+def test_incident_through_a_command_path_validates(tmp_path: Path) -> None:
+    """``enable``/``disable`` are argv lists for a command path, a string for a shell one."""
+    path = target_file(
+        tmp_path,
+        """\
+        incidents:
+          bad_release:
+            via: deploy
+            enable: ["{target_dir}/deploy.sh", "{version}"]
+            disable: ["{target_dir}/deploy.sh", "v1"]
+            params: {version: v2}
+          shell_release:
+            via: shell_deploy
+            enable: "deploy.sh v2"
+          http_one:
+            via: admin_api
+            enable: {path: /admin/harm}
+        """,
+    )
+    target = load_target(path)
+    assert target.incidents["bad_release"].enable == ["{target_dir}/deploy.sh", "{version}"]
+    assert target.incidents["shell_release"].enable == "deploy.sh v2"
+    assert isinstance(target.incidents["http_one"].enable, HttpCall)
+    deploy = target.control_paths["deploy"].command
+    assert deploy is not None and deploy.env["BASE"] == "{base_url}"
 
 
 @pytest.mark.parametrize(
-    ("lines", "source"),
+    ("incident", "line", "field", "message"),
     [
-        ("", VersionSource(header="X-Model-Version")),
-        ("version_header: X-Version\n", VersionSource(header="X-Version")),
-        ("version_header: null\n", VersionSource()),
-        ("version: {header: X-Version}\n", VersionSource(header="X-Version")),
-        ("version: {json_path: $.model_version}\n", VersionSource(json_path="$.model_version")),
         (
-            "version: {header: X-V, json_path: $.meta.version}\n",
-            VersionSource(header="X-V", json_path="$.meta.version"),
+            "via: admin_api\n    enable: [deploy.sh, v2]",
+            26,
+            "incidents.bad.enable",
+            "via 'admin_api': an http path takes an HTTP call",
         ),
-        ("version: null\n", VersionSource()),
+        (
+            "via: deploy\n    enable: {path: /admin/harm}",
+            26,
+            "incidents.bad.enable",
+            "via 'deploy': a command path runs an argv list",
+        ),
+        (
+            "via: deploy\n    enable: deploy.sh v2",
+            26,
+            "incidents.bad.enable",
+            "via 'deploy': a string is a shell command",
+        ),
+        (
+            "via: sigterm\n    enable: [deploy.sh]",
+            25,
+            "incidents.bad.via",
+            "'sigterm' is a signal control path",
+        ),
+        ("via: nowhere\n    enable: [deploy.sh]", 25, "incidents.bad.via", "not a control path"),
+        ("via: deplyo\n    enable: [deploy.sh]", 25, "incidents.bad.via", "did you mean 'deploy'?"),
+        ("via: deploy\n    redeploy: v2", 25, "incidents.bad.via", "'deploy' (command) cannot"),
     ],
 )
-def test_each_spelling_of_the_version_source_reads_what_it_says(
-    tmp_path: Path, lines: str, source: VersionSource
+def test_hook_not_fitting_its_path_is_named_at_its_line(
+    tmp_path: Path, incident: str, line: int, field: str, message: str
 ) -> None:
-    """``version:`` reads exactly the sources it names (a JSON path alone reads no header);
-    ``version_header`` still works; a file that says nothing reads X-Model-Version."""
-    assert load_target(_target(tmp_path, lines)).version_source == source
+    """An argv for an http path, an HTTP call or unshelled string for a command path, or a
+    signal path as ``via``: refused at the line of the field to fix."""
+    path = target_file(tmp_path, f"incidents:\n  bad:\n    {incident}\n")
+    found = problems(path)
+    assert any(p.startswith(f"{path}:{line}: {field}: ") and message in p for p in found), found
 
 
 @pytest.mark.parametrize(
-    ("lines", "expected"),
+    ("extra", "field"),
     [
         (
-            "version: {json_path: $.v}\nversion_header: X-Model-Version\n",
-            "6: version_header: give version: {header: ...} or the older version_header,"
-            " not both",
+            'incidents:\n  i:\n    via: deploy\n    enable: [deploy.sh, "${admin_token}"]\n',
+            "incidents.i.enable[1]",
         ),
-        ("version: {}\n", "5: version: name a header, a json_path or both"),
-        ("version: {jsonpath: $.v}\n",
-         "5: version.jsonpath: unknown key; did you mean 'json_path'?"),
-        ("version: {json_path: '$.v[*]'}\n",
-         "5: version.json_path: '$.v[*]': a version is one value"),
-        ("version: {json_path: v}\n", "5: version.json_path:"),
-        ("version: {header: X Version}\n", "5: version.header: 'X Version' is not a valid header"),
-        ("safe_state:\n  statuses: [404]\n  json_pth: $.error\n",
-         "7: safe_state.json_pth: unknown key; did you mean 'json_path'?"),
-        ("safe_state:\n  statuses: [404]\n  regex: '('\n",
-         "7: safe_state.regex: invalid regular expression"),
-        ("safe_state:\n  statuses: [404]\n  equals: gone\n",
-         "5: safe_state: equals needs json_path"),
-        ("safe_state:\n  statuses: [200, 404]\n  json_path: $.error\n",
-         "5: safe_state: statuses: 200: a 2xx answer is serving"),
-        ("safe_state: {statuses: [42]}\n", "5: safe_state.statuses[0]:"),
+        ('ready: {command: [check.sh, "${admin_token}"]}\n', "ready.command[1]"),
     ],
-)  # fmt: skip
-def test_a_bad_version_or_safe_state_is_refused_at_its_line(
-    tmp_path: Path, lines: str, expected: str
+)
+def test_secret_in_an_incident_or_ready_argv_is_refused(
+    tmp_path: Path, extra: str, field: str
 ) -> None:
-    """Both version spellings at once, an empty or many-valued version, and a safe state's
-    bad key, regex, equals without a path or 2xx with body rules: each at file:line."""
-    found = _target_problems(tmp_path, lines)
-    assert len(found) == 1 and found[0].startswith(expected), found
+    """A ``${NAME}`` in any argv is refused: secrets go to env, never argv."""
+    path = target_file(tmp_path, extra)
+    found = problems(path)
+    assert any(f": {field}: secrets go to env, never argv: {field}" in p for p in found), found
 
 
-def test_a_drill_takes_its_targets_safe_state_unless_it_gives_its_own(tmp_path: Path) -> None:
-    """A target's safe_state is the default of its drills; a drill's own replaces it whole
-    (no field of the target's survives), and without either the drill default holds."""
-    target_rule = "safe_state: {statuses: [404], json_path: $.error, regex: not found}"
-    inherited = load_drill(_drill(tmp_path, target_rule))
-    expected = SafeState(statuses=(404,), json_path="$.error", regex="not found")
-    assert inherited.safe_state == expected
-    own = load_drill(_drill(tmp_path, target_rule, "safe_state: {statuses: [410]}"))
-    assert own.safe_state == SafeState(statuses=(410,))
-    assert load_drill(_drill(tmp_path)).safe_state == SafeState()
-    overridden = load_drill(_drill(tmp_path, target_rule), overrides=["safe_state.statuses=[503]"])
-    assert overridden.safe_state == SafeState(statuses=(503,))
+def test_secret_in_a_command_path_argv_is_refused(tmp_path: Path) -> None:
+    """Issue 14: a command path's argv held ``${NAME}`` resolved into the harness's own
+    command line (readable by every user in /proc); now validation refuses it."""
+    path = tmp_path / "target.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            target: leak
+            secrets: {admin_token: {generate: true}}
+            sandboxes: {process: {command: [serve]}}
+            control_paths:
+              deploy:
+                command:
+                  stop: ["{python}", deploy.py, "${admin_token}"]
+            """
+        )
+    )
+    found = problems(path)
+    field = "control_paths.deploy.command.stop[2]"
+    assert found == [f"{path}:7: {field}: secrets go to env, never argv: {field}"]
 
 
-def test_a_drills_bad_safe_state_is_refused_at_its_line(tmp_path: Path) -> None:
-    """A drill's own safe_state is checked as the target's is, at the drill's line."""
-    path = _drill(tmp_path, drill_lines="safe_state: {statuses: [404], regx: gone}")
-    with pytest.raises(SpecError) as info:
-        load_drill(path)
-    assert [str(p) for p in info.value.problems] == [
-        f"{path}:10: safe_state.regx: unknown key; did you mean 'regex'?"
-    ]
+def test_ready_path_and_command_are_exclusive(tmp_path: Path) -> None:
+    """Readiness is an HTTP path or a command, not both; a command alone drops the path."""
+    both = target_file(tmp_path, "ready: {path: /readyz, command: [check.sh]}\n")
+    assert any("give path (an HTTP check) or command, not both" in p for p in problems(both))
+    only = target_file(tmp_path, 'ready: {command: ["{python}", check.py, "{base_url}"]}\n')
+    ready = load_target(only).ready
+    assert ready.path is None and ready.command == ["{python}", "check.py", "{base_url}"]
 
 
-def test_validate_exits_2_naming_the_line(tmp_path: Path) -> None:
-    """``govdrill validate`` refuses a drill whose target gives both version spellings."""
-    path = _drill(tmp_path, "version: {json_path: $.v}\n  version_header: X-V")
-    done = govdrill("validate", str(path))
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert f"{path}:5: target.version_header: give version" in done.stderr
+def test_fixed_port_and_port_file_are_exclusive() -> None:
+    """``port`` (fixed) and ``port_file`` cannot both say where the target listens."""
+    with pytest.raises(ValueError, match="give port"):
+        ProcessSandboxSpec.model_validate({"command": ["x"], "port": 8080, "port_file": "p"})
+    assert ProcessSandboxSpec.model_validate({"command": ["x"], "port": 8080}).port == 8080
