@@ -94,7 +94,10 @@ def main(argv: list[str]) -> int:
             return "positive" if score > 0 else "negative"
 
         async def predict(
-            self, payload: InferRequest, headers: dict[str, str] | None = None, response_headers=None
+            self,
+            payload: InferRequest,
+            headers: dict[str, str] | None = None,
+            response_headers: dict[str, str] | None = None,
         ) -> InferResponse:
             texts = [t.decode() if isinstance(t, bytes) else str(t) for t in payload.inputs[0].data]
             labels = [self.label(t) for t in texts]
