@@ -2,8 +2,9 @@
 KServe to (re)load the model through its V2 repository API.
 
 ``deploy.py --release-file F --url http://127.0.0.1:8080 --model sentiment v2`` exits 0 when
-KServe answered the load with 200, 1 otherwise (its answer on stderr). Standard library only,
-so any Python runs it.
+KServe answered the load with 200, 1 otherwise (its answer on stderr). With ``--no-load`` it
+only names the version, for the next load (after an unload, the runbook's resume). Standard
+library only, so any Python runs it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--url", default=os.environ.get("GOVDRILL_TARGET_URL"), required=False)
     parser.add_argument("--model", default="sentiment")
     parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument("--no-load", action="store_true", help="only write the release file")
     parser.add_argument("version")
     options = parser.parse_args(argv)
     if not options.url:
@@ -33,6 +35,9 @@ def main(argv: list[str]) -> int:
     staged = options.release_file.with_name(options.release_file.name + ".staged")
     staged.write_text(options.version + "\n")
     os.replace(staged, options.release_file)
+    if options.no_load:
+        print(f"staged {options.model} {options.version} for the next load")
+        return 0
     url = f"{options.url.rstrip('/')}/v2/repository/models/{options.model}/load"
     request = urllib.request.Request(url, method="POST", data=b"")
     try:

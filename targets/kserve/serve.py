@@ -7,7 +7,8 @@ repository API then does the rest, unchanged: ``POST /v2/repository/models/{name
 service (inference then answers 404 ``{"error": "Model with name ... does not exist."}``).
 
 The ground truth (``--events``): a ``version_switched`` line when a load puts another version
-in service, a ``stop_effective`` line when an unload takes it out. Both are stamped inside the
+in service (and ``resumed`` when the model had been unloaded), a ``stop_effective`` line when
+an unload takes it out. Each is stamped inside the
 repository call, in the same event-loop step as KServe's own change to its model table, so no
 request can be answered between the change and the stamp.
 
@@ -116,6 +117,7 @@ def main(argv: list[str]) -> int:
             super().__init__(str(models))
             self.release_file = release_file
             self.events = events
+            self.serving_began = False
 
         def released_version(self) -> str:
             return self.release_file.read_text().strip()
@@ -133,6 +135,9 @@ def main(argv: list[str]) -> int:
             old = None if before is None else before.version
             if old != model.version:
                 self.events.emit("version_switched", **{"from": old, "to": model.version})
+            if before is None and self.serving_began:
+                # A load after an unload puts the model back in service: the gate reopens.
+                self.events.emit("resumed", model=name)
             return model.ready
 
         def load_model(self, name: str) -> bool:
@@ -148,6 +153,7 @@ def main(argv: list[str]) -> int:
     events = EventLog(options.events)
     repository = ReleaseRepository(options.models, release, events)
     repository.load_models()
+    repository.serving_began = True
     events.emit("models_loaded", model_version=repository.released_version())
     server = kserve.ModelServer(
         http_port=options.port,
