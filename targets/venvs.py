@@ -52,14 +52,14 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
 
 
-def place_of(target: str, root: Path | None = None) -> VenvPlace:
+def place_of(target: str, root: Path | None = None, targets: Path = TARGETS) -> VenvPlace:
     """The cache folder and link of ``target``'s venv (whether built or not)."""
-    requirements = TARGETS / target / "requirements.txt"
+    requirements = targets / target / "requirements.txt"
     digest = hashlib.sha256(requirements.read_bytes())
     # A venv is bound to the interpreter that made it.
     digest.update(f"\0python {sys.version_info.major}.{sys.version_info.minor}".encode())
     cached = (root or cache_root()) / f"{target}-{digest.hexdigest()[:12]}"
-    return VenvPlace(target, requirements, cached, TARGETS / target / ".venv")
+    return VenvPlace(target, requirements, cached, targets / target / ".venv")
 
 
 def server_targets() -> list[str]:
