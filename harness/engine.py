@@ -139,6 +139,8 @@ class _Run:
     load: LoadProcess | None = None
     steps: Steps | None = None
     detector: HarmDetector | None = None
+    target_starting_ns: int | None = None
+    target_ready_ns: int | None = None
     load_start_ns: int | None = None
     load_end_ns: int | None = None
     load_failed_ns: int | None = None
@@ -326,10 +328,13 @@ def _run_phases(
             owner_pid=left.owner_pid,
         )
     timeline.event("sandbox_starting", sandbox=sandbox.name)
+    state.target_starting_ns = clock()
     endpoint = sandbox.start(halt)
+    state.target_ready_ns = clock()
     timeline.event(
         "target_ready",
         base_url=endpoint.base_url,
+        startup_s=(state.target_ready_ns - state.target_starting_ns) / 1e9,
         pid=endpoint.pid,
         port_held_by=list(endpoint.port_held_by),
     )
@@ -557,6 +562,8 @@ def _facts(state: _Run, events: TargetEvents) -> RunFacts:
         interrupted_by_signal=None if state.interrupted is None else state.interrupted.signum,
         halted_by=halted_by,
         target_events=events,
+        target_starting_ns=state.target_starting_ns,
+        target_ready_ns=state.target_ready_ns,
     )
 
 

@@ -16,7 +16,7 @@ __all__ = ["PlainView", "QuietView", "RichView", "choose_view"]
 
 # Timeline events worth a line of their own.
 _KEY_EVENTS = {
-    "target_ready": "target ready at {base_url}",
+    "target_ready": "target ready at {base_url} after {startup_s:.2f}s start-up",
     "load_ready": "load ready: {users} users",
     "step_fired": "step {step}: {action}",
     "step_returned": "step {step}: {outcome} ({detail})",
@@ -36,6 +36,8 @@ _KEY_EVENTS = {
     "teardown": "teardown: {way}",
     "verdict": "verdict: {verdict}",
 }
+# The line of an event that lacks a field its template names (a timeline from an older run).
+_SHORTER = {"target_ready": "target ready at {base_url}"}
 
 
 def _line(event: dict[str, Any]) -> str | None:
@@ -44,8 +46,11 @@ def _line(event: dict[str, Any]) -> str | None:
         return None
     try:
         text = template.format(**event)
-    except (KeyError, IndexError):
-        text = str(event.get("event"))
+    except (KeyError, IndexError, ValueError):
+        try:
+            text = _SHORTER[str(event.get("event"))].format(**event)
+        except (KeyError, IndexError, ValueError):
+            text = str(event.get("event"))
     return f"[{event.get('t_s', 0.0):8.3f}s] {text}"
 
 
@@ -83,6 +88,7 @@ class RichView:
         self._console = console or Console(stderr=True)
         self._events: list[str] = []
         self._status: LiveStatus | None = None
+        self._startup_s: float | None = None
         self._live = Live(self._render(), console=self._console, refresh_per_second=8)
 
     def __enter__(self) -> RichView:
@@ -97,6 +103,9 @@ class RichView:
         table = Table(title=f"govdrill · {self._drill}", expand=False, show_header=False)
         table.add_column(style="bold")
         table.add_column()
+        if self._startup_s is not None:
+            # A real model server takes seconds to start: shown apart, never in "elapsed".
+            table.add_row("start-up", f"{self._startup_s:6.2f} s (target, before the drill)")
         s = self._status
         if s is not None:
             table.add_row("elapsed", f"{s.elapsed_s:6.2f} s")
@@ -111,6 +120,8 @@ class RichView:
 
     def event(self, event: dict[str, Any]) -> None:
         """Add key events to the panel."""
+        if event.get("event") == "target_ready" and isinstance(event.get("startup_s"), float):
+            self._startup_s = event["startup_s"]
         line = _line(event)
         if line is not None:
             self._events.append(line)

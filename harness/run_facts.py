@@ -45,6 +45,24 @@ class RunFacts:
     interrupted_by_signal: int | None
     halted_by: HaltNote | None
     target_events: TargetEvents
+    target_starting_ns: int | None = None
+    """When the harness asked the sandbox to start the target."""
+    target_ready_ns: int | None = None
+    """When the target passed its readiness check (None: it never did)."""
+
+    @property
+    def target_startup_s(self) -> float | None:
+        """The target's start-up in seconds, when it became ready."""
+        if self.target_starting_ns is None or self.target_ready_ns is None:
+            return None
+        return (self.target_ready_ns - self.target_starting_ns) / 1e9
+
+    @property
+    def drill_s(self) -> float | None:
+        """How long the drill ran with load, start-up excluded (None: the load never ran)."""
+        if self.load_start_ns is None or self.load_end_ns is None:
+            return None
+        return (self.load_end_ns - self.load_start_ns) / 1e9
 
     @property
     def measured(self) -> bool:

@@ -345,6 +345,11 @@ class RunSummary(BaseModel):
     observations_truncated: int = 0
     observed_versions: ObservedVersions | None = None
     target_args: tuple[str, ...] = ()
+    target_startup_s: float | None = None
+    """Seconds from starting the target to its readiness check passing: the model's start-up,
+    kept apart from the drill (None: the target never became ready)."""
+    drill_s: float | None = None
+    """Seconds the drill itself ran: from starting the load to stopping it."""
     stop_theater: bool | None = None
     harm_returned: bool | None = None
     stop: StopSummary | None = None
@@ -380,6 +385,16 @@ class RunSummary(BaseModel):
         if self.expectation is not None:
             return self.expectation.met
         return self.verdict is RunVerdict.PASSED
+
+    def timing_line(self) -> str | None:
+        """One line on where the run's time went, the target's start-up apart from the drill;
+        None when the run recorded neither."""
+        parts = []
+        if self.drill_s is not None:
+            parts.append(f"drill {self.drill_s:.2f}s")
+        if self.target_startup_s is not None:
+            parts.append(f"target start-up {self.target_startup_s:.2f}s (not in the drill)")
+        return ", ".join(parts) or None
 
     def document(self) -> dict[str, Any]:
         """The JSON form written to disk: only the keys the run set, in the contract's order."""

@@ -188,6 +188,10 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
         "observed_versions": _observed_versions(facts),
         "target_args": tuple(drill.target_args),
     }
+    if facts.target_startup_s is not None:
+        fields["target_startup_s"] = round(facts.target_startup_s, 6)
+    if facts.drill_s is not None:
+        fields["drill_s"] = round(facts.drill_s, 6)
     if analysis is not None:
         fields.update(_measured(analysis))
     if facts.error is not None:
