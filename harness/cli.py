@@ -337,6 +337,8 @@ def _report(result: RunResult, out: TextIO) -> None:
                 print(f"  UNEXPECTED: {line}", file=out)
     if result.message:
         print(f"  error: {result.message}", file=out)
+    if line := summary.timing_line():
+        print(f"  {line}", file=out)
     print(f"  evidence: {result.run_dir}", file=out)
 
 

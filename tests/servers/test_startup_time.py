@@ -88,6 +88,7 @@ def test_slow_start_is_reported_apart_from_the_drill(tmp_path: Path, results: Pa
     assert load_start["t_s"] >= ready["t_s"]
     assert drill_s <= load_stop["t_s"] - ready["t_s"] + 0.05
     assert f"after {startup:.2f}s start-up" in done.stderr  # the plain live view
+    assert f"target start-up {startup:.2f}s (not in the drill)" in done.stdout  # the result
     report = (run / "report.html").read_text()
     assert "target start-up" in report and "(not in the drill)" in report
 
