@@ -104,16 +104,20 @@ class Prober:
             )  # fmt: skip
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
-        # A service that drips one byte per socket timeout would never time out on its own:
-        # a watchdog cuts the connection when the whole exchange has had its time.
-        watchdog = threading.Timer(self._timeout_s, _cut, (conn,))
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog: threading.Timer | None = None
+        cut = threading.Event()
         try:
+            conn.connect()  # bounded by the socket timeout
+            # A service that drips one byte per socket timeout would never time out on its
+            # own: a watchdog cuts the socket (held here: http.client lets go of it once the
+            # answer says it will close) when the whole exchange has had its time.
+            watchdog = threading.Timer(self._timeout_s, _cut, (conn.sock, cut))
+            watchdog.daemon = True
+            watchdog.start()
             conn.request(method, self._prefix + path, body=payload or None, headers=headers)
             response = conn.getresponse()
             data = response.read(self._max_bytes + 1)
-            if watchdog.finished.is_set():
+            if cut.is_set():  # the answer ended because the watchdog cut it
                 return ProbeAnswer(0, (), b"", False, failure="timed out")
             kept = tuple(
                 (key[:_MAX_HEADER_VALUE], value[:_MAX_HEADER_VALUE])
@@ -126,15 +130,17 @@ class Prober:
                 truncated=len(data) > self._max_bytes,
             )
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            return ProbeAnswer(0, (), b"", False, failure=_failure(exc))
+            failure = "timed out" if cut.is_set() else _failure(exc)
+            return ProbeAnswer(0, (), b"", False, failure=failure)
         finally:
-            watchdog.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
             conn.close()
 
 
-def _cut(conn: http.client.HTTPConnection) -> None:
-    """Shut the connection's socket, which ends any read blocked on it."""
-    sock = conn.sock
+def _cut(sock: socket.socket | None, cut: threading.Event) -> None:
+    """Shut a socket, which ends any read blocked on it; ``cut`` says so first."""
+    cut.set()
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
