@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, SpecError
 from harness.init.arguments import QUESTION_FLAGS
@@ -31,7 +32,7 @@ def run_init(
     try:
         check_base_url(url)
     except ValueError as exc:
-        raise BadAnswer(f"URL {url!r}: {exc}") from None
+        raise BadAnswer(f"URL {_shown(url)!r}: {exc}") from None
     if not args.allow_remote and not is_loopback_url(url):
         raise BadAnswer(
             f"{url} is not on this machine; pass --allow-remote to probe and drill it"
@@ -87,6 +88,17 @@ def run_init(
     )
     print(f"next: govdrill validate {written.drill} && govdrill run {written.drill}", file=out)
     return EXIT_OK
+
+
+def _shown(url: str) -> str:
+    """``url`` without any user or password in it (a URL is not where they are echoed)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not a URL)"
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _is_terminal(stream: TextIO) -> bool:
