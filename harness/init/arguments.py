@@ -31,7 +31,9 @@ def add_init_parser(sub: Any) -> argparse.ArgumentParser:
         " drills/NAME-stop.yaml under --out, attached through the external sandbox."
         " A question is asked only when stdin is a terminal; otherwise its flag is needed.",
     )
-    init.add_argument("url", metavar="URL", help="the service's base URL, e.g. http://127.0.0.1:8080")
+    init.add_argument(
+        "url", metavar="URL", help="the service's base URL, e.g. http://127.0.0.1:8080"
+    )
     init.add_argument("--kind", choices=["v2", "openai", "plain"], help="skip recognition")
     init.add_argument("--name", help="the target's name (default: from the model or the URL)")
     init.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="default: .")

@@ -23,7 +23,11 @@ __all__ = ["run_init"]
 
 
 def run_init(
-    args: argparse.Namespace, out: TextIO, *, stdin: TextIO | None = None, prompt: TextIO | None = None
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    stdin: TextIO | None = None,
+    prompt: TextIO | None = None,
 ) -> int:
     """Run ``govdrill init`` with parsed ``args``; the exit code."""
     stdin = sys.stdin if stdin is None else stdin
@@ -77,10 +81,9 @@ def run_init(
     for line in plan.facts.recognised:
         print(f"  {line}", file=out)
     print(f"wrote {written.target}\nwrote {written.drill}", file=out)
-    if plan.facts.todo:
-        print("still yours to do:", file=out)
-        for line in plan.facts.todo:
-            print(f"  - {line}", file=out)
+    print("still yours to do:", file=out)
+    for line in plan.facts.todo:
+        print(f"  - {line}", file=out)
     print(
         "  - the drill has no harm rule: add one under harm: for what a bad answer of this"
         " service looks like, and a step that stops `when: harm_detected`",

@@ -205,13 +205,17 @@ def _v2(prober: Prober, asker: Asker) -> ServiceFacts:
             f"{len(models)} model(s) listed by "
             + ("POST /v2/repository/index" if has_index else "GET /v1/models")
         )
-    model = _choose_model(models, asker, "") if models else asker.answer(
-        Question("--model", "which model to drill (the server lists none)")
+    model = (
+        _choose_model(models, asker, "")
+        if models
+        else asker.answer(Question("--model", "which model to drill (the server lists none)"))
     )
     inputs = v2_inputs(prober.get(model_path(model)))
     body = infer_body(inputs) if inputs else None
     if body is not None:
-        recognised.append(f"the infer body is built from the metadata of {len(inputs or [])} input(s)")
+        recognised.append(
+            f"the infer body is built from the metadata of {len(inputs or [])} input(s)"
+        )
     if body is None or asker.given("--json"):
         raw = asker.answer(
             Question(
@@ -337,9 +341,7 @@ def _openai(prober: Prober, asker: Asker) -> ServiceFacts:
 def _plain(prober: Prober, asker: Asker) -> ServiceFacts:
     recognised: list[str] = []
     todo: list[str] = []
-    path = asker.answer(
-        Question("--path", "which path the load should call", check=_path_problem)
-    )
+    path = asker.answer(Question("--path", "which path the load should call", check=_path_problem))
     method = asker.answer(
         Question("--method", "with which HTTP method", default="POST",
                  check=lambda m: "" if m.upper() in _METHODS else f"one of {', '.join(_METHODS)}")

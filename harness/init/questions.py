@@ -13,7 +13,8 @@ __all__ = ["Asker", "BadAnswer", "Question"]
 
 
 class BadAnswer(GovdrillError):
-    """A question had no usable answer: no flag, no terminal to ask on, no default accepted, or an answer that does not parse; also a bad URL (exit 2)."""
+    """A question had no usable answer (no flag, no terminal, no default accepted), or an
+    answer, the URL included, does not parse (exit 2)."""
 
     exit_code = EXIT_BAD_INPUT
 

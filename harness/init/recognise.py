@@ -194,7 +194,12 @@ def infer_body(inputs: list[V2Input]) -> dict[str, Any] | None:
         if fill is None or count > MAX_TENSOR_ELEMENTS:
             return None
         tensors.append(
-            {"name": tensor.name, "shape": shape, "datatype": tensor.datatype, "data": [fill] * count}
+            {
+                "name": tensor.name,
+                "shape": shape,
+                "datatype": tensor.datatype,
+                "data": [fill] * count,
+            }
         )
     return {"inputs": tensors}
 

@@ -52,18 +52,12 @@ def target_data(plan: Plan) -> dict[str, Any]:
             safe["json_path"] = facts.stopped.json_path
             safe["regex"] = facts.stopped.regex
         data["safe_state"] = safe
-    data["sandboxes"] = {
-        EXTERNAL: {"base_url": plan.base_url, "allow_remote": plan.allow_remote}
-    }
+    data["sandboxes"] = {EXTERNAL: {"base_url": plan.base_url, "allow_remote": plan.allow_remote}}
     data["ready"] = {"path": facts.ready_path, "timeout": "60s", "interval": "500ms"}
     data["control_paths"] = {
         facts.control_path: {
             "description": f"{facts.stop.method} {facts.stop.path} stops the service"
-            + (
-                f"; {facts.resume.method} {facts.resume.path} resumes it"
-                if facts.resume
-                else ""
-            ),
+            + (f"; {facts.resume.method} {facts.resume.path} resumes it" if facts.resume else ""),
             "http": http,
         }
     }

@@ -14,10 +14,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.errors import EXIT_BAD_INPUT, GovdrillError
+from harness.errors import EXIT_BAD_INPUT, GovdrillError, SpecError
 
 __all__ = [
     "Existing",
@@ -79,19 +79,30 @@ def install(
     """Stage both files under ``out``, ``check(drill, targets_dir)`` them (it raises
     SpecError), then move both into place; on any failure nothing new is left behind."""
     refuse_existing(layout, force=force)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".govdrill-init-"))
+    placed = False
     try:
         staged_target = staging / layout.target.relative_to(out)
         staged_drill = staging / layout.drill.relative_to(out)
         _write(staged_target, target_text)
         _write(staged_drill, drill_text)
-        check(staged_drill, staging / "targets")
+        try:
+            check(staged_drill, staging / "targets")
+        except SpecError as exc:  # name the files as they would have been, not the staging
+            raise SpecError(
+                [replace(p, file=p.file.replace(str(staging), str(out))) for p in exc.problems]
+            ) from None
         _move_both(
             [(staged_target, layout.target), (staged_drill, layout.drill)], staging, force=force
         )
+        placed = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if created and not placed:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only when still empty
     return Written(layout.target, layout.drill)
 
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from harness.init.questions import Asker
 from harness.init.arguments import QUESTION_FLAGS
+from harness.init.questions import Asker
 
 
 def contract_missing() -> str:
@@ -20,7 +20,9 @@ def contract_missing() -> str:
     missing = []
     if "external" not in {k.value for k in SandboxKind}:
         missing.append("the external sandbox (SandboxKind.EXTERNAL)")
-    missing += [f"target field {f!r}" for f in ("version", "safe_state") if f not in Target.model_fields]
+    missing += [
+        f"target field {f!r}" for f in ("version", "safe_state") if f not in Target.model_fields
+    ]
     return ", ".join(missing)
 
 

@@ -126,8 +126,8 @@ def openai_handler(models: list[str], *, list_models: bool = True) -> type[BaseH
     class OpenAI(_Base):
         def do_GET(self) -> None:
             if self.path == "/v1/models" and list_models:
-                self._send(200, {"object": "list",
-                                 "data": [{"id": m, "object": "model"} for m in models]})  # fmt: skip
+                listed = [{"id": m, "object": "model"} for m in models]
+                self._send(200, {"object": "list", "data": listed})
             elif self.path == "/health":
                 self._send(200, {"ok": True})
             else:

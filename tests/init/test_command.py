@@ -94,9 +94,18 @@ def test_the_written_files_validate(tmp_path: Path, kind: str) -> None:
         "openai": (openai_handler(["m"]), ["--stop-call", "POST /admin/stop", "--yes"]),
         "plain": (
             plain_handler(),
-            ["--path", "/predict", "--json", '{"x": 1}', "--stop-call", "POST /ops/stop",
-             "--resume-call", "POST /ops/start", "--yes"],
-        ),  # fmt: skip
+            [
+                "--path",
+                "/predict",
+                "--json",
+                '{"x": 1}',
+                "--stop-call",
+                "POST /ops/stop",
+                "--resume-call",
+                "POST /ops/start",
+                "--yes",
+            ],
+        ),
     }[kind]
     with serving(handler) as port:
         result = _init(f"http://127.0.0.1:{port}", tmp_path, *flags)

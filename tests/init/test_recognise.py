@@ -95,7 +95,9 @@ def test_openai_service_gives_chat_load_and_model_version() -> None:
 def test_openai_service_without_a_model_list_is_recognised_by_its_chat_answer() -> None:
     """LitServe's OpenAI spec has no /v1/models: a chat completion answer is enough."""
     with serving(openai_handler(["x"], list_models=False)) as port:
-        plan = _plan(port, model="x", stop_call="POST /admin/stop", resume_call="POST /admin/resume")
+        plan = _plan(
+            port, model="x", stop_call="POST /admin/stop", resume_call="POST /admin/resume"
+        )
     assert plan.kind is ServiceKind.OPENAI
     assert plan.facts.ready_path == "/health"
 
@@ -120,7 +122,10 @@ def test_plain_service_takes_the_load_and_control_calls_from_flags() -> None:
 
 def test_a_malformed_control_call_flag_is_bad_input() -> None:
     """``--stop-call`` must read 'METHOD /path'."""
-    with serving(openai_handler(["m"])) as port, pytest.raises(BadAnswer, match="is not one of GET"):
+    with (
+        serving(openai_handler(["m"])) as port,
+        pytest.raises(BadAnswer, match="is not one of GET"),
+    ):
         _plan(port, stop_call="stop please")
 
 

@@ -81,3 +81,15 @@ def test_when_the_second_file_cannot_be_placed_the_first_is_undone(tmp_path: Pat
         install(tmp_path, layout, TARGET, DRILL, force=True, check=check_with_loader)
     assert layout.target.read_text() == "the old target\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".govdrill-init-")]
+
+
+def test_problems_name_the_files_as_they_would_have_been(tmp_path: Path) -> None:
+    """The loader's problems point at <out>/drills/..., not at the hidden staging folder, and
+    an output folder init created is removed again."""
+    out = tmp_path / "new"
+    layout = layout_for(out, "svc", "svc-stop")
+    with pytest.raises(SpecError) as caught:
+        install(out, layout, TARGET, DRILL.replace("[admin]", "[admn]"), force=False,
+                check=check_with_loader)  # fmt: skip
+    assert str(caught.value).startswith(f"{out}/drills/svc-stop.yaml:5:")
+    assert not out.exists()
