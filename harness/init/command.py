@@ -37,6 +37,11 @@ def run_init(
         check_base_url(url)
     except ValueError as exc:
         raise BadAnswer(f"URL {_shown(url)!r}: {exc}") from None
+    path = urlsplit(url).path
+    if path:  # the external sandbox attaches to a root; paths go in the drill and target
+        raise BadAnswer(
+            f"URL {_shown(url)!r}: give the service's root without a path (got {path[:80]!r})"
+        )
     if not args.allow_remote and not is_loopback_url(url):
         raise BadAnswer(
             f"{url} is not on this machine; pass --allow-remote to probe and drill it"

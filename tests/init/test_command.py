@@ -52,6 +52,7 @@ def test_openai_without_a_stop_call_is_exit_2(tmp_path: Path) -> None:
         ("http://192.0.2.1:8080", "--allow-remote"),
         ("ftp://127.0.0.1/", "scheme must be http or https"),
         ("http://user:pw@127.0.0.1:1/", "credentials in the URL"),
+        ("http://127.0.0.1:1/api/v1", "without a path"),
     ],
 )
 def test_a_bad_or_remote_url_is_exit_2_before_any_request(
