@@ -136,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     halt.add_argument("--reason", default="halted by an operator", help="kept in the evidence")
     halt.add_argument("--list", action="store_true", help="only list running drills")
 
+    from harness.init.arguments import add_init_parser
+
+    add_init_parser(sub)
+
     schema = sub.add_parser(
         "schema", help="print the JSON Schema of drill or target files, or of summary.json"
     )
@@ -602,6 +606,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keygen_command(args, out)
         if args.command == "schema":
             return _schema_command(args, out)
+        if args.command == "init":
+            from harness.init.command import run_init
+
+            return run_init(args, out)
         return _run(args, out)
     except SpecError as exc:
         print(exc, file=sys.stderr)
