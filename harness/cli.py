@@ -337,12 +337,12 @@ def _report(result: RunResult, out: TextIO) -> None:
         if result.expectation.met:
             print(f"  {summary.verdict.value} exactly as its expect: block says", file=out)
         else:
-            for line in result.expectation.mismatches:
-                print(f"  UNEXPECTED: {line}", file=out)
+            for mismatch in result.expectation.mismatches:
+                print(f"  UNEXPECTED: {mismatch}", file=out)
     if result.message:
         print(f"  error: {result.message}", file=out)
-    if line := summary.timing_line():
-        print(f"  {line}", file=out)
+    if timing := summary.timing_line():
+        print(f"  {timing}", file=out)
     print(f"  evidence: {result.run_dir}", file=out)
 
 
