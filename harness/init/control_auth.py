@@ -69,8 +69,7 @@ class ControlAuth:
         """What the user should still look at, as lines for init's "still yours to do"."""
         used = {name for header in self.headers for name in header.references}
         lines = [
-            f"--secret {s.name} is used by no --control-header; remove it from secrets: or"
-            " use it"
+            f"--secret {s.name} is used by no --control-header; remove it from secrets: or use it"
             for s in self.secrets
             if s.name not in used
         ]
@@ -146,9 +145,7 @@ def _header(spec: str) -> ControlHeader:
     name, colon, value = spec.partition(":")
     name, value = name.strip(), value.strip()
     if any(c in spec for c in _UNSAFE):  # a line break would start a header of its own
-        raise BadAnswer(
-            f"--control-header {name[:64]!r}: a header has no line break or NUL in it"
-        )
+        raise BadAnswer(f"--control-header {name[:64]!r}: a header has no line break or NUL in it")
     if not colon or not _TOKEN.fullmatch(name):
         raise BadAnswer(
             f"--control-header {name[:64]!r}: expected 'NAME: VALUE', NAME an HTTP header name"

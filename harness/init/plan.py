@@ -127,7 +127,7 @@ class Plan:
     allow_remote: bool
     name: str
     facts: ServiceFacts
-    auth: ControlAuth = ControlAuth()
+    auth: ControlAuth
     """The control path's headers and the secrets they use (from the flags)."""
 
     @property
