@@ -187,6 +187,7 @@ def test_init_on_kserve_writes_a_drill_that_unloads_and_reloads(tmp_path: Path) 
         assert all(s == State.STOPPED for status, s in states if status == "404"), "404 != stop"
         assert not any(s == State.ERROR for _, s in states)
         assert summary["teardown"]["way"] == "not_owned", summary["teardown"]
+        assert "its port still accepts connections" in summary["teardown"]["detail"]
         assert proc.poll() is None, "the harness must never end an external service"
         assert _http("POST", infer, KSERVE_BODY)[0] == 200, "the model is loaded again"
 
@@ -231,6 +232,7 @@ def test_init_on_litserve_openai_writes_a_drill_that_shuts_it_down(tmp_path: Pat
         assert summary["stop"]["kind"] != "none" and summary["stop"]["confirmed"], summary
         assert proc.wait(timeout=60) is not None
         assert summary["teardown"]["way"] == "not_owned", summary["teardown"]
+        assert "its port no longer accepts connections" in summary["teardown"]["detail"]
         _verdict_consistent(run_done, summary)
         assert _holds(log.read_bytes(), key), "the search must find what LitServe logged"
         for path in [*written, *run.rglob("*")]:
