@@ -56,4 +56,17 @@ def add_init_parser(sub: Any) -> argparse.ArgumentParser:
     init.add_argument(
         "--resume-call", metavar="'METHOD /path'", help="the HTTP call that resumes (or none)"
     )
+    init.add_argument(
+        "--control-header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="a header of every control call (repeatable); the value may use ${SECRET}",
+    )
+    init.add_argument(
+        "--secret",
+        action="append",
+        metavar="NAME=SOURCE",
+        help="a secret the headers use: NAME=env:VAR, NAME=file:PATH or NAME=generate"
+        " (repeatable; written as the target's secrets:, never its value)",
+    )
     return init  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, SpecError
 from harness.init.arguments import QUESTION_FLAGS
+from harness.init.control_auth import parse_control_auth
 from harness.init.plan import DRILL_SUFFIX, build_plan, target_name
 from harness.init.probe import Prober
 from harness.init.questions import Asker, BadAnswer
@@ -49,6 +50,7 @@ def run_init(
         )
     if args.timeout <= 0:
         raise BadAnswer("--timeout must be a positive number of seconds")
+    auth = parse_control_auth(args.control_header, args.secret)
     if args.name is not None:  # known before probing: refuse before touching the service
         name = target_name(args.name)
         refuse_existing(layout_for(args.out, name, name + DRILL_SUFFIX), force=args.force)
@@ -67,7 +69,7 @@ def run_init(
         kind, detected = detect_kind(prober)
     plan = build_plan(
         kind, detected, base_url=url, allow_remote=args.allow_remote, prober=prober,
-        asker=asker, name=args.name,
+        asker=asker, name=args.name, auth=auth,
     )  # fmt: skip
     layout = layout_for(args.out, plan.name, plan.drill_name)
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from harness.init.control_auth import ControlAuth
 from harness.init.probe import Prober
 from harness.init.questions import Asker, Question
 from harness.init.recognise import (
@@ -126,6 +127,8 @@ class Plan:
     allow_remote: bool
     name: str
     facts: ServiceFacts
+    auth: ControlAuth
+    """The control path's headers and the secrets they use (from the flags)."""
 
     @property
     def drill_name(self) -> str:
@@ -150,14 +153,20 @@ def build_plan(
     prober: Prober,
     asker: Asker,
     name: str | None,
+    auth: ControlAuth | None = None,
 ) -> Plan:
     """The plan for a service of ``kind``, asking what the probes could not tell."""
     builder = {ServiceKind.V2: _v2, ServiceKind.OPENAI: _openai, ServiceKind.PLAIN: _plain}[kind]
     facts = builder(prober, asker)
-    facts = replace(facts, recognised=(f"{kind.value}: {detected}", *facts.recognised))
+    auth = auth or ControlAuth()
+    facts = replace(
+        facts,
+        recognised=(f"{kind.value}: {detected}", *facts.recognised),
+        todo=(*facts.todo, *auth.notes),
+    )
     parts = urlsplit(base_url)
     stem = facts.model or f"{parts.hostname or 'service'}-{parts.port or ''}"
-    return Plan(kind, base_url, allow_remote, target_name(name or stem), facts)
+    return Plan(kind, base_url, allow_remote, target_name(name or stem), facts, auth)
 
 
 def _choose_model(models: list[str], asker: Asker, default_note: str) -> str:

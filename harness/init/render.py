@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from harness.init.control_auth import SecretSource
 from harness.init.plan import Call, Plan
 
 __all__ = ["EXTERNAL", "drill_data", "drill_text", "render", "target_data", "target_text"]
@@ -31,10 +32,22 @@ def _call(call: Call) -> dict[str, str]:
     return {"method": call.method, "path": call.path}
 
 
+def _secret(source: SecretSource) -> dict[str, Any]:
+    """Where the harness finds the secret: its source, never its value."""
+    if source.env is not None:
+        return {"env": source.env}
+    if source.file is not None:
+        return {"file": source.file}
+    return {"generate": True}
+
+
 def target_data(plan: Plan) -> dict[str, Any]:
     """The target file's content."""
     facts = plan.facts
-    http: dict[str, Any] = {"timeout": "10s", "stop": _call(facts.stop)}
+    http: dict[str, Any] = {"timeout": "10s"}
+    if plan.auth.headers:
+        http["headers"] = {h.name: h.value for h in plan.auth.headers}
+    http["stop"] = _call(facts.stop)
     if facts.resume is not None:
         http["resume"] = _call(facts.resume)
     data: dict[str, Any] = {
@@ -52,6 +65,8 @@ def target_data(plan: Plan) -> dict[str, Any]:
             safe["json_path"] = facts.stopped.json_path
             safe["regex"] = facts.stopped.regex
         data["safe_state"] = safe
+    if plan.auth.secrets:
+        data["secrets"] = {s.name: _secret(s) for s in plan.auth.secrets}
     data["sandboxes"] = {EXTERNAL: {"base_url": plan.base_url, "allow_remote": plan.allow_remote}}
     data["ready"] = {"path": facts.ready_path, "timeout": "60s", "interval": "500ms"}
     data["control_paths"] = {

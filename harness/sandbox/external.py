@@ -149,13 +149,16 @@ class ExternalSandbox(Sandbox):
         if self._report is None:
             seen = self.listeners
             pids = ", ".join(str(h) for h in seen.holders) if seen is not None else ""
+            # Looked at, not assumed: a drill's stop may have ended the service on its own.
+            now = "still accepts" if self.alive() else "no longer accepts"
             self._report = TeardownReport(
                 TeardownWay.NOT_OWNED,
                 None,
-                f"external service at {self._url}: the harness did not start it and left it"
-                " running (never signalled or killed); the listener's owner is "
+                f"external service at {self._url}: the harness did not start it and never"
+                f" signalled or killed it; at teardown its port {now} connections; the"
+                " listener's owner is "
                 + OWNER_UNKNOWN
-                + (f"; seen listening on its port: {pids}" if pids else ""),
+                + (f"; seen listening on its port at start: {pids}" if pids else ""),
             )
         return self._report
 
