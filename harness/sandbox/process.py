@@ -43,6 +43,10 @@ from harness.target_events import copy_event_log
 
 __all__ = ["ProcessSandbox", "free_port"]
 
+STDERR_EOF_S = 2.0
+"""How long an exited target's stderr may stay open (held by a descendant) before its
+error is written with what the capture has so far."""
+
 _PR_SET_PDEATHSIG = 1
 HOST = "127.0.0.1"
 
@@ -207,11 +211,19 @@ class ProcessSandbox(Sandbox):
         code = self._proc.poll()
         if code is not None:
             self._note_exit(code)
-            tail = _tail(self._log_dir / "target.stderr.log")
+            tail = self._stderr_tail()
             raise SandboxError(
                 f"target exited with code {code} while waiting for {waiting_for}"
                 + (f"; its stderr ends:\n{tail}" if tail else "")
             )
+
+    def _stderr_tail(self) -> str:
+        """The end of what an exited target wrote to stderr. Its capture redacts as the output
+        streams and writes the last bytes only when the pipe closes, so wait for that first
+        (briefly: a descendant may hold the pipe open)."""
+        if len(self._captures) == 2:
+            self._captures[1].close(timeout_s=STDERR_EOF_S)
+        return _tail(self._log_dir / "target.stderr.log")
 
     def _wait_port_file(self, path: Path, deadline: int) -> int:
         while self._clock() < deadline:
@@ -246,7 +258,7 @@ class ProcessSandbox(Sandbox):
                 deadline_ns=deadline,
                 clock=self._clock,
                 exited=exited,
-                stderr_tail=lambda: _tail(self._log_dir / "target.stderr.log"),
+                stderr_tail=self._stderr_tail,
                 halt=self._halt,
                 places=self._placeholders(self._endpoint.port),
                 redactor=redactor_for(self._values),

@@ -16,7 +16,6 @@ from tests.helpers import ROOT, govdrill, only_run, summary_of
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
 
-
 def _has_docker_sandbox(drill: Path) -> bool:
     """Whether the drill's target declares a docker sandbox (the real model servers from the
     package index run only as processes, from their venvs)."""

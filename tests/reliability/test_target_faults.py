@@ -64,6 +64,20 @@ def test_crash_at_start(tmp_path: Path) -> None:
     assert summary["verdict"] == "error" and "exited with code 7" in summary["error"]
 
 
+def test_crash_at_start_names_stderr_a_lingering_child_still_holds(tmp_path: Path) -> None:
+    """A target that exits at once while a child of it keeps its stderr open for a moment:
+    the error still quotes the target's last words. The capture redacts secrets as the output
+    streams, so the end of it is only written when the pipe closes; reading the file the
+    instant the target exits gave an error without them (flaky on a loaded machine, and
+    every time while a child held the pipe)."""
+    script = "echo 'boom: no model' >&2; (sleep 1) & exit 7"
+    cmd = f'["/bin/sh", "-c", "{script}"]'
+    code, out, wall = run_timed(drill_with(tmp_path, cmd), tmp_path / "results")
+    assert code == 3, out
+    assert "exited with code 7" in out and "boom: no model" in out, out
+    assert wall < 15
+
+
 def test_never_ready(tmp_path: Path) -> None:
     """A target whose readiness check never passes fails within its readiness deadline."""
     cmd = '["{python}", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]'
