@@ -104,9 +104,13 @@ def test_binds_late(tmp_path: Path) -> None:
 
 
 def test_output_flood_is_capped(tmp_path: Path) -> None:
-    """A target flooding stdout keeps serving while its log stops growing at the cap."""
+    """A target flooding stdout keeps serving while its log stops growing at the cap.
+
+    It writes 24 MiB before it serves (so the cap is passed before the drill starts, however
+    slow a loaded machine makes the capture), then keeps flooding while it serves."""
     flood = (
         "import sys, threading, runpy;"
+        "[sys.stdout.write('x' * 65536) for _ in range(384)]; sys.stdout.flush();"
         "threading.Thread(target=lambda: [sys.stdout.write('x' * 65536) for _ in iter(int, 1)],"
         " daemon=True).start();"
         f"sys.argv = [{str(SERVE)!r}] + sys.argv[1:];"
