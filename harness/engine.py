@@ -71,7 +71,7 @@ from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.durations import to_ns
 from harness.spec.models import Drill, RequestSpec, RunVerdict
 from harness.steps import StepPhase, Steps
-from harness.summary import analyse_run, build_summary
+from harness.summary import analyse_run, build_summary, operator_acts
 from harness.target_events import TargetEvents, read_events
 from harness.timeline import Timeline
 from harness.unsealed import seal_dead_runs
@@ -627,6 +627,8 @@ def _conclude(state: _Run) -> RunResult:
     drill, timeline, staging = state.drill, state.timeline, state.run_dir.staging
     assert timeline is not None
     facts = _facts(state, read_events(staging / "target.events.jsonl"))
+    for act in operator_acts(facts):  # seen only now: the target's log is read after the run
+        timeline.event("operator_acted", path=act.path, action=act.action, by=act.by, t_ns=act.t_ns)
     analysis = analyse_run(facts)
     decision = decide_verdict(
         () if analysis is None else analysis.deadlines,

@@ -431,6 +431,8 @@ class ReversalWatch:
     grace_ns: int
     fallback_started_ns: int | None = None
     settled_ns: int | None = None
+    deadline: str = "reversal"
+    """The deadline this watch works against."""
 
     @property
     def held_ns(self) -> int | None:
