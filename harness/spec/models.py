@@ -797,6 +797,18 @@ class ContestSpec(_Frozen):
     """Fill the call's ``{name}`` placeholders (an HTTP body, a command's argv)."""
 
 
+def _stop_message(error: Any) -> str:
+    """One problem of an operator stop as the loader would say it at that field."""
+    if error["type"] == "missing":
+        return "missing required field"
+    if error["type"] == "extra_forbidden":
+        known = list(OperatorStop.model_fields)
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(known)}"
+        return f"unknown key; {hint}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 class Step(_Frozen):
     """One step: a trigger (at / when / after) and an action."""
 
@@ -822,6 +834,28 @@ class Step(_Frozen):
     escalate: Literal["on_failure", "after_grace"] = "on_failure"
     """``on_failure``: a rung whose call fails or times out gives way to the next at once;
     ``after_grace``: every rung gets its whole grace (to prove a refused call changed nothing)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _operator_stop(cls, data: Any) -> Any:
+        """The mapping form of ``stop`` is validated here, so its problems name its own fields
+        (``stop.fallback_after``) rather than each member of the list-or-mapping union."""
+        if not isinstance(data, dict) or not isinstance(data.get("stop"), dict):
+            return data
+        try:
+            return {**data, "stop": OperatorStop.model_validate(data["stop"])}
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data(
+                "Step",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("operator_stop", _stop_message(e)),
+                        loc=("stop", *e["loc"]),
+                        input=e.get("input"),
+                    )
+                    for e in exc.errors()
+                ],
+            ) from None
 
     @property
     def at_ns(self) -> int | None:
