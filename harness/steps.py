@@ -441,8 +441,8 @@ class ReversalWatch:
 
     @property
     def climbing(self) -> bool:
-        """Whether the fallback ladder is being climbed now."""
-        return self.fallback.climbing and self.watcher.held_ns is None
+        """Whether the fallback ladder is being climbed now (until it has settled too)."""
+        return self.fallback.climbing
 
     def due_ns(self) -> int | None:
         """The next instant this watch must look again without a new observation."""
@@ -455,9 +455,11 @@ class ReversalWatch:
 
     def tick(self, now: int) -> None:
         """Check the reversal; climb the fallback when its deadline passed without one."""
+        if self.fallback.climbing:
+            self.fallback.tick(now)
+        elif self.fallback.climbed:
+            self.fallback.collect()
         if self.settled_ns is not None:
-            if self.fallback.climbed:
-                self.fallback.collect()
             return
         if self.watcher.held(now):
             self.settled_ns = now
@@ -469,7 +471,7 @@ class ReversalWatch:
             )
             return
         if self.fallback_started_ns is not None:
-            if self.fallback.tick(now):
+            if not self.fallback.climbing:
                 self.settled_ns = now
             return
         if self.deadline_ns is None or now < self.deadline_ns:
