@@ -662,8 +662,9 @@ def _time_to_reversal(
 
     The complaint was handled at ``C`` in ``[sent S, returned R]``; harm ended at ``G`` in
     ``(L, U]``, bounded as the end of harm over the answers that ended after ``S``:
-    ``L = max(S, last harmful start)``, ``U`` the first harm-free end after it, held by the
-    one definition of held. So ``G - C`` lies in ``[L - R, U - S]`` (the lower clamped at 0:
+    ``L = max(S, last harmful start)``, ``U`` the first harm-free end after it (of an answer
+    that started after some harmful answer had ended, so it was handled once harm had
+    begun), held by the one definition of held. So ``G - C`` lies in ``[L - R, U - S]`` (the lower clamped at 0:
     harm that ended while the complaint was being filed was reversed at once).
     """
     name = "time_to_reversal"
@@ -672,9 +673,20 @@ def _time_to_reversal(
         return None
     returned = instants.complaint_returned_ns
     handled_by = returned if returned is not None else instants.load_end_ns
+    harm_seen = min(compress(cols.end, cols.harmful), default=None)
+    if harm_seen is None:
+        return Metric(
+            name, None, None, None, Unit.SECONDS,
+            "no harmful answer was observed: there was no harm to reverse",
+        )  # fmt: skip
     after = cols.ended_after(sent)
     opens = sorted(compress(cols.start, _and(cols.harmful, after)))
-    harm_free = _and(cols.harmful.translate(_NOT), _or(cols.serving, cols.stopped), after)
+    # A harm-free answer proves harm had ended only if it was handled after harm had begun:
+    # it started once a harmful answer had ended (not a long request from before the harm).
+    since_harm = cols.started_before(harm_seen).translate(_NOT)
+    harm_free = _and(
+        cols.harmful.translate(_NOT), _or(cols.serving, cols.stopped), after, since_harm
+    )
     closed = sorted(compress(cols.end, harm_free))
     flip = transition(
         opens,
