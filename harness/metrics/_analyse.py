@@ -664,9 +664,9 @@ def _time_to_reversal(
     ``(L, U]``, bounded as the end of harm over the answers that ended after ``S``:
     ``L = max(S, last harmful start)``, ``U`` the first harm-free end after it (of an answer
     that started after some harmful answer had ended, so it was handled once harm had
-    begun), held by the one definition of held. So ``G - C`` lies in ``[L - R, U - S]`` (the lower clamped at 0:
-    harm that ended while the complaint was being filed was reversed at once).
-    """
+    begun), held by the one definition of held. So ``G - C`` lies in ``[L - R, U - S]``
+    (the lower clamped at 0: harm that ended while the complaint was being filed was
+    reversed at once)."""
     name = "time_to_reversal"
     sent = instants.complaint_sent_ns
     if sent is None:

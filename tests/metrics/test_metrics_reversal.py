@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from harness.metrics import DeadlineVerdict, RunInstants, analyse, judge
 from harness.observations import State
 from harness.spec.models import Deadlines
-from tests.metrics.metrics_sim import MS, T0, S, Answer, log_of, simulate
+from tests.metrics.metrics_sim import MS, T0, Answer, S, log_of, simulate
 
 END = T0 + 6 * S
 HARM_FROM = T0 + S // 4

@@ -107,9 +107,9 @@ def test_remote_webhook_needs_allow_remote(tmp_path: Path) -> None:
     """A notifier URL beyond loopback is refused unless the drill says allow_remote: true."""
     remote = OPERATOR.replace("http://127.0.0.1:9093", "http://alerts.example.com:9093")
     found = problems(tmp_path, remote)
-    assert any(
-        ":9: notify.oncall.alertmanager.url:" in p and "allow_remote" in p for p in found
-    ), found
+    assert any(":9: notify.oncall.alertmanager.url:" in p and "allow_remote" in p for p in found), (
+        found
+    )
     load(tmp_path, remote + "allow_remote: true\n")
 
 
