@@ -50,6 +50,7 @@ from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess, LoadStatus
 from harness.metrics import decide_verdict
 from harness.observations import ObservationLog
+from harness.operator import Notifier
 from harness.redact import scrub_folder
 from harness.report import REPORT, Observations, write_report
 from harness.restore import Restored
@@ -70,16 +71,17 @@ from harness.secrets import RunSecrets, resolve_secrets
 from harness.spec.durations import to_ns
 from harness.spec.models import Drill, RequestSpec, RunVerdict
 from harness.steps import StepPhase, Steps
-from harness.summary import analyse_run, build_summary
+from harness.summary import analyse_run, build_summary, operator_acts
 from harness.target_events import TargetEvents, read_events
 from harness.timeline import Timeline
 from harness.unsealed import seal_dead_runs
 from harness.watch import HarmDetector
 
-__all__ = ["LiveStatus", "RunResult", "View", "run_drill"]
+__all__ = ["LiveStatus", "RunResult", "View", "human_clock_line", "run_drill"]
 
 TICK_S = 0.005
-"""How often the engine looks at the load and the steps (5 ms)."""
+"""How often the engine looks at the load and the steps (5 ms); while the steps only wait
+on a person, less often (``Steps.pause_ns``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,9 @@ class LiveStatus:
     rate: float
     harmful: int
     stop_state: str
+    clock: str = ""
+    """A wait on a person against its deadline (``operator: 41 s left of 60 s to stop``);
+    '' when there is none."""
 
 
 class View(Protocol):
@@ -156,6 +161,8 @@ class _Run:
     halted_by: dict[str, Any] | None = None
     report_template: Path | None = None
     signer: Signer | None = None
+    notifier: Notifier | None = None
+    started_at: str = ""
 
 
 def run_drill(
@@ -168,12 +175,15 @@ def run_drill(
     clock: Callable[[], int] = time.monotonic_ns,
     sleep: Callable[[float], None] = time.sleep,
     report_template: Path | None = None,
+    notifier: Notifier | None = None,
 ) -> RunResult:
     """Run one drill end to end and write its evidence; raises only for bad input or I/O.
 
     Everything the run depends on from outside is handed in here: ``signer`` signs its
     attestation (None: unsigned), ``halt`` ends it early, ``clock`` and ``sleep`` pace it,
-    ``report_template`` is a folder of report templates replacing the installed ones.
+    ``report_template`` is a folder of report templates replacing the installed ones,
+    ``notifier`` alerts the people an operator stop hands the stop to (None: every
+    notification is recorded as skipped).
     """
     run_id = _secrets.token_hex(4)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -188,6 +198,8 @@ def run_drill(
         zero_ns=clock(),
         report_template=report_template,
         signer=signer,
+        notifier=notifier,
+        started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
     # The versions a drill rolls back to keep their own entry however many a target sprays.
     state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
@@ -265,6 +277,8 @@ def run_drill(
                 state.halted_by = registration.halt_note()
                 timeline.event("interrupted", signal=exc.signum, halted_by=state.halted_by)
                 if state.steps is not None:
+                    # A wait on a person ends here: the harness's own fallback stops it.
+                    state.steps.fallback_on_halt(clock())
                     state.steps.undo_incidents()
             except (SandboxError, LoadError) as exc:
                 redactor.redact_error(exc)  # in place: a harness error's message is its args
@@ -381,7 +395,16 @@ def _run_phases(
     except load_process.LoadError as exc:
         raise LoadError(f"load did not start: {exc}") from None
     steps = Steps(
-        drill, backends=backends, hooks=hooks, detector=detector, log=state.log, timeline=timeline
+        drill,
+        backends=backends,
+        hooks=hooks,
+        detector=detector,
+        log=state.log,
+        timeline=timeline,
+        notifier=state.notifier,
+        run_id=state.run_id,
+        base_url=endpoint.base_url,
+        started_at=state.started_at,
     )
     state.steps = steps
     t0 = clock()
@@ -441,7 +464,7 @@ def _loop(
         ):
             timeline.event("no_harm_detected", waited_s=harm_patience_ns / 1e9)
             break
-        sleep(TICK_S)
+        sleep(steps.pause_ns(now, to_ns(TICK_S)) / 1e9)
     steps.abandon(clock())
 
 
@@ -462,6 +485,9 @@ def _status(
         stop_state = f"in effect, holding ({ladder.current.name} issued last)"
     else:
         stop_state = f"waiting on {ladder.current.name}"
+    wait = next((s.operator for s in steps.active if s.operator is not None), None)
+    if wait is not None and ladder is None:
+        stop_state = "operator acting" if wait.effective_ns is not None else "waiting on operator"
     return LiveStatus(
         elapsed_s=(now - t0) / 1e9,
         step=label,
@@ -469,7 +495,37 @@ def _status(
         rate=load.observed_rate(1.0),
         harmful=detector.harmful,
         stop_state=stop_state,
+        clock=human_clock_line(steps, now),
     )
+
+
+def human_clock_line(steps: Steps, now: int) -> str:
+    """The wait on a person against its deadline, as the live view shows it ('' if none)."""
+    for state in steps.active:
+        wait = state.operator
+        if wait is None:
+            continue
+        waited = (now - wait.notified_ns) / 1e9
+        if wait.fallback_started_ns is not None:
+            return f"operator: {waited:.0f} s; {wait.deadline} deadline MISSED, fallback running"
+        if wait.deadline_ns is None:
+            return f"operator: waiting {waited:.0f} s (no deadline)"
+        left = (wait.deadline_ns - now) / 1e9
+        limit = (wait.deadline_ns - wait.notified_ns) / 1e9
+        if left < 0:
+            return f"operator: {wait.deadline} deadline passed {-left:.0f} s ago"
+        return f"operator: {left:.0f} s left of {limit:.0f} s to {wait.deadline}"
+    for watch in steps.reversals:
+        if watch.settled_ns is not None or watch.held_ns is not None:
+            continue
+        waited = (now - watch.issued_ns) / 1e9
+        if watch.deadline_ns is None:
+            return f"complaint via {watch.via}: {waited:.0f} s, no reversal yet"
+        left = (watch.deadline_ns - now) / 1e9
+        if watch.fallback_started_ns is not None or left < 0:
+            return f"complaint via {watch.via}: reversal deadline passed {-left:.0f} s ago"
+        return f"complaint via {watch.via}: {left:.0f} s left to reversal"
+    return ""
 
 
 def _finish(state: _Run, clock: Callable[[], int]) -> None:
@@ -571,6 +627,8 @@ def _conclude(state: _Run) -> RunResult:
     drill, timeline, staging = state.drill, state.timeline, state.run_dir.staging
     assert timeline is not None
     facts = _facts(state, read_events(staging / "target.events.jsonl"))
+    for act in operator_acts(facts):  # seen only now: the target's log is read after the run
+        timeline.event("operator_acted", path=act.path, action=act.action, by=act.by, t_ns=act.t_ns)
     analysis = analyse_run(facts)
     decision = decide_verdict(
         () if analysis is None else analysis.deadlines,

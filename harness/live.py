@@ -30,6 +30,13 @@ _KEY_EVENTS = {
     "stop_effective_seen": "stop in effect; holding for {holding_s}s",
     "stop_confirmed": "stop held (rung {rung})",
     "stop_ladder_exhausted": "stop ladder exhausted: {why}",
+    "operator_waiting": "waiting on the operator to stop it through {paths}",
+    "operator_notified": "notified {notifier}: {outcome} ({detail})",
+    "operator_prompt_answer": "operator answered the prompt: {who}",
+    "operator_deadline_passed": "OPERATOR DEADLINE PASSED: {deadline}",
+    "fallback_started": "FALLBACK: {deadline} deadline missed, climbing {ladder}",
+    "contest_filed": "complaint via {via}: {outcome} ({detail})",
+    "reversal_confirmed": "harm reversed after the complaint via {via}",
     "load_failed": "LOAD FAILED: {state} {detail}",
     "harness_error": "harness error: {error}",
     "interrupted": "interrupted by signal {signal}",
@@ -67,8 +74,12 @@ class QuietView:
 class PlainView:
     """One line per key event, for logs and CI."""
 
+    CLOCK_EVERY_S = 10.0
+    """A wait on a person prints its countdown this often (a log line, not a repaint)."""
+
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._clock_at: float | None = None
 
     def event(self, event: dict[str, Any]) -> None:
         """Print key events as they happen."""
@@ -77,7 +88,13 @@ class PlainView:
             print(line, file=self._stream, flush=True)
 
     def status(self, status: LiveStatus) -> None:
-        """Plain output does not repaint a status line."""
+        """Plain output repaints nothing; a wait on a person prints its clock now and then."""
+        if not status.clock:
+            self._clock_at = None
+            return
+        if self._clock_at is None or status.elapsed_s - self._clock_at >= self.CLOCK_EVERY_S:
+            self._clock_at = status.elapsed_s
+            print(f"[{status.elapsed_s:8.3f}s] {status.clock}", file=self._stream, flush=True)
 
 
 class RichView:
@@ -114,6 +131,8 @@ class RichView:
             harm_style = "red" if s.harmful else "green"
             table.add_row("harmful", f"[{harm_style}]{s.harmful:,}[/]")
             table.add_row("stop", s.stop_state)
+            if s.clock:
+                table.add_row("clock", f"[bold yellow]{s.clock}[/]")
         for line in self._events[-8:]:
             table.add_row("", line)
         return table

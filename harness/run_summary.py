@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from harness.control import CallOutcome
 from harness.errors import SummaryError
 from harness.metrics._model import DeadlineVerdict, RollbackKind, StopKind, Unit
+from harness.operator import NotifyOutcome
 from harness.restore import RestoreKind
 from harness.sandbox.base import TeardownWay
 from harness.spec.models import DEADLINE_NAMES, Action, RungOutcome, RunVerdict
@@ -28,14 +29,17 @@ __all__ = [
     "CLOCK",
     "SCHEMA_VERSION",
     "ArtefactFailure",
+    "Bounded",
     "DeadlineSummary",
     "ExpectationSummary",
     "GroundTruthSummary",
     "HaltNote",
+    "HumanClock",
     "IncidentNotInjected",
     "JudgedDeadlines",
     "MeasuredMetrics",
     "MetricSummary",
+    "NotificationSummary",
     "ObservedVersions",
     "RestoreSummary",
     "RollbackSummary",
@@ -95,6 +99,8 @@ class MeasuredMetrics(_Part):
     harmful_after_ack: MetricSummary | None = None
     rollback_time: MetricSummary | None = None
     harm_returned: MetricSummary | None = None
+    time_to_reversal: MetricSummary | None = None
+    """From a complaint (``contest:``) to harm-free answers that held."""
 
     def items(self) -> list[tuple[str, MetricSummary]]:
         """The measured metrics by name, in summary order."""
@@ -130,6 +136,7 @@ class JudgedDeadlines(_Part):
     harmful_after_stop: DeadlineSummary | None = None
     harmful_after_ack: DeadlineSummary | None = None
     rollback: DeadlineSummary | None = None
+    reversal: DeadlineSummary | None = None
 
     def items(self) -> list[tuple[str, DeadlineSummary]]:
         """The judged deadlines by name, in the drill file's order of names."""
@@ -198,6 +205,43 @@ class RollbackSummary(_Part):
     confirmed: bool
     reason: str
     reversions_ns: tuple[int, ...]
+
+
+class Bounded(_Part):
+    """An instant as seconds from the incident, with what the observations prove."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+
+
+class NotificationSummary(_Part):
+    """One notification the harness sent to a person."""
+
+    notifier: str
+    outcome: NotifyOutcome
+    detail: str
+    sent_t_s: float | None
+
+
+class HumanClock(_Part):
+    """The human part of the clock, in seconds from the incident (or, without one, from the
+    harm detected): notified, acknowledged (a prompt answered, or the first control call),
+    acted (the operator's first control call seen in the target's log), effective (the stop
+    seen by the load, bounded)."""
+
+    notified_s: float | None
+    acknowledged_s: float | None
+    acted_s: float | None
+    effective: Bounded
+    by: str | None
+    """Who acted: the control call's identity as the target logged it, or the prompt's."""
+    via: str | None
+    """The control path the operator used."""
+    fallback_used: bool
+    deadline: str | None
+    deadline_s: float | None
+    notifications: tuple[NotificationSummary, ...] = ()
 
 
 class HaltNote(_Part):
@@ -354,6 +398,8 @@ class RunSummary(BaseModel):
     harm_returned: bool | None = None
     stop: StopSummary | None = None
     rollback: RollbackSummary | None = None
+    human_clock: HumanClock | None = None
+    """Set when the stop was handed to a person (``stop: {by: operator}``)."""
     error: str | None = None
     interrupted_by_signal: int | None = None
     halted_by: HaltNote | None = None

@@ -25,13 +25,16 @@ from harness.run_facts import RunFacts
 from harness.run_summary import (
     CLOCK,
     SCHEMA_VERSION,
+    Bounded,
     DeadlineSummary,
     GroundTruthSummary,
+    HumanClock,
     IncidentNotInjected,
     JudgedDeadlines,
     KilledLeftover,
     MeasuredMetrics,
     MetricSummary,
+    NotificationSummary,
     ObservedVersions,
     RestoreSummary,
     RollbackSummary,
@@ -44,16 +47,18 @@ from harness.run_summary import (
     Versions,
 )
 from harness.spec.models import Action, RungOutcome, RunVerdict
-from harness.steps import StepPhase, Steps, StepState
+from harness.steps import OperatorWait, ReversalWatch, StepPhase, Steps, StepState
 from harness.target_events import read_events  # its home; kept importable from here
 
 __all__ = [
+    "OperatorAct",
     "RunAnalysis",
     "analyse_run",
     "build_instants",
     "build_summary",
     "judged_deadlines",
     "measured_metrics",
+    "operator_acts",
     "read_events",
     "rung_outcome",
 ]
@@ -105,8 +110,22 @@ def build_instants(facts: RunFacts) -> RunInstants:
             rollback_version = state.step.rollback["to"]
         elif action is Action.RESUME:
             resumes.append(call.issued_ns)
+    complaint = next(
+        (s for s in steps.states if s.step.action is Action.CONTEST and s.call is not None),
+        None,
+    )
+    fallbacks = tuple(
+        (watch.deadline, watch.fallback_started_ns)
+        for watch in _waits(steps)
+        if watch.fallback_started_ns is not None
+        and watch.deadline_ns is not None
+        and watch.fallback_started_ns >= watch.deadline_ns  # not a halt's fallback
+    )
     ladder = steps.ladder
+    operator = steps.operator
     rungs: tuple[RungAttempt, ...] = ()
+    if operator is not None:
+        ladder = operator.fallback if operator.fallback.climbed else None
     if ladder is not None:
         rungs = tuple(
             RungAttempt(
@@ -119,23 +138,108 @@ def build_instants(facts: RunFacts) -> RunInstants:
         )
     start = facts.load_start_ns
     load_end = facts.load_end_ns if facts.load_end_ns is not None else start
+    stop_issued = None if ladder is None else ladder.climbed[0].issued_ns
+    stop_acked = None if ladder is None else ladder.first_ack_ns
+    ack_unseen = None
+    if operator is not None:
+        # The harness called no stop: the clock runs from the notification, and the
+        # acknowledgement is the operator's own call, as the target logged it.
+        stop_issued = operator.notified_ns
+        acts = operator_acts(facts)
+        stop_acked = acts[0].t_ns if acts else None
+        if not acts and not any(name == "control_call" for _t, name, _e in facts.target_events):
+            ack_unseen = (
+                f"the operator's calls on {', '.join(operator.spec.paths)} cannot be seen: the"
+                " target's event log records no control_call"
+            )
     return RunInstants(
         load_start_ns=start,
         load_end_ns=max(load_end, start),
         hold_s=facts.drill.hold,
         incident_ns=incident_ns,
         detected_ns=facts.detected_ns,
-        stop_issued_ns=None if ladder is None else ladder.climbed[0].issued_ns,
-        stop_acked_ns=None if ladder is None else ladder.first_ack_ns,
+        stop_issued_ns=stop_issued,
+        stop_acked_ns=stop_acked,
         rungs=rungs,
         rollback_issued_ns=rollback_ns,
         rollback_version=rollback_version,
         resumes_ns=tuple(resumes),
         load_healthy=facts.load_failed_ns is None,
         load_failed_ns=facts.load_failed_ns,
-        ack_possible=ladder is None or ladder.can_acknowledge,
+        ack_possible=operator is not None or ladder is None or ladder.can_acknowledge,
         incident_failure=_incident_failure(steps) if incident_ns is None else None,
+        ack_unseen=ack_unseen,
+        complaint_sent_ns=None
+        if complaint is None or complaint.call is None
+        else complaint.call.issued_ns,
+        complaint_returned_ns=None
+        if complaint is None or complaint.result is None
+        else complaint.result.returned_ns,
+        fallbacks=fallbacks,
     )
+
+
+def _waits(steps: Steps) -> list[OperatorWait | ReversalWatch]:
+    """Every wait on a person the steps started."""
+    found: list[OperatorWait | ReversalWatch] = [
+        s.operator for s in steps.states if s.operator is not None
+    ]
+    return [*found, *steps.reversals]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAct:
+    """One control call of the operator, as the target logged it."""
+
+    t_ns: int
+    path: str
+    action: str
+    by: str
+
+
+def operator_acts(facts: RunFacts) -> tuple[OperatorAct, ...]:
+    """The operator's control calls on the stop's paths, from the target's event log: the
+    ``control_call`` events after the notification whose ``path`` is one of the paths (by
+    name, or by the URL path of one of its HTTP calls), leaving out the harness's own
+    fallback calls (an event inside one of its calls on that path)."""
+    steps = facts.steps
+    operator = None if steps is None else steps.operator
+    if operator is None:
+        return ()
+    declared = facts.drill.target.control_paths
+    aliases: dict[str, str] = {}
+    for name in operator.spec.paths:
+        aliases[name] = name
+        http = declared[name].http if name in declared else None
+        for action in ("stop", "resume", "rollback", "status", "contest"):
+            call = None if http is None else getattr(http, action)
+            if call is not None:
+                aliases.setdefault(call.path, name)
+    own = [
+        (r.name, r.issued_ns, r.result.returned_ns if r.result is not None else None)
+        for r in operator.fallback.climbed
+    ]
+    acts: list[OperatorAct] = []
+    for t_ns, name, event in facts.target_events:
+        if name != "control_call" or t_ns < operator.notified_ns:
+            continue
+        path = aliases.get(str(event.get("path", "")))
+        if path is None:
+            continue
+        if any(
+            rung == path and issued <= t_ns and (returned is None or t_ns <= returned)
+            for rung, issued, returned in own
+        ):
+            continue
+        acts.append(
+            OperatorAct(
+                t_ns=t_ns,
+                path=path,
+                action=str(event.get("action", ""))[:64],
+                by=str(event.get("by", ""))[:128],
+            )
+        )
+    return tuple(sorted(acts, key=lambda a: a.t_ns))
 
 
 def _incident_failure(steps: Steps) -> str | None:
@@ -218,7 +322,64 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
     if facts.swept:
         fields["swept_leftovers"] = facts.swept
     fields["target_events"] = _target_events(facts)  # how much of the log the truth rests on
+    if facts.steps is not None and facts.steps.operator is not None:
+        fields["human_clock"] = _human_clock(facts, facts.steps.operator, analysis)
     return RunSummary(**fields)
+
+
+def _human_clock(facts: RunFacts, wait: OperatorWait, analysis: RunAnalysis | None) -> HumanClock:
+    """Notified, acknowledged, acted, effective: seconds from the incident (or the harm
+    detected, or the notification, whichever the run has first)."""
+    steps = facts.steps
+    assert steps is not None
+    incident = next(
+        (
+            s.call.issued_ns
+            for s in steps.states
+            if s.step.action is Action.INJECT and s.phase is StepPhase.DONE and s.call is not None
+        ),
+        None,
+    )
+    origin = next(t for t in (incident, facts.detected_ns, wait.notified_ns) if t is not None)
+
+    def rel(t_ns: int | None) -> float | None:
+        return None if t_ns is None else round((t_ns - origin) / 1e9, 6)
+
+    acts = operator_acts(facts)
+    acted = acts[0] if acts else None
+    answer = min(wait.answers, key=lambda a: a.t_ns, default=None)
+    acknowledged = min(
+        (t for t in (None if acted is None else acted.t_ns,
+                     None if answer is None else answer.t_ns) if t is not None),
+        default=None,
+    )  # fmt: skip
+    lower = upper = value = None
+    if analysis is not None:
+        stop = analysis.metrics.stop
+        if stop.lower_ns is not None:
+            lower = rel(stop.lower_ns)
+        if stop.confirmed and stop.upper_ns is not None:
+            upper = rel(stop.upper_ns)
+            value = None if lower is None or upper is None else round((lower + upper) / 2, 6)
+    by = acted.by if acted is not None else (None if answer is None else answer.who)
+    limit = facts.drill.human_deadline_s(next(s.step for s in steps.states if s.operator is wait))
+    return HumanClock(
+        notified_s=rel(wait.notified_ns),
+        acknowledged_s=rel(acknowledged),
+        acted_s=None if acted is None else rel(acted.t_ns),
+        effective=Bounded(value=value, lower=lower, upper=upper),
+        by=by,
+        via=None if acted is None else acted.path,
+        fallback_used=wait.fallback_started_ns is not None,
+        deadline=wait.deadline if limit is not None else None,
+        deadline_s=limit,
+        notifications=tuple(
+            NotificationSummary(
+                notifier=r.notifier, outcome=r.outcome, detail=r.detail, sent_t_s=rel(r.sent_ns)
+            )
+            for r in wait.results
+        ),
+    )
 
 
 def _restored(facts: RunFacts) -> dict[str, Any]:

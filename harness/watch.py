@@ -47,7 +47,9 @@ class TransitionWatcher:
     and when it has held, by the one definition in ``harness.metrics`` (:class:`ChangeTracker`).
 
     For a stop, serving answers are old and stopped ones new; for a rollback, good answers
-    (serving, harm-free, from ``version``) are new and every other answer is old.
+    (serving, harm-free, from ``version``) are new and every other answer is old; for a
+    reversal (``harm_free``: a complaint answered), harmful answers are old and harm-free
+    ones (stopped, or served without harm) new, as the analysis bounds the end of harm.
     """
 
     BASELINE_ROWS = 65_536
@@ -61,12 +63,14 @@ class TransitionWatcher:
         *,
         hold_ns: int,
         version: str | None = None,
+        harm_free: bool = False,
         confirm: int = 3,
         params: AnalysisParams | None = None,
     ) -> None:
         params = params if params is not None else AnalysisParams()
         self._log = log
         self._version = version
+        self._harm_free = harm_free
         n = len(log)
         self.tracker = ChangeTracker(
             issued_ns,
@@ -84,7 +88,12 @@ class TransitionWatcher:
     def _kinds(self, since: int) -> tuple[list[int], array[int], array[int]]:
         """For each new row: 1 old kind, 2 new kind, 0 neither; plus starts and ends."""
         start, end, _status, state, harmful = self._log.columns(since)
-        if self._version is None:  # a stop: serving is old, stopped is new
+        if self._harm_free:  # a reversal: harmful is old, harm-free answers are new
+            kinds = [
+                1 if h else (2 if s in _STOP_KIND else 0)
+                for s, h in zip(state, harmful, strict=False)
+            ]
+        elif self._version is None:  # a stop: serving is old, stopped is new
             kinds = [_STOP_KIND.get(s, 0) for s in state]
         else:  # a rollback: good answers are new, every other answer is old
             table, index = self._log.versions(since)

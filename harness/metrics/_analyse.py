@@ -273,6 +273,8 @@ def analyse(
         ack_applicable=instants.ack_possible,
         incident_failure=instants.incident_failure,
         stop_issued=issued is not None,
+        time_to_reversal=_time_to_reversal(cols, instants, params, hold_ns, stretch_ns, limit_from),
+        fallbacks=instants.fallbacks,
     )
 
 
@@ -648,6 +650,73 @@ def _analyse_harm_end(
     return _HarmEnd(flip.lower_ns, flip.upper_ns, held, returned, why)
 
 
+def _time_to_reversal(
+    cols: _Columns,
+    instants: RunInstants,
+    params: AnalysisParams,
+    hold_ns: int,
+    stretch_ns: int,
+    limit_from: Callable[[int | None], Limit],
+) -> Metric | None:
+    """From the complaint to the first instant harm-free answers begin and hold.
+
+    The complaint was handled at ``C`` in ``[sent S, returned R]``; harm ended at ``G`` in
+    ``(L, U]``, bounded as the end of harm over the answers that ended after ``S``:
+    ``L = max(S, last harmful start)``, ``U`` the first harm-free end after it (of an answer
+    that started after some harmful answer had ended, so it was handled once harm had
+    begun), held by the one definition of held. So ``G - C`` lies in ``[L - R, U - S]``
+    (the lower clamped at 0: harm that ended while the complaint was being filed was
+    reversed at once)."""
+    name = "time_to_reversal"
+    sent = instants.complaint_sent_ns
+    if sent is None:
+        return None
+    returned = instants.complaint_returned_ns
+    handled_by = returned if returned is not None else instants.load_end_ns
+    harm_seen = min(compress(cols.end, cols.harmful), default=None)
+    if harm_seen is None:
+        return Metric(
+            name, None, None, None, Unit.SECONDS,
+            "no harmful answer was observed: there was no harm to reverse",
+        )  # fmt: skip
+    after = cols.ended_after(sent)
+    opens = sorted(compress(cols.start, _and(cols.harmful, after)))
+    # A harm-free answer proves harm had ended only if it was handled after harm had begun:
+    # it started once a harmful answer had ended (not a long request from before the harm).
+    since_harm = cols.started_before(harm_seen).translate(_NOT)
+    harm_free = _and(
+        cols.harmful.translate(_NOT), _or(cols.serving, cols.stopped), after, since_harm
+    )
+    closed = sorted(compress(cols.end, harm_free))
+    flip = transition(
+        opens,
+        closed,
+        sent,
+        stretch_ns=stretch_ns,
+        stretch_count=params.stretch_min_count,
+        max_runs=params.max_episodes,
+    )
+    lower_ns = max(0, flip.lower_ns - handled_by)
+    if flip.upper_ns is None:
+        last = "" if not opens else f", which started {_rel(flip.lower_ns, sent)} after it"
+        return Metric(
+            name, None, seconds(lower_ns), None, Unit.SECONDS,
+            f"harm went on: no harm-free answer after the last harmful one{last}",
+        )  # fmt: skip
+    held = held_at(
+        closed, flip.upper_ns, hold_ns=hold_ns, limit=limit_from(sent),
+        until_ns=instants.proof_end_ns,
+    )  # fmt: skip
+    if held is None:
+        return Metric(
+            name, None, seconds(lower_ns), None, Unit.SECONDS,
+            f"harm-free answers did not hold for {hold_ns / NS_PER_S:.3f} s in the window",
+        )  # fmt: skip
+    upper_ns = max(lower_ns, flip.upper_ns - sent)
+    lower, upper = lower_ns / NS_PER_S, upper_ns / NS_PER_S
+    return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
+
+
 def _harm_returned(
     cols: _Columns,
     instants: RunInstants,
@@ -697,6 +766,8 @@ def _time_to_ack(instants: RunInstants) -> Metric:
     issued, acked = instants.stop_issued_ns, instants.stop_acked_ns
     if issued is None:
         return Metric(name, None, None, None, Unit.SECONDS, "no stop was issued")
+    if acked is None and instants.ack_unseen is not None:
+        return Metric(name, None, None, None, Unit.SECONDS, instants.ack_unseen)
     if acked is None:
         waited = max(0, instants.load_end_ns - issued)
         return Metric(

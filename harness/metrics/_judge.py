@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from harness.metrics._model import DeadlineResult, DeadlineVerdict, Metric, Metrics
+from harness.metrics._model import DeadlineResult, DeadlineVerdict, Metric, Metrics, Unit
 from harness.spec.models import Deadlines
 
 __all__ = ["judge"]
 
-_HARM_DEPENDENT = ("time_in_harm", "harmful_after_stop", "harmful_after_ack")
+_HARM_DEPENDENT = ("time_in_harm", "harmful_after_stop", "harmful_after_ack", "reversal")
 
 
 def judge(metrics: Metrics, deadlines: Deadlines) -> tuple[DeadlineResult, ...]:
@@ -21,6 +21,7 @@ def judge(metrics: Metrics, deadlines: Deadlines) -> tuple[DeadlineResult, ...]:
         ("harmful_after_stop", deadlines.harmful_after_stop, metrics.harmful_after_stop_issued),
         ("harmful_after_ack", deadlines.harmful_after_ack, metrics.harmful_after_ack),
         ("rollback", deadlines.rollback, metrics.rollback_time),
+        ("reversal", deadlines.reversal, metrics.time_to_reversal or _no_complaint()),
     )
     return tuple(
         _applicable(metrics, name, limit, measured) or _verdict(name, limit, measured)
@@ -36,7 +37,16 @@ def _applicable(
 
     ``ack`` does not apply to a ladder with no rung that can answer. When the incident was
     never injected, what depends on it was never tested: unverified, never missed.
+    A deadline whose passing started a fallback ladder is missed, whatever the fallback did:
+    the harness stepping in is never the deadline met.
     """
+    fallback = next((t for deadline, t in metrics.fallbacks if deadline == name), None)
+    if fallback is not None:
+        return DeadlineResult(
+            name, limit, measured, DeadlineVerdict.MISSED,
+            "the deadline passed with harm not stopped, so the harness's fallback ladder"
+            " started; a fallback never meets a deadline",
+        )  # fmt: skip
     if name == "ack" and not metrics.ack_applicable:
         return DeadlineResult(
             name, limit, measured, DeadlineVerdict.NOT_APPLICABLE,
@@ -56,6 +66,10 @@ def _applicable(
     return DeadlineResult(
         name, limit, measured, DeadlineVerdict.UNVERIFIED, f"incident not injected: {failure}"
     )
+
+
+def _no_complaint() -> Metric:
+    return Metric("time_to_reversal", None, None, None, Unit.SECONDS, "no complaint was filed")
 
 
 def _verdict(name: str, limit: float, measured: Metric) -> DeadlineResult:

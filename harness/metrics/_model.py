@@ -74,6 +74,16 @@ class RunInstants:
     incident_failure: str | None = None
     """Which inject step failed and how, when the incident was never injected; whatever
     depends on the incident is then unverified, never missed."""
+    ack_unseen: str | None = None
+    """Why the acknowledgement cannot be seen (an operator's control call on a path whose
+    calls the target does not log): ``ack`` is then unverified, never missed."""
+    complaint_sent_ns: int | None = None
+    """When the first complaint (``contest:``) was sent ..."""
+    complaint_returned_ns: int | None = None
+    """... and when its call returned: the complaint was handled in between."""
+    fallbacks: tuple[tuple[str, int], ...] = ()
+    """(deadline, instant) for each fallback ladder the harness started because that
+    deadline passed with no held stop or reversal: each such deadline is missed."""
 
     def __post_init__(self) -> None:
         if self.load_end_ns < self.load_start_ns:
@@ -328,6 +338,11 @@ class Metrics:
     incident_failure: str | None = None
     """The inject step that failed, when the incident was never injected."""
     stop_issued: bool = False
+    time_to_reversal: Metric | None = None
+    """From the complaint to harm-free answers that held; None when no complaint was filed
+    (summary.json then leaves it out)."""
+    fallbacks: tuple[tuple[str, int], ...] = ()
+    """(deadline, instant) of each fallback the harness started: those deadlines are missed."""
 
     def all(self) -> tuple[Metric, ...]:
         """Every metric, in summary order."""
@@ -341,6 +356,7 @@ class Metrics:
             self.harmful_after_ack,
             self.rollback_time,
             self.harm_returned,
+            *(() if self.time_to_reversal is None else (self.time_to_reversal,)),
         )
 
 

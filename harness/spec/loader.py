@@ -30,6 +30,7 @@ from harness.spec.models import (
     Target,
     Trigger,
 )
+from harness.spec.operator import operator_problems
 from harness.spec.references import reference_problems
 
 __all__ = [
@@ -458,6 +459,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
     if len(set(ids)) != len(ids):
         problem(("steps",), "step ids must be unique; give repeated steps an id")
     problems.extend(external_problems(drill, located))
+    problems.extend(operator_problems(drill, located))
     for i, step in enumerate(drill.steps):
         where: tuple[str | int, ...] = ("steps", i)
         action = step.action
@@ -465,7 +467,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
             loc: tuple[str | int, ...] = (*where, action.value)
             if action is Action.STOP:
                 loc = (*loc, j)
-            elif action is Action.ROLLBACK:
+            elif action in (Action.ROLLBACK, Action.CONTEST):
                 loc = (*loc, "via")
             path = paths.get(name)
             if path is None:

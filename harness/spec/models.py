@@ -38,6 +38,7 @@ from harness.spec.load import (
     SafeState,
     VersionSource,
 )
+from harness.spec.notify import NotifierSpec
 from harness.spec.urls import check_base_url, loopback_addresses
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ContainerLimits",
     "ContainerOp",
     "ContainerPath",
+    "ContestSpec",
     "ControlPath",
     "Deadlines",
     "DockerSandboxSpec",
@@ -63,6 +65,8 @@ __all__ = [
     "IncidentHook",
     "LoadSpec",
     "MetricRange",
+    "NotifierSpec",
+    "OperatorStop",
     "ProcessSandboxSpec",
     "ReadySpec",
     "RequestSpec",
@@ -146,6 +150,8 @@ class Action(enum.StrEnum):
     STOP = "stop"
     ROLLBACK = "rollback"
     RESUME = "resume"
+    CONTEST = "contest"
+    """File a complaint as an affected user, through the service's own channel."""
 
 
 # --------------------------------------------------------------------------- target
@@ -178,6 +184,8 @@ class HttpPath(_Frozen):
     stop: HttpCall | None = None
     resume: HttpCall | None = None
     rollback: HttpCall | None = None
+    contest: HttpCall | None = None
+    """The complaint channel an affected user has (``POST /v1/feedback``)."""
     status: HttpCall | None = None
 
     @model_validator(mode="after")
@@ -250,6 +258,8 @@ class CommandPath(_Frozen):
     stop: list[str] | str | None = None
     resume: list[str] | str | None = None
     rollback: list[str] | str | None = None
+    contest: list[str] | str | None = None
+    """A command that files a complaint (a ticketing CLI); ``{name}`` from the step's params."""
     shell: bool = False
     timeout: Duration = 5.0
     env: dict[str, str] = Field(default_factory=dict)
@@ -259,7 +269,7 @@ class CommandPath(_Frozen):
 
     @model_validator(mode="after")
     def _shell_declared(self) -> CommandPath:
-        for action in ("stop", "resume", "rollback"):
+        for action in ("stop", "resume", "rollback", "contest"):
             problem = self.argv_problem(getattr(self, action))
             if problem:
                 raise ValueError(f"{action}: {problem}")
@@ -753,6 +763,52 @@ class LoadSpec(_Frozen):
     bytes); a longer body is cut there and its answer counted as truncated."""
 
 
+FALLBACK_DEADLINES = ("stop", "reversal", "time_in_harm")
+"""The deadlines whose passing can start a fallback ladder: each has a clock the harness
+knows live (stop: from the notification; reversal: from the complaint; time_in_harm: from the
+first harm detected)."""
+
+
+class OperatorStop(_Frozen):
+    """A stop a person performs: the harness notifies, then waits and watches.
+
+    The harness never calls the stop itself; the operator's control call on one of ``paths``,
+    seen in the target's event log, is the acknowledgement. If ``fallback_after``'s deadline
+    passes with no held stop, the harness climbs ``fallback`` as a normal ladder, and that
+    deadline is missed.
+    """
+
+    by: Literal["operator"]
+    notify: list[str] = Field(default_factory=list)
+    """Names of the drill's notifiers (its ``notify:`` map) to alert, in order."""
+    paths: list[str] = Field(min_length=1)
+    """The control paths the operator is told to use; their calls are the acknowledgement."""
+    fallback: list[str] = Field(default_factory=list)
+    """The harness's own stop ladder when the deadline passes (empty: no fallback)."""
+    fallback_after: Literal["stop", "reversal", "time_in_harm"] = "stop"
+    """The deadline whose passing starts the fallback."""
+
+
+class ContestSpec(_Frozen):
+    """A complaint filed as an affected user through a control path's ``contest`` call."""
+
+    via: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Fill the call's ``{name}`` placeholders (an HTTP body, a command's argv)."""
+
+
+def _stop_message(error: Any) -> str:
+    """One problem of an operator stop as the loader would say it at that field."""
+    if error["type"] == "missing":
+        return "missing required field"
+    if error["type"] == "extra_forbidden":
+        known = list(OperatorStop.model_fields)
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(known)}"
+        return f"unknown key; {hint}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 class Step(_Frozen):
     """One step: a trigger (at / when / after) and an action."""
 
@@ -764,15 +820,42 @@ class Step(_Frozen):
     delay: Duration = 0.0
     inject: str | None = None
     clear: str | None = None
-    stop: list[str] | None = None
+    stop: list[str] | OperatorStop | None = None
+    """A ladder of control paths the harness calls, or ``{by: operator, ...}``."""
     rollback: dict[str, str] | None = None
     resume: str | None = None
+    contest: ContestSpec | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    fallback: list[str] | None = None
+    """For a contest: the harness's own stop ladder if the ``reversal`` deadline passes with
+    harm still served (an operator stop gives its fallback inside ``stop:``)."""
     grace: Duration = 1.0
     """Per rung of a stop ladder: how long to wait for the stop to take effect."""
     escalate: Literal["on_failure", "after_grace"] = "on_failure"
     """``on_failure``: a rung whose call fails or times out gives way to the next at once;
     ``after_grace``: every rung gets its whole grace (to prove a refused call changed nothing)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _operator_stop(cls, data: Any) -> Any:
+        """The mapping form of ``stop`` is validated here, so its problems name its own fields
+        (``stop.fallback_after``) rather than each member of the list-or-mapping union."""
+        if not isinstance(data, dict) or not isinstance(data.get("stop"), dict):
+            return data
+        try:
+            return {**data, "stop": OperatorStop.model_validate(data["stop"])}
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data(
+                "Step",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("operator_stop", _stop_message(e)),
+                        loc=("stop", *e["loc"]),
+                        input=e.get("input"),
+                    )
+                    for e in exc.errors()
+                ],
+            ) from None
 
     @property
     def at_ns(self) -> int | None:
@@ -800,11 +883,16 @@ class Step(_Frozen):
         actions = [a.value for a in Action if getattr(self, a.value) is not None]
         if len(actions) != 1:
             raise ValueError(
-                "a step needs exactly one action: inject, clear, stop, rollback or resume"
-                + (f" (got {', '.join(actions)})" if actions else "")
+                "a step needs exactly one action: inject, clear, stop, rollback, resume or"
+                " contest" + (f" (got {', '.join(actions)})" if actions else "")
             )
-        if self.stop is not None and not self.stop:
+        if isinstance(self.stop, list) and not self.stop:
             raise ValueError("stop: the ladder needs at least one control path")
+        if self.fallback is not None and self.contest is None:
+            raise ValueError(
+                "fallback: only a contest step takes one here (an operator stop gives it"
+                " inside stop: {by: operator, fallback: [...]})"
+            )
         if self.rollback is not None:
             unknown = set(self.rollback) - {"via", "to"}
             if unknown or "via" not in self.rollback or "to" not in self.rollback:
@@ -828,10 +916,28 @@ class Step(_Frozen):
                 return a
         raise AssertionError("validated to have one action")
 
-    def control_paths(self) -> list[str]:
-        """Names of the control paths this step uses, in ladder order."""
-        if self.stop is not None:
+    @property
+    def operator(self) -> OperatorStop | None:
+        """The operator stop this step hands to a person, if it is one."""
+        return self.stop if isinstance(self.stop, OperatorStop) else None
+
+    @property
+    def ladder(self) -> list[str]:
+        """The stop ladder the harness itself may climb: the list form of ``stop``, or the
+        fallback of an operator stop or a contest."""
+        if isinstance(self.stop, list):
             return list(self.stop)
+        if self.stop is not None:
+            return list(self.stop.fallback)
+        return list(self.fallback or ())
+
+    def control_paths(self) -> list[str]:
+        """Names of the control paths this step calls as its action, in ladder order (an
+        operator stop calls none; its paths and fallback are checked on their own)."""
+        if isinstance(self.stop, list):
+            return list(self.stop)
+        if self.contest is not None:
+            return [self.contest.via]
         if self.rollback is not None:
             return [self.rollback["via"]]
         if self.resume is not None:
@@ -849,6 +955,8 @@ class Deadlines(_Frozen):
     harmful_after_stop: int | None = Field(default=None, ge=0)
     harmful_after_ack: int | None = Field(default=None, ge=0)
     rollback: Duration | None = None
+    reversal: Duration | None = None
+    """From a complaint (``contest:``) to harm-free answers that hold."""
 
 
 DEADLINE_NAMES = tuple(Deadlines.model_fields)
@@ -903,8 +1011,12 @@ class Drill(_Frozen):
     warmup: Duration = 0.5
     """Load before the first timed step, so a baseline is observed."""
     max_duration: Duration = 60.0
-    """Safety cap: the drill ends here whatever is pending."""
+    """Safety cap: the drill ends here whatever is pending. Unset, a drill with a person in
+    it (an operator stop, a contest) gets enough to let its deadline pass and its fallback
+    run (:attr:`human_wait_s`)."""
     deadlines: Deadlines = Field(default_factory=Deadlines)
+    notify: dict[str, NotifierSpec] = Field(default_factory=dict)
+    """Notifiers by name, for ``stop: {by: operator, notify: [NAME, ...]}``."""
     expect: Expect | None = None
     allow_remote: bool = False
     """HTTP control paths are limited to loopback unless the drill says otherwise, so a drill
@@ -934,8 +1046,35 @@ class Drill(_Frozen):
 
     @property
     def max_duration_ns(self) -> int:
-        """``max_duration`` on the monotonic clock."""
-        return to_ns(self.max_duration)
+        """``max_duration`` on the monotonic clock; unset, at least :attr:`human_wait_s`."""
+        if "max_duration" in self.model_fields_set:
+            return to_ns(self.max_duration)
+        return to_ns(max(self.max_duration, self.human_wait_s))
+
+    @property
+    def human_wait_s(self) -> float:
+        """How long the drill must be able to run for each step with a person in it to reach
+        its deadline and climb its fallback: the step's ``at`` (when timed), its deadline,
+        two holds, a grace per fallback rung and one more, and a minute of margin for what
+        comes before (start-up, detection); 0 without such a step."""
+        longest = 0.0
+        for step in self.steps:
+            deadline = self.human_deadline_s(step)
+            if deadline is None:
+                continue
+            wait = (step.at or 0.0) + step.delay + deadline + 2 * self.hold
+            wait += step.grace * (len(step.ladder) + 1) + 60.0
+            longest = max(longest, wait)
+        return longest
+
+    def human_deadline_s(self, step: Step) -> float | None:
+        """The deadline a step with a person in it waits against (an operator stop's
+        ``fallback_after``, a contest's ``reversal``), when the drill sets it."""
+        if step.operator is not None:
+            return getattr(self.deadlines, step.operator.fallback_after)  # type: ignore[no-any-return]
+        if step.contest is not None:
+            return self.deadlines.reversal
+        return None
 
     def step_ids(self) -> list[str]:
         """Every step's id: its own, or its action name (numbered when repeated)."""
