@@ -193,9 +193,7 @@ class ComplaintDesk:
 
     def _mark_resolved(self, complaint_ids: list[str], by: str, changed: bool) -> None:
         for complaint_id in complaint_ids:
-            self._complaints[complaint_id] = replace(
-                self._complaints[complaint_id], resolved_by=by
-            )
+            self._complaints[complaint_id] = replace(self._complaints[complaint_id], resolved_by=by)
         self._state.events.emit(
             "complaints_resolved",
             complaint_ids=complaint_ids[:50],
