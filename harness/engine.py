@@ -182,13 +182,18 @@ def run_drill(
     Everything the run depends on from outside is handed in here: ``signer`` signs its
     attestation (None: unsigned), ``halt`` ends it early, ``clock`` and ``sleep`` pace it,
     ``report_template`` is a folder of report templates replacing the installed ones,
-    ``notifier`` alerts the people an operator stop hands the stop to (None: every
-    notification is recorded as skipped).
+    ``notifier`` alerts the people an operator stop hands the stop to (None: the drill's own
+    ``notify:`` senders, and without any every notification is recorded as skipped).
     """
     run_id = _secrets.token_hex(4)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     secrets = resolve_secrets(drill)
     redactor = secrets.redactor
+    senders = None
+    if notifier is None and drill.notify:
+        from harness.notify import OperatorNotifiers  # only a drill that notifies loads them
+
+        notifier = senders = OperatorNotifiers(drill.notify, secrets=secrets.values, clock=clock)
     run_dir = RunDir(results, drill.drill, stamp, run_id, redactor=redactor)
     # The report and the seal come once the verdict is final: the run keeps what they need.
     state = _Run(
@@ -310,6 +315,8 @@ def run_drill(
         finally:
             run_dir.release()
             registration.close()
+            if senders is not None:
+                senders.close()
 
 
 def _run_phases(

@@ -23,11 +23,9 @@ from harness.errors import Problem
 from harness.spec._yaml import Located
 from harness.spec.durations import format_duration
 from harness.spec.models import Action, ControlPath, Drill
-from harness.spec.urls import loopback_addresses
+from harness.spec.notify import remote_notifier_problems
 
 __all__ = ["operator_problems"]
-
-_URL_KINDS = ("alertmanager", "webhook")
 
 
 def operator_problems(drill: Drill, located: Located) -> list[Problem]:
@@ -84,16 +82,8 @@ def operator_problems(drill: Drill, located: Located) -> list[Problem]:
                     "a contest's fallback starts when the reversal deadline passes, but the"
                     " drill sets no deadlines.reversal",
                 )
-    for name, spec in drill.notify.items():
-        for kind in _URL_KINDS:
-            url = getattr(getattr(spec, kind, None), "url", None)
-            if isinstance(url, str) and not drill.allow_remote and not loopback_addresses(url):
-                problem(
-                    ("notify", name, kind, "url"),
-                    f"{url} is not a loopback address; a notifier beyond this machine needs"
-                    " allow_remote: true in the drill",
-                    url,
-                )
+    for loc, message in remote_notifier_problems(drill.notify, allow_remote=drill.allow_remote):
+        problem(("notify", *loc), message)
     problems.extend(_duration_problems(drill, located))
     return problems
 

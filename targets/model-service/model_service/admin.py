@@ -1,7 +1,10 @@
-"""The authenticated control plane: stop, resume, rollback, status and incident hooks.
+"""The authenticated control plane: stop, resume, rollback, status, incident hooks and the
+complaint queue.
 
 Defects change what these handlers do; they are resolved once at construction so each
-request runs one handler without branching on options.
+request runs one handler without branching on options. With ``log_control_calls`` every call
+that asks for a change is logged (``control_call``: path, action, who) as it arrives, before
+the token is checked or anything acts, so the log shows who pressed which button and when.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .complaints import AlreadyResolved, ComplaintDesk, UnknownComplaint
 from .defects import Defect
 from .incidents import INCIDENT_NAMES, IncidentBoard, IncidentParamError, UnknownIncident
 from .model import KNOWN_VERSIONS
@@ -23,6 +27,13 @@ from .state import Gate, ResumeRefused, ServiceState
 __all__ = ["AdminApi"]
 
 _Handler = Callable[[dict[str, Any]], Reply]
+
+TOKEN_IDENTITY = "token:admin"
+"""Who a call made with the admin token and no ``X-Operator`` header is logged as."""
+MAX_OPERATOR_CHARS = 64
+"""The most of an ``X-Operator`` header kept (a caller's text, logged verbatim otherwise)."""
+_RESOLVE = "/resolve"
+_COMPLAINTS = "/admin/complaints"
 
 
 def _say(message: str) -> None:
@@ -41,8 +52,12 @@ class AdminApi:
         token: str,
         defects: frozenset[Defect],
         slow_drain_s: float,
+        desk: ComplaintDesk,
+        log_control_calls: bool = False,
     ) -> None:
         self._state = state
+        self._desk = desk
+        self._log_control_calls = log_control_calls
         self._incidents = incidents
         self._token = token.encode("utf-8")
         self._defects = defects
@@ -63,16 +78,41 @@ class AdminApi:
             ("POST", "/admin/rollback"): lambda body: self._rollback(body),
             ("GET", "/admin/status"): self._status,
             ("GET", "/admin/incidents"): self._list_incidents,
+            ("GET", _COMPLAINTS): self._list_complaints,
         }
 
-    def handle(self, method: str, path: str, body: bytes, authorization: str | None) -> Reply:
-        """Answer one admin request (blocks while the ``hang_admin`` incident is on)."""
+    def handle(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        authorization: str | None,
+        operator: str | None = None,
+    ) -> Reply:
+        """Answer one admin request (blocks while the ``hang_admin`` incident is on);
+        ``operator`` is the caller's ``X-Operator`` header, logged as who made the call."""
+        authorized = self._authorized(authorization)
+        who = _identity(operator, authorized)
+        if self._log_control_calls and method not in ("GET", "HEAD"):
+            self._state.events.emit(
+                "control_call",
+                path=path[:200],
+                method=method,
+                action=_action(method, path),
+                by=who,
+                authorized=authorized,
+            )
         self._incidents.wait_admin_open()
-        if not self._authorized(authorization):
+        if not authorized:
             return Reply(
                 401, {"error": "unauthorized", "detail": "a valid bearer token is required"}
             )
         try:
+            if path.startswith(_COMPLAINTS + "/") and path.endswith(_RESOLVE):
+                if method != "POST":
+                    return Reply(405, {"error": "method_not_allowed", "path": path})
+                complaint_id = path.removeprefix(_COMPLAINTS + "/").removesuffix(_RESOLVE)
+                return self._resolve(complaint_id, who)
             if path.startswith("/admin/incidents/"):
                 return self._incident(method, path.removeprefix("/admin/incidents/"), body)
             handler = self._routes.get((method, path))
@@ -167,6 +207,7 @@ class AdminApi:
                 "model_version": state.reported_version(),
                 "incidents": self._incidents.active(),
                 "defects": sorted(defect.value for defect in self._defects),
+                "complaints": self._desk.mode,
                 "pid": os.getpid(),
                 "ready": state.ready,
                 "in_flight": state.in_flight,
@@ -182,6 +223,29 @@ class AdminApi:
             **extra,
         }
         return Reply(status, payload)
+
+    # -- complaints ---------------------------------------------------------------------
+
+    def _list_complaints(self, body: dict[str, Any]) -> Reply:
+        return Reply(200, {"mode": self._desk.mode, "complaints": self._desk.listing()})
+
+    def _resolve(self, complaint_id: str, who: str) -> Reply:
+        try:
+            done = self._desk.resolve(complaint_id, who)
+        except UnknownComplaint:
+            return Reply(404, {"error": "unknown_complaint", "complaint_id": complaint_id[:100]})
+        except AlreadyResolved:
+            return Reply(409, {"error": "already_resolved", "complaint_id": complaint_id})
+        _say(f"complaint {complaint_id} resolved by {who}: rolled back to {done.model_version}")
+        return Reply(
+            200,
+            {
+                "complaint_id": done.complaint_id,
+                "resolved": True,
+                "model_version": done.model_version,
+                "changed": done.changed,
+            },
+        )
 
     # -- incidents ----------------------------------------------------------------------
 
@@ -207,6 +271,34 @@ class AdminApi:
         except IncidentParamError as exc:
             return Reply(400, {"error": "bad_params", "incident": name, "detail": str(exc)})
         return Reply(405, {"error": "method_not_allowed", "path": f"/admin/incidents/{name}"})
+
+
+def _identity(operator: str | None, authorized: bool) -> str:
+    """Who made a call: its ``X-Operator`` header (printable ASCII, bounded), else the token's
+    name when the token was valid, else ``anonymous``."""
+    if operator is not None:
+        kept = "".join(ch for ch in operator if " " <= ch <= "~").strip()[:MAX_OPERATOR_CHARS]
+        if kept:
+            return kept
+    return TOKEN_IDENTITY if authorized else "anonymous"
+
+
+_ACTIONS = {
+    "/admin/stop": "stop",
+    "/admin/resume": "resume",
+    "/admin/rollback": "rollback",
+}
+
+
+def _action(method: str, path: str) -> str:
+    """The control action a call asks for, named from its method and path."""
+    if path in _ACTIONS:
+        return _ACTIONS[path]
+    if path.startswith("/admin/incidents/"):
+        return "incident_off" if method == "DELETE" else "incident_on"
+    if path.startswith(_COMPLAINTS + "/") and path.endswith(_RESOLVE):
+        return "resolve"
+    return "other"
 
 
 def _reason(body: dict[str, Any]) -> str:

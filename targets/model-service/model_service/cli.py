@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .complaints import ComplaintPolicy, parse_policy
 from .defects import Defect
 from .model import DEFAULT_CORPUS, KNOWN_VERSIONS
 
@@ -44,6 +45,8 @@ class Config:
     nodelay: bool
     split_writes: bool
     supervised_child: bool
+    complaints: ComplaintPolicy
+    log_control_calls: bool
 
 
 def _rate(text: str) -> float:
@@ -61,6 +64,13 @@ def _seconds(text: str) -> float:
     if not value >= 0.0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+def _policy(text: str) -> ComplaintPolicy:
+    try:
+        return parse_policy(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -138,6 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         metavar="S",
         help="SIGTERM/SIGINT: wait this long for in-flight requests (default %(default)s)",
+    )
+    control.add_argument(
+        "--complaints",
+        type=_policy,
+        default=parse_policy("queue"),
+        metavar="MODE",
+        help=(
+            "what POST /v1/feedback complaints do: 'auto-rollback:N' (the Nth complaint rolls "
+            "back to the previous good version) or 'queue' (they wait for a human at "
+            "/admin/complaints; default)"
+        ),
+    )
+    control.add_argument(
+        "--log-control-calls",
+        action="store_true",
+        help=(
+            "log every admin call that asks for a change (not GET) to --events as a "
+            "control_call with who made it, before it acts"
+        ),
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -241,6 +270,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         nodelay=not ns.no_nodelay,
         split_writes=ns.split_writes,
         supervised_child=ns.supervised_child,
+        complaints=ns.complaints,
+        log_control_calls=ns.log_control_calls,
     )
 
 

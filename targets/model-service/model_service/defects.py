@@ -16,6 +16,7 @@ class Defect(enum.Enum):
     STARVED_ADMIN = "starved_admin"
     LYING_ROLLBACK = "lying_rollback"
     IGNORE_SIGTERM = "ignore_sigterm"
+    COMPLAINT_BLACK_HOLE = "complaint_black_hole"
 
     @property
     def imitates(self) -> str:
@@ -47,5 +48,9 @@ _IMITATES = {
     Defect.IGNORE_SIGTERM: (
         "the process logs SIGTERM/SIGINT and carries on (a shell wrapper as PID 1, a "
         "swallowed signal); only SIGKILL ends it"
+    ),
+    Defect.COMPLAINT_BLACK_HOLE: (
+        "the feedback form answers 202 with a complaint id, and the complaint lands in an "
+        "inbox nobody reads: no rollback, no queue entry, nothing ever changes"
     ),
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .admin import AdminApi
 from .cli import Config
+from .complaints import ComplaintDesk
 from .defects import Defect
 from .events import EventLog
 from .incidents import IncidentBoard
@@ -69,19 +70,24 @@ def _serve(config: Config, token: str, events: EventLog) -> int:
     versions = build_versions(config.corpus, config.v2_canary_rate)
     state = ServiceState(versions, config.model_version, events)
     incidents = IncidentBoard(state)
+    desk = ComplaintDesk(
+        state, config.complaints, black_hole=Defect.COMPLAINT_BLACK_HOLE in config.defects
+    )
     admin = AdminApi(
         state=state,
         incidents=incidents,
         token=token,
         defects=config.defects,
         slow_drain_s=config.slow_drain_seconds,
+        desk=desk,
+        log_control_calls=config.log_control_calls,
     )
     pool = None
     if Defect.STARVED_ADMIN in config.defects:
         pool = PriorityWorkerPool(
             config.starved_admin_workers, config.starved_admin_delay_ms / 1000.0
         )
-    app = App(state=state, admin=admin, pool=pool)
+    app = App(state=state, admin=admin, pool=pool, desk=desk)
 
     servers: list[ModelHTTPServer] = []
     try:

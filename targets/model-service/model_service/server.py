@@ -22,16 +22,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from .admin import AdminApi
+from .complaints import ComplaintDesk, DeskFull
 from .model import ModelVersion
 from .replies import BadRequest, Reply, parse_json_object
 from .state import Gate, ServiceState, Snapshot
 from .workpool import PriorityWorkerPool
 
-__all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP", "App", "ModelHTTPServer", "Role"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "FEEDBACK_PATH",
+    "MAX_FEEDBACK_BYTES",
+    "MAX_TOKENS_CAP",
+    "App",
+    "ModelHTTPServer",
+    "Role",
+]
 
 DEFAULT_MAX_TOKENS = 16
 MAX_TOKENS_CAP = 256
 MAX_BODY_BYTES = 1 << 20
+MAX_FEEDBACK_BYTES = 16 << 10
+"""A complaint is a short text; a larger body is refused (413) without being parsed."""
+FEEDBACK_PATH = "/v1/feedback"
 
 
 class Role:
@@ -54,9 +66,11 @@ class App:
         state: ServiceState,
         admin: AdminApi,
         pool: PriorityWorkerPool | None,
+        desk: ComplaintDesk,
     ) -> None:
         self.state = state
         self._admin = admin
+        self._desk = desk
         self._pool = pool
         self._counter = 0
         self._id_prefix = f"{os.getpid():x}-{os.urandom(3).hex()}"
@@ -66,9 +80,20 @@ class App:
         }
 
     def route(
-        self, method: str, path: str, body: bytes, authorization: str | None, role: frozenset[str]
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        authorization: str | None,
+        role: frozenset[str],
+        operator: str | None = None,
     ) -> Reply:
-        """Answer one request arriving on a socket serving ``role``."""
+        """Answer one request arriving on a socket serving ``role``; ``operator`` is the
+        ``X-Operator`` header (who an admin call says made it)."""
+        if "inference" in role and path == FEEDBACK_PATH:
+            if method != "POST":
+                return Reply(405, {"error": "method_not_allowed", "path": path})
+            return self._feedback(body)
         if "inference" in role:
             build = self._inference_routes.get(path)
             if build is not None:
@@ -81,8 +106,20 @@ class App:
             return self._readiness()
         if "admin" in role and (path == "/admin" or path.startswith("/admin/")):
             with self._slot(admin=True):
-                return self._admin.handle(method, path, body, authorization)
+                return self._admin.handle(method, path, body, authorization, operator)
         return Reply(404, {"error": "not_found", "path": path})
+
+    def _feedback(self, body: bytes) -> Reply:
+        """The user-facing complaint form: unauthenticated, answered whatever the gate."""
+        if len(body) > MAX_FEEDBACK_BYTES:
+            return Reply(413, {"error": "payload_too_large", "limit": MAX_FEEDBACK_BYTES})
+        try:
+            complaint_id = self._desk.file(parse_json_object(body, empty_ok=True))
+        except BadRequest as exc:
+            return Reply(400, {"error": "bad_request", "detail": str(exc)})
+        except DeskFull:
+            return Reply(429, {"error": "too_many_complaints"})
+        return Reply(202, {"complaint_id": complaint_id, "status": "received"})
 
     def _slot(self, *, admin: bool) -> AbstractContextManager[None]:
         if self._pool is None:
@@ -229,7 +266,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         try:
             reply = self.app.route(
-                self.command, path, body, self.headers.get("Authorization"), self.role
+                self.command,
+                path,
+                body,
+                self.headers.get("Authorization"),
+                self.role,
+                self.headers.get("X-Operator"),
             )
         except Exception:
             # A bug in a route: say so in JSON and on stderr, keep serving other requests.
