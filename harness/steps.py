@@ -687,9 +687,13 @@ class Steps:
         for state in self.states:
             if state.operator is not None and state.phase is StepPhase.RUNNING:
                 state.operator.fallback_on_halt(now)
+                if state.operator.fallback.climbed and self.ladder is None:
+                    self.ladder = state.operator.fallback  # its rungs go into the evidence
         for watch in self.reversals:
             if watch.settled_ns is None:
                 watch.fallback_on_halt(now)
+                if watch.fallback.climbed and self.ladder is None:
+                    self.ladder = watch.fallback
 
     def undo_incidents(self) -> None:
         """Switch off every incident this drill switched on and did not clear (on an

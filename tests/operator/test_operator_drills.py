@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness.engine import run_drill
+from harness.halt import Halt
 from harness.operator import Alert, NotifyOutcome, NotifyResult
 from harness.spec.models import RunVerdict
 from tests.helpers import events_of
@@ -98,3 +101,45 @@ def test_operator_stop_by_a_scripted_responder(tmp_path: Path) -> None:
     # upper bound: the upper bound is after the true action instant.
     assert (acted - zero) / 1e9 <= issued + stop["upper"] + 1e-6  # type: ignore[operator]
     assert "stop_rung_issued" not in [e["event"] for e in events]
+
+
+class HaltWhenNotified:
+    """A live view that presses the halt button (as Ctrl-C would) once the operator has been
+    notified, so the wait on a person is what the halt interrupts."""
+
+    def __init__(self, halt: Halt) -> None:
+        self.halt = halt
+
+    def event(self, record: dict[str, Any]) -> None:
+        """Halt on the first ``operator_notified``."""
+        if record.get("event") == "operator_notified":
+            self.halt.set(signal.SIGINT)
+
+    def status(self, status: Any) -> None:
+        """Nothing to show."""
+
+
+def test_halt_during_the_wait_on_a_person_runs_the_fallback_stop(tmp_path: Path) -> None:
+    """Ctrl-C while the harness waits for an operator who never acts: the fallback ladder
+    stops the service at once (recorded as started by the interruption), teardown follows, and
+    the run is interrupted rather than left waiting for its 60 s deadline."""
+    text = OPERATOR.replace("stop: 5s", "stop: 60s").replace(
+        "time_in_harm: 8s", "time_in_harm: 60s"
+    )
+    halt = Halt()
+    started = time.monotonic()
+    result = run_drill(
+        load(tmp_path, text),
+        results=tmp_path / "results",
+        halt=halt,
+        view=HaltWhenNotified(halt),
+        notifier=ScriptedResponder(delay_s=3600),  # an operator who never gets to act
+    )
+    assert time.monotonic() - started < 30
+    summary = _summary(result.run_dir)
+    assert summary["verdict"] == "interrupted", summary.get("verdict")
+    events = events_of(result.run_dir)
+    fallback = [e for e in events if e["event"] == "fallback_started"]
+    assert fallback and fallback[0]["why"] == "interrupted", fallback
+    rungs = summary["rungs"]
+    assert rungs and rungs[0]["name"] == "admin_api" and rungs[0]["outcome"] in ("acked", "held")
