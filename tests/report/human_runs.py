@@ -22,8 +22,8 @@ from harness.run_summary import (
     MeasuredMetrics,
     MetricSummary,
     NotificationSummary,
-    RunSummary,
     RungSummary,
+    RunSummary,
     StepSummary,
     Versions,
 )
