@@ -95,7 +95,7 @@ def operator_summary(
                                 detail="no terminal", sent_t_s=0.1),
         ),
     )  # fmt: skip
-    rungs = ()
+    rungs: tuple[RungSummary, ...] = ()
     if fallback:
         rungs = (
             RungSummary(name="admin_api", issued_t_s=6.1, returned_t_s=6.11,

@@ -11,6 +11,7 @@ import pytest
 
 from harness.metrics import DeadlineVerdict
 from harness.report import human_clock_lines, render_report
+from harness.run_summary import RunSummary
 from tests.report.human_runs import contest_summary, operator_summary, write_human_run
 from tests.report.run_folder import IMG, PAYLOAD, SCRIPT, PageShape
 
@@ -88,11 +89,11 @@ def test_a_complaint_report_shows_the_reversal_against_its_deadline(tmp_path: Pa
     ids=["stop-unverified", "stop-met-but-no-person-seen", "reversal-unverified"],
 )  # fmt: skip
 def test_a_claim_the_run_could_not_prove_is_stated_unverified(
-    tmp_path: Path, summary: object, claims: tuple[str, ...]
+    tmp_path: Path, summary: RunSummary, claims: tuple[str, ...]
 ) -> None:
     """An unverified deadline verdict, or a stop in time with no person's call seen, makes the
     mapping say 'unverified' and never 'met'."""
-    page = render_report(write_human_run(tmp_path / "run", summary))  # type: ignore[arg-type]
+    page = render_report(write_human_run(tmp_path / "run", summary))
     stated = _claims(page)
     for claim in claims:
         assert stated[claim] == "unverified", stated
