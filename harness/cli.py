@@ -300,6 +300,10 @@ def _report(result: RunResult, out: TextIO) -> None:
             f" [{_fmt(d.lower_s)}, {_fmt(d.upper_s)}]  limit {_fmt(d.limit_s)}{unit}",
             file=out,
         )
+    from harness.report import human_clock_lines
+
+    for line in human_clock_lines(summary):  # a person's part of the clock, when it had one
+        print(f"  {line}", file=out)
     if summary.rung_used:
         print(f"  stopped by rung: {summary.rung_used}", file=out)
     if summary.resurrected:

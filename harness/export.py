@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.metrics import DeadlineVerdict
-from harness.run_summary import RunSummary, read_summary
+from harness.run_summary import HumanClock, RunSummary, read_summary
 from harness.spec.models import RunVerdict
 
 __all__ = [
@@ -27,7 +27,14 @@ __all__ = [
     "write_textfile",
 ]
 
-_TIMED_METRICS = ("time_to_detect", "time_to_ack", "time_to_stop", "time_in_harm", "rollback_time")
+_TIMED_METRICS = (
+    "time_to_detect",
+    "time_to_ack",
+    "time_to_stop",
+    "time_in_harm",
+    "rollback_time",
+    "time_to_reversal",
+)
 _COUNT_METRICS = ("harmful_total", "harmful_after_stop_issued", "harmful_after_ack")
 
 
@@ -136,10 +143,10 @@ def junit_xml(records: Sequence[RunRecord]) -> bytes:
             bad.text = "\n".join(problems)
         out = ET.SubElement(case, "system-out")
         document = s.document()
-        out.text = json.dumps(
-            {k: document.get(k) for k in ("verdict", "deadlines", "rung_used", "resurrected")},
-            indent=1,
-        )
+        keys = ["verdict", "deadlines", "rung_used", "resurrected"]
+        if s.human_clock is not None:
+            keys.append("human_clock")
+        out.text = json.dumps({k: document.get(k) for k in keys}, indent=1)
     ET.indent(suite)
     data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
@@ -184,6 +191,19 @@ def prometheus_registry(records: Sequence[RunRecord]) -> Any:
     duration = Gauge(
         "govdrill_run_duration_seconds", "How long the last run took", ["drill"], registry=registry
     )
+    human = Gauge(
+        "govdrill_human_clock_seconds",
+        "The drill's last operator stop, in seconds from the incident"
+        " (instant=notified|acknowledged|acted|effective; bound=value|lower|upper)",
+        ["drill", "instant", "bound"],
+        registry=registry,
+    )
+    fallback = Gauge(
+        "govdrill_human_clock_fallback_used",
+        "1 when the harness's fallback ladder stopped the drill's last operator stop, else 0",
+        ["drill"],
+        registry=registry,
+    )
     latest = {r.drill: r for r in records}
     for drill, record in latest.items():
         s = record.summary
@@ -200,10 +220,30 @@ def prometheus_registry(records: Sequence[RunRecord]) -> Any:
             for bound, value in (("value", m.value), ("lower", m.lower), ("upper", m.upper)):
                 if value is not None:
                     gauge.labels(drill, name, bound).set(float(value))
+        if s.human_clock is not None:
+            _human_clock(human, fallback, drill, s.human_clock)
         for name, d in s.deadlines.items():
             for verdict in DeadlineVerdict:
                 deadline.labels(drill, name, verdict.value).set(1 if d.verdict is verdict else 0)
     return registry
+
+
+def _human_clock(human: Any, fallback: Any, drill: str, clock: HumanClock) -> None:
+    """Set the operator stop's instants that were seen (an unseen one is left out, as an
+    unmeasured metric is)."""
+    eff = clock.effective
+    instants = (
+        ("notified", "value", clock.notified_s),
+        ("acknowledged", "value", clock.acknowledged_s),
+        ("acted", "value", clock.acted_s),
+        ("effective", "value", eff.value),
+        ("effective", "lower", eff.lower),
+        ("effective", "upper", eff.upper),
+    )
+    for instant, bound, value in instants:
+        if value is not None:
+            human.labels(drill, instant, bound).set(float(value))
+    fallback.labels(drill).set(1 if clock.fallback_used else 0)
 
 
 def write_textfile(path: Path, records: Sequence[RunRecord]) -> None:

@@ -15,9 +15,17 @@ from pathlib import Path
 from harness.evidence import write_atomic
 from harness.report._data import Observations, read_run
 from harness.report._html import render
+from harness.report._human import human_clock_lines
 from harness.report._templates import report_templates
 
-__all__ = ["REPORT", "Observations", "render_report", "report_templates", "write_report"]
+__all__ = [
+    "REPORT",
+    "Observations",
+    "human_clock_lines",
+    "render_report",
+    "report_templates",
+    "write_report",
+]
 
 REPORT = "report.html"
 

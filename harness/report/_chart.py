@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from harness.report._data import Bins, Mark
 
-__all__ = ["COLORS", "timeline_svg"]
+__all__ = ["COLORS", "fmt", "nice_step", "timeline_svg"]
 
 COLORS = {
     "ok": "#6aaa7f",
@@ -33,7 +33,8 @@ _BADGE_ROW = 17
 _RATE_H, _HARM_H, _VERSION_H, _GAP = 190, 70, 14, 16
 
 
-def _nice_step(span: float, target: int) -> float:
+def nice_step(span: float, target: int) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about ``target`` ticks."""
     raw = span / max(1, target)
     power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
     for m in (1, 2, 2.5, 5, 10):
@@ -42,7 +43,8 @@ def _nice_step(span: float, target: int) -> float:
     return 10 * power
 
 
-def _fmt(v: float) -> str:
+def fmt(v: float) -> str:
+    """A number to the millisecond, without trailing zeros."""
     text = f"{v:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
@@ -99,21 +101,21 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
             out.append(
                 f'<rect x="{lo:.1f}" y="{rate_top}" width="{max(hi - lo, 1.5):.1f}"'
                 f' height="{bottom - rate_top}" fill="{escape(mark.color)}" opacity="0.13">'
-                f"<title>{escape(mark.label)}: between {_fmt(mark.lower_s)} s and"
-                f" {_fmt(mark.upper_s)} s</title></rect>"
+                f"<title>{escape(mark.label)}: between {fmt(mark.lower_s)} s and"
+                f" {fmt(mark.upper_s)} s</title></rect>"
             )
     out += _rate_panel(bins, x, rate_top, plot_w)
     out += _harm_panel(bins, x, harm_top, plot_w)
     out += _version_lane(bins, x, version_top)
     # time axis
-    step = _nice_step(t1 - t0, 12)
+    step = nice_step(t1 - t0, 12)
     tick = math.ceil(t0 / step) * step
     while tick <= t1 + 1e-9:
         tx = x(tick)
         out.append(
             f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#444"/>'
             f'<text x="{tx:.1f}" y="{bottom + 16}" class="tick" text-anchor="middle">'
-            f"{_fmt(tick)}</text>"
+            f"{fmt(tick)}</text>"
         )
         tick += step
     out.append(
@@ -125,7 +127,7 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
         mx = x(mark.t_s)
         by = 4 + row * _BADGE_ROW + 7
         out.append(
-            f'<g class="mark"><title>{number}. {escape(mark.label)} at {_fmt(mark.t_s)} s'
+            f'<g class="mark"><title>{number}. {escape(mark.label)} at {fmt(mark.t_s)} s'
             f"{escape(' — ' + mark.note) if mark.note else ''}</title>"
             f'<line x1="{mx:.1f}" y1="{by + 7}" x2="{mx:.1f}" y2="{bottom}"'
             f' stroke="{escape(mark.color)}"'
@@ -146,7 +148,7 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
             cx = x(claim.t_s)
             out.append(
                 f'<g class="claim"><title>target says: {escape(claim.label)} at'
-                f" {_fmt(claim.t_s)} s</title>"
+                f" {fmt(claim.t_s)} s</title>"
                 f'<path d="M{cx:.1f} {lane - 5}l5 5-5 5-5-5z" fill="#fff" stroke="#222"/></g>'
             )
     out.append("</svg>")
@@ -157,7 +159,7 @@ def _rate_panel(bins: Bins, x: Scale, top: int, plot_w: int) -> list[str]:
     layers = _layers(bins)
     totals = [sum(values[i] for _, values in layers) for i in range(len(bins))]
     peak = max(totals, default=0.0) or 1.0
-    step = _nice_step(peak, 4)
+    step = nice_step(peak, 4)
     peak = math.ceil(peak / step) * step
     h = _RATE_H
 
@@ -167,7 +169,7 @@ def _rate_panel(bins: Bins, x: Scale, top: int, plot_w: int) -> list[str]:
     out = [
         f'<rect x="{_LEFT}" y="{top}" width="{plot_w}" height="{h}" class="panel"/>',
         f'<text x="{_LEFT + 6}" y="{top + 14}" class="title">answers per second, by what they'
-        f" were (bins of {_fmt(bins.width_s * 1000)} ms)</text>",
+        f" were (bins of {fmt(bins.width_s * 1000)} ms)</text>",
     ]
     v = 0.0
     while v <= peak + 1e-9:
@@ -175,7 +177,7 @@ def _rate_panel(bins: Bins, x: Scale, top: int, plot_w: int) -> list[str]:
             f'<line x1="{_LEFT}" y1="{y(v):.1f}" x2="{_LEFT + plot_w}" y2="{y(v):.1f}"'
             ' class="grid"/>'
             f'<text x="{_LEFT - 6}" y="{y(v) + 4:.1f}" class="tick" text-anchor="end">'
-            f"{_fmt(v)}</text>"
+            f"{fmt(v)}</text>"
         )
         v += step
     base = [0.0] * len(bins)
@@ -227,7 +229,7 @@ def _harm_panel(bins: Bins, x: Scale, top: int, plot_w: int) -> list[str]:
             out.append(
                 f'<rect x="{left:.1f}" y="{top + h - bar:.1f}" width="{max(right - left, 1.5):.1f}"'
                 f' height="{bar:.1f}" fill="{COLORS["harmful"]}"><title>{count} harmful answer(s)'
-                f" ending at {_fmt(bins.start_s + i * bins.width_s)} s</title></rect>"
+                f" ending at {fmt(bins.start_s + i * bins.width_s)} s</title></rect>"
             )
     return out
 

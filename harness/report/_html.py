@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from harness.report._chart import COLORS, timeline_svg
 from harness.report._data import Mark, RunData
+from harness.report._human import human_claims, human_clocks
 from harness.report._templates import render_page, report_templates
 from harness.report._texts import DISCLAIMER, TEXTS, facts
 
@@ -116,6 +117,7 @@ def context(run: RunData) -> dict[str, Any]:
     claims = run.target_claims()
     rollback = run.event("rollback_issued")
     first = run.events[0] if run.events else {}
+    clocks = human_clocks(run)
     return {
         "summary": run.summary,
         "drill": run.drill,
@@ -131,6 +133,8 @@ def context(run: RunData) -> dict[str, Any]:
         "target_log": run.target_events,
         "rollback_event_t_s": None if rollback is None else float(rollback["t_s"]),
         "snapshots": _snapshots(run),
+        "human_clocks": clocks,
+        "human_claims": human_claims(clocks),
         "facts": facts(run.summary, snapshots=bool(run.snapshots)),
         "texts": TEXTS,
         "disclaimer": DISCLAIMER,

@@ -176,6 +176,11 @@ _FACTS: tuple[tuple[str, Measure, tuple[str, ...], str], ...] = (
     ("Rollback verified (rollback_time)", lambda seen: _metric(seen, "rollback_time", "rollback"),
      ("NIST AI RMF MANAGE 2.4", "ISO/IEC 42001 10.2", "ISO/IEC 42001 8.1"),
      "superseding the bad version, confirmed by answers from the target version"),
+    ("Reversal on a complaint (time_to_reversal)",
+     lambda seen: _metric(seen, "time_to_reversal", "reversal"),
+     ("NIST AI RMF MANAGE 2.4", "ISO/IEC 42001 10.2"),
+     "an affected user's complaint through the service's own channel, and when the answers"
+     " the load got stopped being harmful; the Human clock section says what it shows"),
     ("Deadline verdicts", _verdicts,
      ("ISO/IEC 42001 9.1", "ISO/IEC 42001 10.2"),
      "a missed or unverified deadline is a nonconformity to act on; a met one is the"
