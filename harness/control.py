@@ -336,8 +336,9 @@ class SignalBackend(ControlBackend):
 
     @property
     def timeout_s(self) -> float:
-        """Delivering a signal does not wait."""
-        return 1.0
+        """Delivering a signal does not wait for its effect; only for the delivery, which
+        through a container engine is an API call."""
+        return self._sandbox.signal_timeout_s
 
     def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
         try:

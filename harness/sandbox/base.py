@@ -69,6 +69,9 @@ class Sandbox(abc.ABC):
     owns_target: bool = True
     """Whether the harness started the target and ends it at teardown; when not (external),
     teardown puts back instead what the drill changed: its incidents and its stop."""
+    signal_timeout_s: float = 1.0
+    """How long delivering one signal may take before the rung counts as timed out: a
+    ``kill(2)`` is immediate, a container engine's API call is not."""
 
     @abc.abstractmethod
     def start(self, halt: Halt | None = None) -> Endpoint:

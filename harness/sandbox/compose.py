@@ -74,6 +74,8 @@ class ComposeSandbox(Sandbox, ContainerRuntime):
     """Runs a target as a service of its own compose project, published on 127.0.0.1."""
 
     name = SandboxKind.COMPOSE
+    # The signal is an engine API call, which a loaded host has been seen to hold past 1 s.
+    signal_timeout_s = 10.0
 
     def __init__(
         self,

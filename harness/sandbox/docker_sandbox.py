@@ -97,6 +97,8 @@ class DockerSandbox(Sandbox, ContainerRuntime):
     """Runs a target as a hardened container on its own network, published on 127.0.0.1."""
 
     name = SandboxKind.DOCKER
+    # The signal is an engine API call, which a loaded host has been seen to hold past 1 s.
+    signal_timeout_s = 10.0
 
     def __init__(
         self,
