@@ -81,8 +81,12 @@ def test_complaint_black_hole_fails_as_declared(results: Path) -> None:
     assert summary["expectation"] == {"met": True, "mismatches": []}
     assert _verdicts(summary) == {"detect": "met", "reversal": "missed"}
     assert "fallback" in summary["deadlines"]["reversal"]["reason"]
-    (started,) = [e for e in events_of(run) if e["event"] == "fallback_started"]
+    events = events_of(run)
+    (started,) = [e for e in events if e["event"] == "fallback_started"]
     assert started["deadline"] == "reversal"
+    # One reversal watch per complaint; the first one's fallback ended the harm for all.
+    confirmed = [e["by"] for e in events if e["event"] == "reversal_confirmed"]
+    assert confirmed == ["fallback"] * 3, confirmed
     assert summary["rung_used"] == "admin_api"
     target = _target_events(run)
     assert [e["event"] for e in target].count("complaint_received") == 3
