@@ -453,8 +453,10 @@ class ReversalWatch:
             return max(self.deadline_ns, upper + self.hold_ns + self.grace_ns)
         return self.deadline_ns
 
-    def tick(self, now: int) -> None:
-        """Check the reversal; climb the fallback when its deadline passed without one."""
+    def tick(self, now: int, *, fallen_back: bool = False) -> None:
+        """Check the reversal; climb the fallback when its deadline passed without one.
+        ``fallen_back``: another complaint's fallback was climbed, so a reversal now is its
+        work, not this complaint's."""
         if self.fallback.climbing:
             self.fallback.tick(now)
         elif self.fallback.climbed:
@@ -467,7 +469,9 @@ class ReversalWatch:
                 "reversal_confirmed",
                 via=self.via,
                 effective_t_ns=self.watcher.tracker.upper_ns,
-                by="fallback" if self.fallback_started_ns is not None else "complaint",
+                by="fallback"
+                if self.fallback_started_ns is not None or fallen_back
+                else "complaint",
             )
             return
         if self.fallback_started_ns is not None:
@@ -666,8 +670,9 @@ class Steps:
                 self._fire(state, now)
             if state.phase is StepPhase.RUNNING:
                 self._progress(state, now)
+        fallen_back = any(w.fallback_started_ns is not None for w in self.reversals)
         for watch in self.reversals:
-            watch.tick(now)
+            watch.tick(now, fallen_back=fallen_back)
             if watch.fallback.climbed and self.ladder is None:
                 self.ladder = watch.fallback
 

@@ -10,6 +10,7 @@ import yaml
 
 from tests.docker.docker_cli import LABEL_RUN, labelled, timeline_events, wait_labelled
 from tests.helpers import ROOT, govdrill, only_run, summary_of
+from tests.operator.scripted_responder import check_operator_stop, responder_if_needed
 
 # One xdist worker runs every docker test: a docker run sweeps the containers of dead
 # harnesses machine-wide, so another worker's run would take a test's leftovers first.
@@ -31,9 +32,16 @@ HERE = ROOT / "tests" / "docker" / "drills"
 
 
 def run_and_check(drill: Path, results: Path, *extra: str) -> Path:
-    """Run ``drill``; it must end as its ``expect:`` says (or pass), leaving no container."""
-    done = govdrill("run", str(drill), "--results", str(results), "-q", *extra, timeout=180)
+    """Run ``drill``; it must end as its ``expect:`` says (or pass), leaving no container. A
+    drill that pages an operator gets the scripted responder as its on-call, checked too."""
+    args = ("run", str(drill), "--results", str(results), "-q", *extra)
+    with responder_if_needed(drill, results.parent / "responder") as responder:
+        paged = () if responder is None else responder.overrides_for(drill)
+        env = None if responder is None else responder.env
+        done = govdrill(*args, *paged, timeout=180, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+    if responder is not None:
+        check_operator_stop(only_run(results), responder)
     run = only_run(results)
     summary = summary_of(run)
     expect = yaml.safe_load(drill.read_text()).get("expect")

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tests.helpers import ROOT, govdrill, labelled_processes, only_run, summary_of
+from tests.operator.scripted_responder import check_operator_stop, responder_if_needed
 
 HERE = ROOT / "tests" / "engine" / "drills"
 
@@ -30,10 +31,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("drill", DRILLS, ids=[p.stem for p in DRILLS])
-def test_drill_outcome(drill: Path, results: Path) -> None:
-    """Healthy drills pass; a drill with ``expect`` ends exactly as declared (exit 0 either way)."""
-    done = govdrill("run", str(drill), "--results", str(results), "-q")
+def test_drill_outcome(drill: Path, results: Path, tmp_path: Path) -> None:
+    """Healthy drills pass; a drill with ``expect`` ends exactly as declared (exit 0 either way).
+    A drill that pages an operator gets the scripted responder as its on-call."""
+    with responder_if_needed(drill, tmp_path / "responder") as responder:
+        extra = () if responder is None else responder.overrides_for(drill)
+        env = None if responder is None else responder.env
+        done = govdrill("run", str(drill), "--results", str(results), "-q", *extra, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+    if responder is not None:
+        check_operator_stop(only_run(results), responder)
     summary = summary_of(only_run(results))
     assert labelled_processes(run_id=summary["run_id"]) == []
     expect = yaml.safe_load(drill.read_text()).get("expect")

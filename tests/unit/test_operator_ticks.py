@@ -302,3 +302,21 @@ def test_a_black_hole_complaint_falls_back_at_the_reversal_deadline(contest_rig:
     started = next(e for e in rig.events if e["event"] == "fallback_started")
     assert started["deadline"] == "reversal"
     assert steps.ladder is watch.fallback and watch.fallback.held_ns is not None
+
+
+def test_a_later_complaint_reversed_by_the_first_ones_fallback_says_so(tmp_path: Path) -> None:
+    """Two complaints into a black hole; the first one's fallback ends the harm. The second
+    complaint's reversal is then the fallback's work too, and its evidence must say so."""
+    second = "  - at: 2s\n    contest: {via: feedback, params: {reason: again}}\nhold: 1s"
+    rig = _rig(tmp_path, CONTEST.replace("hold: 1s", second, 1))
+    steps = rig.start()
+
+    def stopped_at() -> int | None:
+        calls = rig.paths["admin_api"].calls
+        return calls[0].issued_ns + 20 * MS if calls else None
+
+    rig.run(_service(rig, stopped_at), T0 + 30 * S)
+    rig.line.close()
+    assert len(steps.reversals) == 2 and len(rig.paths["feedback"].calls) == 2
+    confirmed = [e for e in rig.events if e["event"] == "reversal_confirmed"]
+    assert [e["by"] for e in confirmed] == ["fallback", "fallback"], confirmed
