@@ -93,9 +93,17 @@ def _build(place: VenvPlace) -> float:
         subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
         subprocess.run(
             [
-                str(building / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                "--disable-pip-version-check", "--no-input", "--only-binary", ":all:",
-                "--requirement", str(place.requirements),
+                str(building / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary",
+                ":all:",
+                "--requirement",
+                str(place.requirements),
             ],
             check=True,
         )
