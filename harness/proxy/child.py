@@ -255,7 +255,9 @@ class Proxy:
 
     def _relisten(self, probe_upstream: bool) -> None:
         if self._watch is None or self._watch.done():
-            self._watch = asyncio.get_running_loop().create_task(self._relisten_loop(probe_upstream))
+            self._watch = asyncio.get_running_loop().create_task(
+                self._relisten_loop(probe_upstream)
+            )
 
     async def _relisten_loop(self, probe_upstream: bool) -> None:
         while self._server is None and not self.rules.refusing():

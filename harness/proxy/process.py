@@ -18,6 +18,7 @@ Its environment carries the reaper's labels, so a sweep after a killed harness f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -242,7 +243,9 @@ class FaultProxy:
                 f"proxy {self.name} did not answer {command['op']!r} (see {self.stderr_path})"
             )
         if "error" in answer:
-            raise ProxyCommandFailed(f"proxy {self.name} refused {command['op']!r}: {answer['error']}")
+            raise ProxyCommandFailed(
+                f"proxy {self.name} refused {command['op']!r}: {answer['error']}"
+            )
         return answer
 
     def _write(self, message: Mapping[str, Any]) -> None:
@@ -277,7 +280,9 @@ class FaultProxy:
                 self._ready = message
             elif message.get("event") == "rule_off":
                 self.events.append(
-                    ProxyEvent("rule_off", str(message["rule"]), int(message["t_ns"]), _count(message))
+                    ProxyEvent(
+                        "rule_off", str(message["rule"]), int(message["t_ns"]), _count(message)
+                    )
                 )
             self._answered.notify_all()
 
@@ -292,16 +297,12 @@ class FaultProxy:
         if proc is None:
             return
         if proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 proc.stdin.close()
-            except OSError:
-                pass
         for stop in (None, proc.terminate, proc.kill):
             if stop is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stop()
-                except OSError:
-                    pass
             try:
                 proc.wait(timeout_s)
                 break

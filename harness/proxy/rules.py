@@ -134,19 +134,14 @@ def apply_rewrite(body: bytes, rewrite: RewriteFault, path: JsonPath | None) -> 
         doc = json.loads(body)
     except (ValueError, RecursionError):
         raise RewriteFailed("the answer is not JSON") from None
-    if rewrite.sets:
-        new_value = rewrite.set_
+    sets, new_value, suffix = rewrite.sets, rewrite.set_, rewrite.append or ""
 
-        def change(_old: Any) -> Any:
+    def change(old: Any) -> Any:
+        if sets:
             return new_value
-
-    else:
-        suffix = rewrite.append
-
-        def change(old: Any) -> Any:
-            if not isinstance(old, str):
-                raise RewriteFailed("append needs a string at the path")
-            return old + suffix
+        if not isinstance(old, str):
+            raise RewriteFailed("append needs a string at the path")
+        return old + suffix
 
     if not path.steps:
         doc = change(doc)

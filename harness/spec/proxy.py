@@ -27,9 +27,9 @@ rebuilt there: keep this module to pydantic and pure harness modules.
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from harness.spec._base import Frozen
 from harness.spec.durations import Duration
@@ -104,7 +104,7 @@ class LatencyFault(Frozen):
 class ErrorFault(Frozen):
     """Answer ``status`` (4xx or 5xx) with ``body`` as text, without forwarding."""
 
-    status: StatusCode = Field(ge=400)
+    status: Annotated[StrictInt, Field(ge=400, le=599)]
     body: str = ""
 
 
