@@ -1119,7 +1119,8 @@ class Drill(_Frozen):
     def _incidents_over_target(cls, data: Any) -> Any:
         """The drill's own incidents join its target's (the drill's win), so everything that
         runs the drill finds every incident in ``target.incidents``. One that does not
-        validate is left out here and reported at its own line by the field."""
+        validate, or does not fit the target, is left out here and reported at its own line
+        (the target is validated again with what is merged into it)."""
         if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
             return data
         target = data.get("target")
@@ -1133,9 +1134,12 @@ class Drill(_Frozen):
         own: dict[str, IncidentHook] = {}
         for name, raw in data["incidents"].items():
             try:
-                own[str(name)] = IncidentHook.model_validate(raw)
+                hook = IncidentHook.model_validate(raw)
             except ValueError:
                 continue
+            # One that does not fit the target's paths is reported at the drill's line only.
+            if not _incident_problems({str(name): hook}, target.control_paths):
+                own[str(name)] = hook
         merged = {**target.incidents, **own}
         return {**data, "target": target.model_copy(update={"incidents": merged})}
 
