@@ -9,6 +9,7 @@ from typing import Any
 
 from harness import __version__
 from harness.control import CallOutcome, ControlResult
+from harness.incident_proxies import rule_kind
 from harness.metrics import (
     DeadlineResult,
     GroundTruthCheck,
@@ -20,7 +21,6 @@ from harness.metrics import (
     check_ground_truth,
     judge,
 )
-from harness.incident_proxies import rule_kind
 from harness.metrics._model import seconds
 from harness.run_facts import RunFacts
 from harness.run_summary import (
@@ -283,9 +283,7 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
         "metrics": MeasuredMetrics(),
         "rung_used": None,
         "resurrected": None,
-        "ground_truth": _with_proxy_truth(
-            facts, None if truth is None else _ground_truth(truth)
-        ),
+        "ground_truth": _with_proxy_truth(facts, None if truth is None else _ground_truth(truth)),
         "incidents": _incidents(facts),
         "versions": Versions(
             govdrill=__version__, python=sys.version.split()[0], platform=platform.platform()
@@ -522,7 +520,9 @@ def _with_proxy_truth(
     if hook is None or not hook.outside:
         return truth
     issued = first.call.issued_ns
-    claimed = next((t for t in _rule_events(facts, first.step.inject, "rule_on") if t >= issued), None)
+    claimed = next(
+        (t for t in _rule_events(facts, first.step.inject, "rule_on") if t >= issued), None
+    )
     detected = facts.detected_ns
     within = None
     if claimed is not None and detected is not None:

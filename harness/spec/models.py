@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "MAX_BODY_LIMIT",
     "MAX_NAME",
+    "PROXY_PATH",
     "TLS_FILES",
     "Action",
     "CommandPath",
@@ -68,7 +69,6 @@ __all__ = [
     "MetricRange",
     "NotifierSpec",
     "OperatorStop",
-    "PROXY_PATH",
     "ProcessSandboxSpec",
     "ReadySpec",
     "RequestSpec",
@@ -444,7 +444,9 @@ class IncidentHook(_Frozen):
                 raise ValueError("an incident via proxy needs rule: {...}")
             return self
         if self.rule is not None:
-            raise ValueError(f"rule: only for via: {PROXY_PATH} (this incident goes via {self.via!r})")
+            raise ValueError(
+                f"rule: only for via: {PROXY_PATH} (this incident goes via {self.via!r})"
+            )
         if (self.enable is None) == (self.redeploy is None):
             raise ValueError(
                 "an incident needs exactly one of enable (an HTTP call or a command) or redeploy"
@@ -506,7 +508,9 @@ def _proxy_rule_problem(rule: ProxyRule, paths: dict[str, ControlPath]) -> str:
     if path is None:
         http = sorted(n for n, p in paths.items() if p.http is not None)
         close = difflib.get_close_matches(rule.control, http, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"http paths: {', '.join(http) or 'none'}"
+        hint = (
+            f"did you mean {close[0]!r}?" if close else f"http paths: {', '.join(http) or 'none'}"
+        )
         return f"{rule.control!r} is not a control path of this target; {hint}"
     if path.http is None:
         return (

@@ -215,7 +215,9 @@ class FaultProxy:
             elif kind == "lie" and state.rule.lie is not None:
                 self._touch(state)
                 payload = json.dumps(state.rule.lie.body).encode()
-                return _answer(req, state.rule.lie.status, [("Content-Type", "application/json")], payload)
+                return _answer(
+                    req, state.rule.lie.status, [("Content-Type", "application/json")], payload
+                )
         headers = {k: v for k, v in req.headers.items() if k.lower() not in _HOP}
         conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
         try:
@@ -304,4 +306,3 @@ def _reset(req: BaseHTTPRequestHandler) -> None:
     req.close_connection = True
     with contextlib.suppress(OSError):
         req.connection.close()
-

@@ -57,10 +57,13 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 def test_proxy_incident_loads_and_joins_target(tmp_path: Path) -> None:
     """A drill's proxy incident is typed, outside, clearable, and in target.incidents with
     the target's own hooks still there."""
-    drill = load(tmp_path, drill_text("""\
+    drill = load(
+        tmp_path,
+        drill_text("""\
         via: proxy
         rule: {rewrite: {json_path: $.output, append: " CANARY-deadbeef"}, rate: 0.5}
-    """))
+    """),
+    )
     hook = drill.target.incidents["leak"]  # type: ignore[attr-defined]
     assert hook.via == PROXY_PATH and hook.outside and hook.clearable
     assert hook.rule is not None and hook.rule.rate == 0.5 and hook.rule.control is None
