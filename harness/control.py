@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from harness.bounded_command import KEEP_BYTES, run_bounded
@@ -44,6 +44,7 @@ from harness.spec.models import (
     IncidentHook,
     SignalPath,
 )
+from harness.spec.proxy import ProxyRule
 from harness.spec.urls import default_port
 from harness.tls import client_context
 
@@ -60,6 +61,8 @@ __all__ = [
     "HttpBackend",
     "PendingCall",
     "PlannedCommand",
+    "ProxyHookBackend",
+    "ProxySwitch",
     "build_backend",
     "build_hook",
     "fill_command",
@@ -620,14 +623,28 @@ def build_backend(
     return CommandBackend(name, spec.command, endpoint, values, clock, places)
 
 
+class ProxySwitch(Protocol):
+    """The part of a fault proxy an incident uses: switch a rule on and off, each returning
+    the instant the proxy stamped in its own log."""
+
+    def enable(self, name: str, rule: ProxyRule) -> int: ...
+    def disable(self, name: str) -> int: ...
+
+
 def build_hook(
     name: str,
     hook: IncidentHook,
     backends: Mapping[str, ControlBackend],
     clock: Callable[[], int] = time.monotonic_ns,
+    *,
+    proxy: ProxySwitch | None = None,
 ) -> ControlBackend:
     """The backend for one incident hook, through its ``via`` path: HTTP calls, commands,
-    or a redeploy through a docker path (validation matched the hook to the path's kind)."""
+    a redeploy through a docker path (validation matched the hook to the path's kind), or a
+    rule of the run's fault ``proxy`` for an incident injected from outside."""
+    if hook.rule is not None:
+        assert proxy is not None, "an incident via proxy needs the run's proxy"
+        return ProxyHookBackend(name, hook.rule, proxy, clock)
     via = backends[hook.via]
     if hook.redeploy is not None:
         assert isinstance(via, ContainerBackend)
@@ -706,3 +723,33 @@ class RedeployHookBackend(ControlBackend):
         if action is not Action.INJECT:
             return CallOutcome.FAILED, "a redeploy incident is undone by a rollback"
         return self._deploy._perform(Action.ROLLBACK, {"to": self._version})
+
+
+class ProxyHookBackend(ControlBackend):
+    """An incident injected from outside: its rule switched on (inject) or off (clear) on the
+    fault proxy in front of the target or of one control path; the proxy's own stamp, which
+    its events log keeps as ground truth, is in the detail."""
+
+    def __init__(
+        self, name: str, rule: ProxyRule, proxy: ProxySwitch, clock: Callable[[], int]
+    ) -> None:
+        super().__init__(name, clock)
+        self._rule = rule
+        self._proxy = proxy
+
+    @property
+    def timeout_s(self) -> float:
+        """Switching a rule is a local call to a loopback proxy."""
+        return PROXY_SWITCH_TIMEOUT_S
+
+    def _perform(self, action: Action, params: Mapping[str, Any]) -> tuple[CallOutcome, str]:
+        where = self._rule.control or "the data path"
+        if action is Action.INJECT:
+            t_ns = self._proxy.enable(self.name, self._rule)
+            return CallOutcome.ACKED, f"proxy rule {self.name} on ({where}) at t_ns={t_ns}"
+        t_ns = self._proxy.disable(self.name)
+        return CallOutcome.ACKED, f"proxy rule {self.name} off ({where}) at t_ns={t_ns}"
+
+
+PROXY_SWITCH_TIMEOUT_S = 5.0
+"""The longest switching a proxy rule may take (the proxy is a loopback child process)."""

@@ -44,6 +44,7 @@ from harness.evidence import RunDir, write_atomic, write_json
 from harness.expect import ExpectationCheck, check_expectation
 from harness.export import RunRecord, junit_xml
 from harness.halt import Halt
+from harness.incident_proxies import RunProxies
 from harness.integrity import Signer, seal_run
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
@@ -144,6 +145,8 @@ class _Run:
     load: LoadProcess | None = None
     steps: Steps | None = None
     detector: HarmDetector | None = None
+    proxies: RunProxies | None = None
+    """The fault proxies of incidents injected from outside (``via: proxy``)."""
     target_starting_ns: int | None = None
     target_ready_ns: int | None = None
     load_start_ns: int | None = None
@@ -360,6 +363,12 @@ def _run_phases(
         port_held_by=list(endpoint.port_held_by),
     )
     _check_halt(halt)
+    # In front of the target for the load, and of each control path a rule sits on; the
+    # other control paths keep the real address, so a stop is measured on the real service.
+    proxies = state.proxies = RunProxies(
+        drill, run_id=state.run_id, workdir=workdir, emit=timeline.event, clock=clock
+    )
+    proxies.start(endpoint.base_url)
 
     places = {
         "target_dir": drill.target.directory,
@@ -369,7 +378,7 @@ def _run_phases(
     backends: dict[str, ControlBackend] = {
         name: build_backend(
             name,
-            spec,
+            proxies.routed(name, spec),
             endpoint=endpoint,
             sandbox=sandbox,
             values=secrets.values,
@@ -379,14 +388,20 @@ def _run_phases(
         for name, spec in drill.target.control_paths.items()
     }
     hooks: dict[str, ControlBackend] = {
-        name: build_hook(name, hook, backends, clock)
+        name: build_hook(
+            name,
+            hook,
+            backends,
+            clock,
+            proxy=None if hook.rule is None else proxies.proxy_for(hook.rule),
+        )
         for name, hook in drill.target.incidents.items()
     }
 
     detector = HarmDetector(clock)
     state.detector = detector
     load = LoadProcess(
-        config=_load_config(drill, endpoint.base_url, secrets.values),
+        config=_load_config(drill, proxies.load_base_url(endpoint.base_url), secrets.values),
         log=state.log,
         stderr_path=state.run_dir.staging / "load.stderr.log",
         on_observation=detector,
@@ -558,9 +573,13 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
             if state.sandbox is not None:
                 _teardown(state, timeline)
         finally:
+            if state.proxies is not None:
+                # After the target's teardown: putting back an external service may clear
+                # a proxy's rule, and its log must hold every rule until then.
+                state.proxies.close(state.run_dir.staging)
             # What was copied in rather than written through a redacting writer (the load's
-            # stderr, container logs, the target's event log); the journal is redacted per
-            # event and its hash chain must not change.
+            # stderr, container logs, the target's and proxies' event logs); the journal is
+            # redacted per event and its hash chain must not change.
             scrub_folder(state.run_dir.staging, state.run_dir.redactor, skip=["timeline.jsonl"])
 
 
@@ -627,6 +646,7 @@ def _facts(state: _Run, events: TargetEvents) -> RunFacts:
         target_events=events,
         target_starting_ns=state.target_starting_ns,
         target_ready_ns=state.target_ready_ns,
+        proxies=() if state.proxies is None else state.proxies.evidence,
     )
 
 

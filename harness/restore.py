@@ -97,7 +97,7 @@ def perform_restore(
     resume (the last climbed first); one action per attempt, failures included."""
     actions: list[RestoreAction] = []
     for name in plan.incidents_on:
-        if target.incidents[name].disable is None:
+        if not target.incidents[name].clearable:
             actions.append(
                 RestoreAction(RestoreKind.CLEAR_INCIDENT, name, None, "the incident has no disable")
             )

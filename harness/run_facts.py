@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.incident_proxies import ProxyEvidence
 from harness.observations import ObservationLog
 from harness.restore import Restored
 from harness.run_summary import HaltNote, SweptProcess, SweptResource
@@ -49,6 +50,8 @@ class RunFacts:
     """When the harness asked the sandbox to start the target."""
     target_ready_ns: int | None = None
     """When the target passed its readiness check (None: it never did)."""
+    proxies: tuple[ProxyEvidence, ...] = ()
+    """The fault proxies of incidents injected from outside, as they were closed."""
 
     @property
     def target_startup_s(self) -> float | None:

@@ -36,6 +36,7 @@ __all__ = [
     "HaltNote",
     "HumanClock",
     "IncidentNotInjected",
+    "IncidentSummary",
     "JudgedDeadlines",
     "MeasuredMetrics",
     "MetricSummary",
@@ -168,6 +169,42 @@ class GroundTruthSummary(_Part):
     rollback_error_s: float | None
     log_trustworthy: bool
     reasons: tuple[str, ...]
+    incident_claimed_ns: int | None = None
+    """When the fault proxy's own log says the first injected outside incident's rule went
+    on (its ``rule_on``); set only for an incident ``via: proxy``."""
+    incident_within_bounds: bool | None = None
+    """Whether that instant lies within the detection bounds: at or after the inject step was
+    issued, and at or before the harm was detected (None: no harm was detected)."""
+
+
+class IncidentSummary(_Part):
+    """One incident a step injected: through the service's own hook, or from outside (the
+    fault proxy), with the proxy's counts of what its rule touched."""
+
+    name: str
+    via: str
+    outside: bool
+    """Injected from outside the service (``via: proxy``), needing no hook in it."""
+    injected_t_s: float | None
+    """When the first inject step of it was issued (seconds since zero)."""
+    where: str | None = None
+    """For an outside incident: ``data`` (between the load and the target) or the name of
+    the control path its rule sat on."""
+    kind: str | None = None
+    """For an outside incident: the rule's fault (``rewrite``, ``latency``, ``refuse``, ...)."""
+    rule_on_t_s: float | None = None
+    """When the proxy's log says the rule first went on."""
+    rule_off_t_s: float | None = None
+    """When the proxy's log says the rule last went off (cleared, its ``for:`` ran out, or
+    the run ended)."""
+    touched: int | None = None
+    seen: int | None = None
+    unmatched: int | None = None
+    """Answers the rule was drawn for but could not apply to (a json_path that selects
+    nothing, an answer that is not JSON)."""
+    matched_nothing: bool | None = None
+    """The rule touched no answer at all while it was on: the incident the drill tests did
+    not happen as written."""
 
 
 class Versions(_Part):
@@ -377,6 +414,8 @@ class RunSummary(BaseModel):
     verdict: RunVerdict
     incident_not_injected: tuple[IncidentNotInjected, ...] = ()
     """Named first: a drill whose incident never happened tested nothing after it."""
+    incidents: tuple[IncidentSummary, ...] = ()
+    """Every incident a step injected, saying which came from outside (the fault proxy)."""
     deadlines: JudgedDeadlines = JudgedDeadlines()
     metrics: MeasuredMetrics = MeasuredMetrics()
     rung_used: str | None = None

@@ -711,7 +711,7 @@ class Steps:
         ]
         cleared = {s.step.clear for s in self.states if s.phase is StepPhase.DONE}
         for name in dict.fromkeys(n for n in injected if n is not None and n not in cleared):
-            if self._drill.target.incidents[name].disable is None:
+            if not self._drill.target.incidents[name].clearable:
                 self._timeline.event("incident_not_undone", incident=name, why="no disable call")
                 continue
             result = self._hooks[name].call(Action.CLEAR).result()

@@ -9,6 +9,7 @@ from typing import Any
 
 from harness import __version__
 from harness.control import CallOutcome, ControlResult
+from harness.incident_proxies import rule_kind
 from harness.metrics import (
     DeadlineResult,
     GroundTruthCheck,
@@ -30,6 +31,7 @@ from harness.run_summary import (
     GroundTruthSummary,
     HumanClock,
     IncidentNotInjected,
+    IncidentSummary,
     JudgedDeadlines,
     KilledLeftover,
     MeasuredMetrics,
@@ -281,7 +283,8 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
         "metrics": MeasuredMetrics(),
         "rung_used": None,
         "resurrected": None,
-        "ground_truth": None if truth is None else _ground_truth(truth),
+        "ground_truth": _with_proxy_truth(facts, None if truth is None else _ground_truth(truth)),
+        "incidents": _incidents(facts),
         "versions": Versions(
             govdrill=__version__, python=sys.version.split()[0], platform=platform.platform()
         ),
@@ -477,6 +480,110 @@ def _ground_truth(truth: GroundTruthCheck) -> GroundTruthSummary:
         log_trustworthy=truth.log_trustworthy,
         reasons=truth.reasons,
     )
+
+
+def _first_inject(facts: RunFacts) -> StepState | None:
+    """The inject step whose issue started the incident's clock (as :func:`build_instants`
+    takes it): the first one the hook accepted."""
+    if facts.steps is None:
+        return None
+    return next(
+        (
+            s
+            for s in facts.steps.states
+            if s.step.action is Action.INJECT and s.phase is StepPhase.DONE and s.call is not None
+        ),
+        None,
+    )
+
+
+def _rule_events(facts: RunFacts, name: str, event: str) -> list[int]:
+    """The instants of ``event`` (``rule_on``/``rule_off``) for the rule ``name`` in the
+    proxies' own logs, in order."""
+    return sorted(
+        t
+        for proxy in facts.proxies
+        for t, e, line in proxy.events
+        if e == event and line.get("rule") == name
+    )
+
+
+def _with_proxy_truth(
+    facts: RunFacts, truth: GroundTruthSummary | None
+) -> GroundTruthSummary | None:
+    """The ground truth with the proxy's claim of when the incident began set beside the
+    detection bounds, when the incident that started the clock came from outside."""
+    first = _first_inject(facts)
+    if first is None or first.call is None or first.step.inject is None:
+        return truth
+    hook = facts.drill.target.incidents.get(first.step.inject)
+    if hook is None or not hook.outside:
+        return truth
+    issued = first.call.issued_ns
+    claimed = next(
+        (t for t in _rule_events(facts, first.step.inject, "rule_on") if t >= issued), None
+    )
+    detected = facts.detected_ns
+    within = None
+    if claimed is not None and detected is not None:
+        within = issued <= claimed <= detected
+    if truth is None:
+        # No log of the target's own: the proxy's is the only ground truth there is.
+        truth = GroundTruthSummary(
+            stop_claimed_ns=None,
+            stop_within_bounds=None,
+            stop_error_s=None,
+            rollback_claimed_ns=None,
+            rollback_within_bounds=None,
+            rollback_error_s=None,
+            log_trustworthy=True,
+            reasons=(),
+        )
+    return truth.model_copy(
+        update={"incident_claimed_ns": claimed, "incident_within_bounds": within}
+    )
+
+
+def _incidents(facts: RunFacts) -> tuple[IncidentSummary, ...]:
+    """Every incident a step fired, once each in firing order; an outside one with the
+    proxy's instants and counts."""
+    steps = facts.steps
+    if steps is None:
+        return ()
+
+    def rel(t_ns: int | None) -> float | None:
+        return None if t_ns is None else round((t_ns - facts.zero_ns) / 1e9, 6)
+
+    counts = {rule: c for proxy in facts.proxies for rule, c in proxy.counts.items()}
+    found: dict[str, IncidentSummary] = {}
+    for state in steps.states:
+        name = state.step.inject
+        if name is None or state.call is None or name in found:
+            continue
+        hook = facts.drill.target.incidents[name]
+        fields: dict[str, Any] = {
+            "name": name,
+            "via": hook.via,
+            "outside": hook.outside,
+            "injected_t_s": rel(state.call.issued_ns),
+        }
+        if hook.rule is not None:
+            on = _rule_events(facts, name, "rule_on")
+            off = _rule_events(facts, name, "rule_off")
+            touched, seen, unmatched = counts.get(name, (0, 0, 0))
+            fields.update(
+                where=hook.rule.control or "data",
+                kind=rule_kind(hook.rule),
+                rule_on_t_s=rel(on[0] if on else None),
+                rule_off_t_s=rel(off[-1] if off else None),
+                touched=touched,
+                seen=seen,
+                unmatched=unmatched,
+                # A refuse closes the listener: the connections it turns away are not counted.
+                matched_nothing=None if rule_kind(hook.rule) == "refuse" else touched == 0,
+            )
+        found[name] = IncidentSummary(**fields)
+    return tuple(found.values())
 
 
 def _observed_versions(facts: RunFacts) -> ObservedVersions:

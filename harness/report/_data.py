@@ -168,7 +168,29 @@ class RunData:
         marks: list[Mark] = []
         inject = next((x for x in s.steps if x.action is Action.INJECT and x.fired_t_s), None)
         if inject is not None and inject.fired_t_s is not None:
-            marks.append(Mark("incident", "incident injected", inject.fired_t_s, color="#7b3fa0"))
+            outside = next((i for i in s.incidents if i.outside), None)
+            label = "incident injected"
+            if outside is not None and s.incidents[0] is outside:
+                label = "incident injected from outside (fault proxy)"
+            marks.append(Mark("incident", label, inject.fired_t_s, color="#7b3fa0"))
+        for incident in s.incidents:
+            if not incident.outside:
+                continue
+            where = f"{incident.kind} on {incident.where}"
+            if incident.rule_on_t_s is not None:
+                marks.append(
+                    Mark("proxy_on", f"proxy rule {incident.name} on ({where})",
+                         incident.rule_on_t_s, color="#9b59b6",
+                         note="the proxy's own log; no hook in the service")
+                )  # fmt: skip
+            if incident.rule_off_t_s is not None:
+                note = f"touched {incident.touched} of {incident.seen} seen"
+                if incident.matched_nothing:
+                    note = f"MATCHED NOTHING ({incident.unmatched} unmatched of {incident.seen})"
+                marks.append(
+                    Mark("proxy_off", f"proxy rule {incident.name} off", incident.rule_off_t_s,
+                         color="#9b59b6", note=note)
+                )  # fmt: skip
         detected = self.event("harm_detected")
         if detected is not None:
             marks.append(Mark("detected", "harm detected", detected["t_s"], color="#b8860b"))

@@ -490,7 +490,7 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
                     f"target {target.target!r} has no incident {incident!r}",
                     target.incidents,
                 )
-            elif step.clear is not None and target.incidents[incident].disable is None:
+            elif step.clear is not None and not target.incidents[incident].clearable:
                 problem((*where, "clear"), f"incident {incident!r} cannot be cleared")
             elif target.incidents[incident].redeploy is not None and (
                 drill.resolved_sandbox is not SandboxKind.DOCKER

@@ -39,12 +39,14 @@ from harness.spec.load import (
     VersionSource,
 )
 from harness.spec.notify import NotifierSpec
+from harness.spec.proxy import ProxyRule
 from harness.spec.urls import check_base_url, loopback_addresses
 
 __all__ = [
     "DEFAULT_MAX_BODY",
     "MAX_BODY_LIMIT",
     "MAX_NAME",
+    "PROXY_PATH",
     "TLS_FILES",
     "Action",
     "CommandPath",
@@ -397,6 +399,11 @@ Command = list[str] | str
 """A command as a file writes it: an argv list, or a shell string (``shell: true`` only)."""
 
 
+PROXY_PATH = "proxy"
+"""The built-in path of an incident injected from outside, through the harness's fault proxy
+(``via: proxy``): no hook in the service. A target's own control path may not take the name."""
+
+
 class IncidentHook(_Frozen):
     """How to switch one simulated incident on (and off), through one control path; the
     kind of that path (``via``) decides what ``enable`` and ``disable`` are:
@@ -404,15 +411,21 @@ class IncidentHook(_Frozen):
     - http: an HTTP call each, with the path's address and headers;
     - command: a command each (argv, or a string when the path has ``shell: true``), run with
       the path's ``env``, ``cwd`` and ``timeout``; ``params`` fill its ``{name}`` placeholders;
-    - docker: no enable/disable but ``redeploy: VERSION`` (a bad release), undone by a rollback.
+    - docker: no enable/disable but ``redeploy: VERSION`` (a bad release), undone by a rollback;
+    - ``proxy`` (built in): a fault ``rule`` the harness's own proxy puts on the data path, or
+      on one http control path (``rule.control``); switched on and off from outside, so the
+      service needs no hook.
     """
 
     via: str
-    """The control path the hook goes through (http, command, or docker for ``redeploy``)."""
+    """The control path the hook goes through (http, command, docker for ``redeploy``, or
+    the built-in ``proxy``)."""
     enable: HttpCall | Command | None = None
     disable: HttpCall | Command | None = None
     redeploy: str | None = None
     """The version (image tag) the incident deploys, e.g. ``v2``."""
+    rule: ProxyRule | None = None
+    """For ``via: proxy``: the fault the proxy applies while the incident is on."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Default parameters, merged under the drill's own: the JSON body of an HTTP hook, the
     ``{name}`` placeholders of a command hook."""
@@ -420,6 +433,20 @@ class IncidentHook(_Frozen):
 
     @model_validator(mode="after")
     def _one_way(self) -> IncidentHook:
+        if self.via == PROXY_PATH:
+            given = [f for f in ("enable", "disable", "redeploy") if getattr(self, f) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: an incident via proxy is its rule alone (the proxy"
+                    " switches it on and off)"
+                )
+            if self.rule is None:
+                raise ValueError("an incident via proxy needs rule: {...}")
+            return self
+        if self.rule is not None:
+            raise ValueError(
+                f"rule: only for via: {PROXY_PATH} (this incident goes via {self.via!r})"
+            )
         if (self.enable is None) == (self.redeploy is None):
             raise ValueError(
                 "an incident needs exactly one of enable (an HTTP call or a command) or redeploy"
@@ -427,6 +454,16 @@ class IncidentHook(_Frozen):
         if self.redeploy is not None and self.disable is not None:
             raise ValueError("a redeploy incident is undone by a rollback, not by disable")
         return self
+
+    @property
+    def outside(self) -> bool:
+        """Whether the incident is injected from outside the service (the fault proxy)."""
+        return self.rule is not None
+
+    @property
+    def clearable(self) -> bool:
+        """Whether a ``clear:`` step (or teardown) can switch the incident off."""
+        return self.disable is not None or self.rule is not None
 
 
 def _incident_problems(
@@ -439,9 +476,13 @@ def _incident_problems(
     for name, hook in incidents.items():
         path = paths.get(hook.via)
         via = ("incidents", name, "via")
-        if path is None:
-            close = difflib.get_close_matches(hook.via, list(paths), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"have: {have}"
+        if hook.rule is not None:
+            problem = _proxy_rule_problem(hook.rule, paths)
+            if problem:
+                found.append((("incidents", name, "rule", "control"), problem))
+        elif path is None:
+            close = difflib.get_close_matches(hook.via, [*paths, PROXY_PATH], n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"have: {have} (or {PROXY_PATH})"
             found.append((via, f"{hook.via!r} is not a control path of this target; {hint}"))
         elif hook.redeploy is not None:
             if path.docker is None or path.docker.rollback is None:
@@ -456,6 +497,32 @@ def _incident_problems(
                 if problem:
                     found.append((("incidents", name, field), f"via {hook.via!r}: {problem}"))
     return found
+
+
+def _proxy_rule_problem(rule: ProxyRule, paths: dict[str, ControlPath]) -> str:
+    """Why a proxy rule's ``control:`` cannot be proxied ('' when it can, or when the rule is
+    on the data path)."""
+    if rule.control is None:
+        return ""
+    path = paths.get(rule.control)
+    if path is None:
+        http = sorted(n for n, p in paths.items() if p.http is not None)
+        close = difflib.get_close_matches(rule.control, http, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean {close[0]!r}?" if close else f"http paths: {', '.join(http) or 'none'}"
+        )
+        return f"{rule.control!r} is not a control path of this target; {hint}"
+    if path.http is None:
+        return (
+            f"{rule.control!r} is a {path.kind} control path; the proxy sits only in front of"
+            " an http one"
+        )
+    if path.http.tls:
+        return (
+            f"{rule.control!r} speaks TLS; the proxy would have to end the TLS the harness"
+            " verifies, so an https control path cannot be proxied"
+        )
+    return ""
 
 
 def _hook_call_problem(value: HttpCall | Command | None, path: ControlPath) -> str:
@@ -713,6 +780,15 @@ class Target(_Frozen):
         if not self.sandboxes:
             raise ValueError("sandboxes: declare at least one sandbox")
         found = _incident_problems(self.incidents, self.control_paths)
+        if PROXY_PATH in self.control_paths:
+            found.insert(
+                0,
+                (
+                    ("control_paths", PROXY_PATH),
+                    f"{PROXY_PATH!r} is the built-in fault proxy's name (via: {PROXY_PATH});"
+                    " give this control path another",
+                ),
+            )
         if found:
             # Raised with each field's own location, so the loader names its line.
             raise ValidationError.from_exception_data(
@@ -1017,6 +1093,9 @@ class Drill(_Frozen):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     notify: dict[str, NotifierSpec] = Field(default_factory=dict)
     """Notifiers by name, for ``stop: {by: operator, notify: [NAME, ...]}``."""
+    incidents: dict[str, IncidentHook] = Field(default_factory=dict)
+    """The drill's own incidents (``via: proxy`` ones, typically), merged over the target's:
+    a drill's incident of the same name wins. Once loaded, ``target.incidents`` holds both."""
     expect: Expect | None = None
     allow_remote: bool = False
     """HTTP control paths are limited to loopback unless the drill says otherwise, so a drill
@@ -1038,6 +1117,55 @@ class Drill(_Frozen):
         if isinstance(target, Target) and target.safe_state is not None:
             return {**data, "safe_state": target.safe_state}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _incidents_over_target(cls, data: Any) -> Any:
+        """The drill's own incidents join its target's (the drill's win), so everything that
+        runs the drill finds every incident in ``target.incidents``. One that does not
+        validate, or does not fit the target, is left out here and reported at its own line
+        (the target is validated again with what is merged into it)."""
+        if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
+            return data
+        target = data.get("target")
+        if isinstance(target, dict):
+            try:
+                target = Target.model_validate(target)
+            except ValueError:
+                return data
+        if not isinstance(target, Target):
+            return data
+        own: dict[str, IncidentHook] = {}
+        for name, raw in data["incidents"].items():
+            try:
+                hook = IncidentHook.model_validate(raw)
+            except ValueError:
+                continue
+            # One that does not fit the target's paths is reported at the drill's line only.
+            if not _incident_problems({str(name): hook}, target.control_paths):
+                own[str(name)] = hook
+        merged = {**target.incidents, **own}
+        return {**data, "target": target.model_copy(update={"incidents": merged})}
+
+    @model_validator(mode="after")
+    def _own_incidents_fit_target(self) -> Drill:
+        found = _incident_problems(self.incidents, self.target.control_paths)
+        if found:
+            raise ValidationError.from_exception_data(
+                "Drill",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("incident_via", message), loc=loc, input=None
+                    )
+                    for loc, message in found
+                ],
+            )
+        return self
+
+    @property
+    def outside_incidents(self) -> dict[str, IncidentHook]:
+        """Every incident of the drill injected from outside (``via: proxy``), by name."""
+        return {n: h for n, h in self.target.incidents.items() if h.outside}
 
     @property
     def hold_ns(self) -> int:
