@@ -19,6 +19,7 @@ from harness.errors import Problem, SpecError
 from harness.sandbox_kind import SandboxKind
 from harness.spec._yaml import Located, load_located, parse_located
 from harness.spec.external import external_problems
+from harness.spec.load import SafeState
 from harness.spec.models import (
     TLS_FILES,
     Action,
@@ -31,6 +32,7 @@ from harness.spec.models import (
     Trigger,
 )
 from harness.spec.operator import operator_problems
+from harness.spec.proxy import ProxyRule
 from harness.spec.references import reference_problems
 
 __all__ = [
@@ -418,6 +420,18 @@ def _dotted(loc: Iterable[str | int]) -> str:
     return out
 
 
+def _mistaken_for_the_stop(rule: ProxyRule | None, safe: SafeState) -> str:
+    """What an injected data-path fault answers that the safe state counts as stopped ("" when
+    nothing): a reset when resets are safe, an error status the safe state lists."""
+    if rule is None or rule.control is not None:
+        return ""
+    if rule.reset is not None and safe.connection_reset:
+        return "the proxy's resets are what"
+    if rule.error is not None and rule.error.status in safe.statuses and not safe.judges_body:
+        return f"the proxy's HTTP {rule.error.status} is what"
+    return ""
+
+
 def _cross_check(drill: Drill, located: Located) -> list[Problem]:
     """Checks that need the drill and its target together."""
     problems: list[Problem] = []
@@ -460,6 +474,16 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
         problem(("steps",), "step ids must be unique; give repeated steps an id")
     problems.extend(external_problems(drill, located))
     problems.extend(operator_problems(drill, located))
+    for name, hook in drill.outside_incidents.items():
+        mistaken = _mistaken_for_the_stop(hook.rule, drill.safe_state)
+        if mistaken:
+            where = ("incidents", name, "rule") if name in drill.incidents else ("safe_state",)
+            problem(
+                where,
+                f"incident {name!r}: {mistaken} the load judges the stopped state, so the"
+                " incident would be measured as a stop; change the rule or the drill's"
+                " safe_state",
+            )
     for i, step in enumerate(drill.steps):
         where: tuple[str | int, ...] = ("steps", i)
         action = step.action

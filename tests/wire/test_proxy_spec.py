@@ -96,9 +96,13 @@ def test_drill_incident_wins_over_target_of_same_name(tmp_path: Path) -> None:
         ("via: proxy\n", "incidents.leak", "needs rule"),
         ("via: proxy\nrule: {drop: {}}\nenable: {path: /x}\n", "incidents.leak", "enable"),
         ("via: admin_api\nenable: {path: /x}\nrule: {drop: {}}\n", "incidents.leak", "rule"),
+        ("via: proxy\nrule: {reset: {}}\n", "incidents.leak.rule", "measured as a stop"),
+        ("via: proxy\nrule: {error: {status: 503}}\n", "incidents.leak.rule",
+         "measured as a stop"),
     ],
     ids=["rate", "json_path", "refuse-no-control", "lie-no-control", "data-rule-on-control",
-         "unknown-control", "signal-control", "no-rule", "enable-with-proxy", "rule-not-proxy"],
+         "unknown-control", "signal-control", "no-rule", "enable-with-proxy", "rule-not-proxy",
+         "reset-judged-stopped", "503-judged-stopped"],
 )  # fmt: skip
 def test_bad_proxy_incident_refused_at_its_line(
     tmp_path: Path, body: str, field: str, words: str
