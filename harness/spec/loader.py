@@ -477,9 +477,9 @@ def _cross_check(drill: Drill, located: Located) -> list[Problem]:
     for name, hook in drill.outside_incidents.items():
         mistaken = _mistaken_for_the_stop(hook.rule, drill.safe_state)
         if mistaken:
-            where = ("incidents", name, "rule") if name in drill.incidents else ("safe_state",)
+            own = name in drill.incidents
             problem(
-                where,
+                ("incidents", name, "rule") if own else ("safe_state",),
                 f"incident {name!r}: {mistaken} the load judges the stopped state, so the"
                 " incident would be measured as a stop; change the rule or the drill's"
                 " safe_state",
