@@ -103,9 +103,10 @@ def build_instants(facts: RunFacts) -> RunInstants:
         if call is None:
             continue
         action = state.step.action
-        if action is Action.INJECT and incident_ns is None and state.phase is StepPhase.DONE:
-            # Only an injection the target accepted starts the incident's clock.
-            incident_ns = call.issued_ns
+        if action is Action.INJECT and state.phase is StepPhase.DONE:
+            # Only an injection the target accepted starts the incident's clock, and the
+            # first in time does (a drill may list a later one first).
+            incident_ns = min(call.issued_ns, incident_ns or call.issued_ns)
         elif action is Action.ROLLBACK and rollback_ns is None:
             rollback_ns = call.issued_ns
             assert state.step.rollback is not None

@@ -101,3 +101,23 @@ def test_rule_that_matches_nothing_is_reported(results: Path, tmp_path: Path) ->
     names = [e["event"] for e in events_of(run)]
     assert "proxy_rule_matched_nothing" in names
     assert "MATCHED NOTHING" in (run / "report.html").read_text()
+
+
+def test_the_first_incident_in_time_starts_the_detect_clock(results: Path, tmp_path: Path) -> None:
+    """Steps listed out of time order: the partition (listed first, at 500 ms) is not what
+    starts the incident's clock; the harmful output injected at 200 ms is. Detection was
+    measured from the first-listed injection, which gave a negative detect."""
+    text = (DRILLS / "control-plane-partition.yaml").read_text()
+    harm = "  - at: 200ms\n    inject: harmful_output\n"
+    partition = "  - id: partition\n    at: 500ms\n    inject: admin_partition\n"
+    assert harm in text and partition in text
+    text = text.replace(harm, "").replace(partition, partition + harm)
+    drill = tmp_path / "control-plane-partition.yaml"
+    drill.write_text(text)
+    run = _run(drill, results)
+    summary = summary_of(run)
+    detect = summary["deadlines"]["detect"]
+    assert detect["lower_s"] >= 0, detect
+    harm_step = next(s for s in summary["steps"] if s["id"] == "inject")  # its action's name
+    detected = next(e for e in events_of(run) if e["event"] == "harm_detected")
+    assert detect["measured_s"] == pytest.approx(detected["t_s"] - harm_step["fired_t_s"], abs=0.01)
