@@ -67,7 +67,7 @@ class StreamHarmJudge:
 class StreamHarm:
     """Per-stream state: one bounded window of accumulated text per text rule."""
 
-    __slots__ = ("_judge", "_status", "_headers", "_tails")
+    __slots__ = ("_headers", "_judge", "_status", "_tails")
 
     def __init__(self, judge: StreamHarmJudge, status: int, headers: Mapping[str, str]) -> None:
         self._judge = judge

@@ -24,7 +24,10 @@ Step = bytes | threading.Event | str
 
 def chunk(content: str) -> bytes:
     """One OpenAI-style SSE event whose delta is ``content``."""
-    doc = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": content}}]}
+    doc = {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": content}}],
+    }
     return b"data: " + json.dumps(doc).encode() + b"\n\n"
 
 
