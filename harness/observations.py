@@ -28,7 +28,7 @@ import threading
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, overload
 
 from harness.streams import StreamObservation, StreamOutcome
 
@@ -219,9 +219,15 @@ class _StreamView(Sequence[StreamObservation]):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i: int) -> StreamObservation:  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> StreamObservation: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[StreamObservation]: ...
+
+    def __getitem__(self, i: int | slice) -> StreamObservation | Sequence[StreamObservation]:
         if isinstance(i, slice):
-            raise TypeError("stream views are read by index")
+            return [self._columns.row(j) for j in range(*i.indices(self._n))]
         if i < 0:
             i += self._n
         if not 0 <= i < self._n:

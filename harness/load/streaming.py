@@ -100,8 +100,9 @@ def stream_sender(
                 harm = stream_judge.stream(status, answer_headers)
                 parser = SseParser(max_body)
                 done = False
+                reader = _BodyReader(response, HTTPConnectionClosed, HTTPParseError)
                 while not done:
-                    piece = _recv_some(response, HTTPConnectionClosed, HTTPParseError)
+                    piece = reader.read()
                     now = clock()
                     if not piece:
                         break
@@ -173,29 +174,43 @@ def stream_sender(
     return send
 
 
-def _recv_some(response: Any, closed: type[Exception], parse_error: type[Exception]) -> bytes:
-    """The body bytes that arrived (waiting for some), or b"" at the body's clean end.
+class _BodyReader:
+    """The body bytes of one streamed answer as they arrive, one socket read at a time.
 
     geventhttpclient's ``read(n)`` waits for ``n`` bytes and ``readline`` for a line of any
     length; a stream needs what is there now, bounded by one socket read, so this reads its
-    parser's buffer and socket directly.
+    parser's buffer and socket directly. Bytes parsed before a framing error are handed out
+    first; the error is raised at the next read.
     """
-    buffer = response._body_buffer
-    while not buffer:
-        if response.message_complete:
-            return b""
-        sock = response._sock
-        if sock is None:
-            raise closed("connection closed")
-        data = sock.recv(response.block_size)
-        try:
-            response.feed(data)
-        except parse_error:
-            if not data:
-                raise _BodyEnded("the body ended mid-stream") from None
-            raise
-        if not data and not response.message_complete:
-            raise _BodyEnded("the body ended mid-stream")
-    piece = bytes(buffer)
-    del buffer[:]
-    return piece
+
+    __slots__ = ("_closed", "_error", "_parse_error", "_response")
+
+    def __init__(self, response: Any, closed: type[Exception], parse_error: type[Exception]):
+        self._response = response
+        self._closed = closed
+        self._parse_error = parse_error
+        self._error: Exception | None = None
+
+    def read(self) -> bytes:
+        """The bytes that arrived (waiting for some), or b"" at the body's clean end."""
+        response = self._response
+        buffer = response._body_buffer
+        while not buffer:
+            if self._error is not None:
+                raise self._error
+            if response.message_complete:
+                return b""
+            sock = response._sock
+            if sock is None:
+                raise self._closed("connection closed")
+            data = sock.recv(response.block_size)
+            try:
+                response.feed(data)
+            except self._parse_error as e:
+                self._error = _BodyEnded("the body ended mid-stream") if not data else e
+                continue
+            if not data and not response.message_complete:
+                raise _BodyEnded("the body ended mid-stream")
+        piece = bytes(buffer)
+        del buffer[:]
+        return piece

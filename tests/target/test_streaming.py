@@ -78,7 +78,12 @@ class StreamClient:
 
 
 def _chat(stream: bool = True, **extra: Any) -> dict[str, Any]:
-    return {"model": "m", "stream": stream, "messages": [{"role": "user", "content": "hi"}], **extra}
+    return {
+        "model": "m",
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hi"}],
+        **extra,
+    }
 
 
 def _stop(service: Service) -> int:
