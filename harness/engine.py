@@ -747,4 +747,5 @@ def _load_config(drill: Drill, base_url: str, secrets: Mapping[str, str]) -> Loa
         safe_state=drill.safe_state,
         version=drill.target.version_source,
         max_body=int(drill.load.max_body),
+        stream=drill.load.stream,
     )

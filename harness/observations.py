@@ -14,6 +14,11 @@ Versions are strings a target chooses, so the log bounds them: each is cut to
 :data:`MAX_VERSION_CHARS`, and only the first :data:`MAX_VERSIONS` distinct ones (plus any the
 drill names, which are always kept) get their own entry. Later newcomers share one entry,
 labelled ``(other: N distinct)``, and are counted.
+
+Streams (``load.stream``) add two lines (issue 17's contract): ``S,<start_ns>,<first_chunk_ns>,
+<last_chunk_ns>,<first_harm_ns>,<last_harm_ns>,<chunks>,<harmful_chunks>,<end_ns>,<outcome>``
+when a stream ends (an empty field is None) and ``H,<start_ns>,<t_ns>`` at its first harmful
+chunk. The log keeps streams column-wise too (:meth:`ObservationLog.streams`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import threading
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, overload
+
+from harness.streams import StreamObservation, StreamOutcome
 
 __all__ = [
     "MAX_VERSIONS",
@@ -32,6 +39,10 @@ __all__ = [
     "ObservationLog",
     "State",
     "VersionCounts",
+    "harm_line",
+    "parse_harm_line",
+    "parse_stream_line",
+    "stream_line",
 ]
 
 MAX_VERSION_CHARS: Final = 64
@@ -97,6 +108,133 @@ class Observation:
         )
 
 
+def stream_line(s: StreamObservation) -> str:
+    """The wire form of one ended stream (``S,...``), newline included."""
+    return (
+        f"S,{s.start_ns},{_opt(s.first_chunk_ns)},{_opt(s.last_chunk_ns)},"
+        f"{_opt(s.first_harm_ns)},{_opt(s.last_harm_ns)},{s.chunks},{s.harmful_chunks},"
+        f"{s.end_ns},{s.outcome.value}\n"
+    )
+
+
+def parse_stream_line(line: str) -> StreamObservation:
+    """Parse an ``S,...`` line; raises ValueError on anything malformed."""
+    parts = line.rstrip("\n").split(",")
+    if len(parts) != 10 or parts[0] != "S":
+        raise ValueError(f"stream line needs S and 9 fields: {line[:200]!r}")
+    _, start, first, last, first_harm, last_harm, chunks, harmful, end, outcome = parts
+    obs = StreamObservation(
+        start_ns=int(start),
+        first_chunk_ns=_int_opt(first),
+        last_chunk_ns=_int_opt(last),
+        first_harm_ns=_int_opt(first_harm),
+        last_harm_ns=_int_opt(last_harm),
+        chunks=int(chunks),
+        harmful_chunks=int(harmful),
+        end_ns=int(end),
+        outcome=StreamOutcome(outcome),
+    )
+    if obs.chunks < 0 or not 0 <= obs.harmful_chunks <= obs.chunks:
+        raise ValueError(f"stream line with impossible counts: {line[:200]!r}")
+    return obs
+
+
+def harm_line(start_ns: int, t_ns: int) -> str:
+    """The wire form of a stream's first harmful chunk (``H,...``), newline included."""
+    return f"H,{start_ns},{t_ns}\n"
+
+
+def parse_harm_line(line: str) -> tuple[int, int]:
+    """Parse an ``H,...`` line into (start_ns, t_ns); raises ValueError when malformed."""
+    parts = line.rstrip("\n").split(",")
+    if len(parts) != 3 or parts[0] != "H":
+        raise ValueError(f"harm line needs H and 2 fields: {line[:200]!r}")
+    return int(parts[1]), int(parts[2])
+
+
+_NONE: Final = -1
+"""A missing instant in the stream columns (monotonic instants are never negative here)."""
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _int_opt(text: str) -> int | None:
+    return None if text == "" else int(text)
+
+
+_OUTCOMES: Final = tuple(StreamOutcome)
+
+
+class _StreamColumns:
+    """Ended streams, one array per field: about 60 bytes a stream."""
+
+    def __init__(self) -> None:
+        self.start = array("q")
+        self.first = array("q")
+        self.last = array("q")
+        self.first_harm = array("q")
+        self.last_harm = array("q")
+        self.chunks = array("q")
+        self.harmful = array("q")
+        self.end = array("q")
+        self.outcome = array("b")
+
+    def append(self, s: StreamObservation) -> None:
+        self.start.append(s.start_ns)
+        self.first.append(_NONE if s.first_chunk_ns is None else s.first_chunk_ns)
+        self.last.append(_NONE if s.last_chunk_ns is None else s.last_chunk_ns)
+        self.first_harm.append(_NONE if s.first_harm_ns is None else s.first_harm_ns)
+        self.last_harm.append(_NONE if s.last_harm_ns is None else s.last_harm_ns)
+        self.chunks.append(s.chunks)
+        self.harmful.append(s.harmful_chunks)
+        self.end.append(s.end_ns)
+        self.outcome.append(_OUTCOMES.index(s.outcome))
+
+    def row(self, i: int) -> StreamObservation:
+        def opt(v: int) -> int | None:
+            return None if v == _NONE else v
+
+        return StreamObservation(
+            start_ns=self.start[i],
+            first_chunk_ns=opt(self.first[i]),
+            last_chunk_ns=opt(self.last[i]),
+            first_harm_ns=opt(self.first_harm[i]),
+            last_harm_ns=opt(self.last_harm[i]),
+            chunks=self.chunks[i],
+            harmful_chunks=self.harmful[i],
+            end_ns=self.end[i],
+            outcome=_OUTCOMES[self.outcome[i]],
+        )
+
+
+class _StreamView(Sequence[StreamObservation]):
+    """A read-only view of the first ``n`` streams of the log (rows built when read)."""
+
+    def __init__(self, columns: _StreamColumns, n: int) -> None:
+        self._columns = columns
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> StreamObservation: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[StreamObservation]: ...
+
+    def __getitem__(self, i: int | slice) -> StreamObservation | Sequence[StreamObservation]:
+        if isinstance(i, slice):
+            return [self._columns.row(j) for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return self._columns.row(i)
+
+
 @dataclass(frozen=True, slots=True)
 class VersionCounts:
     """How many distinct versions the log kept by name, and what it folded into ``other``."""
@@ -144,6 +282,17 @@ class ObservationLog:
         self._truncated = 0
         self._lock = threading.Lock()
         self._count = 0
+        self._streams = _StreamColumns()
+        self._stream_count = 0
+
+    def append_stream(self, stream: StreamObservation) -> None:
+        """Add one ended stream (one thread appends, as for observations)."""
+        self._streams.append(stream)
+        self._stream_count += 1
+
+    def streams(self) -> Sequence[StreamObservation]:
+        """The streams ended so far, in arrival order (a consistent prefix, read lazily)."""
+        return _StreamView(self._streams, self._stream_count)
 
     def __len__(self) -> int:
         return self._count

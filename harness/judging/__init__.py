@@ -5,7 +5,8 @@ library, pydantic (through the drill's own models in :mod:`harness.spec.load`),
 :mod:`harness.jsonpath` and :mod:`harness.observations`, and nothing that gevent's monkey
 patching would break. One job per module: :mod:`._answer` (an answer, its body decoded
 lazily), :mod:`._harm` (harm rules), :mod:`._version` (version source), :mod:`._state`
-(safe-state rule), :mod:`._judge` (harm and version from one decoding).
+(safe-state rule), :mod:`._judge` (harm and version from one decoding), :mod:`._stream`
+(harm on a streamed answer's chunks and accumulated text).
 
 Harm rules
 ----------
@@ -52,6 +53,7 @@ Headers are passed to the judging functions as a ``Mapping[str, str]`` that is l
 from harness.judging._harm import HarmJudge, compile_harm
 from harness.judging._judge import AnswerJudge, compile_judge
 from harness.judging._state import Failure, StateJudge, classify_state, compile_state
+from harness.judging._stream import StreamHarm, StreamHarmJudge
 from harness.judging._version import VersionExtractor, compile_version, extract_version
 
 __all__ = [
@@ -59,6 +61,8 @@ __all__ = [
     "Failure",
     "HarmJudge",
     "StateJudge",
+    "StreamHarm",
+    "StreamHarmJudge",
     "VersionExtractor",
     "classify_state",
     "compile_harm",

@@ -21,7 +21,10 @@ stdout (binary, line-oriented, ASCII except versions which are UTF-8)
         a fatal error; the child stops and exits non-zero.
     ``#D <observations>``
         the clean end: every observation (this many) has been written; the exit follows.
-    Observation lines start with a digit, control lines with ``#``: the two cannot be confused.
+    ``S,...`` and ``H,...`` (``load.stream`` only)
+        a stream ended, and a stream's first harmful chunk (:mod:`harness.load.streaming`).
+    Observation lines start with a digit, control lines with ``#``, stream lines with ``S`` or
+    ``H``: they cannot be confused.
 stderr
     Locust's own logging and tracebacks, for the harness to keep as a file.
 
@@ -212,7 +215,9 @@ def _run(config: LoadConfig) -> int:
     stream = _Stream(sys.stdout.fileno())
     stop = gevent.event.Event()
     fatal: list[str] = []
-    send_one = _request_sender(config, stream)
+    send_one = (
+        _request_sender(config, stream) if not config.stream else _stream_sender(config, stream)
+    )
     period = None if config.per_user_rate is None else 1.0 / config.per_user_rate
 
     class DrillUser(User):
@@ -372,6 +377,15 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
         put(Observation(start, end, status, state, harmful, version, truncated).to_line())
 
     return send
+
+
+def _stream_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None]:
+    """``send(client)`` for ``load.stream``: each answer read as server-sent events."""
+    from harness.load.streaming import stream_sender
+
+    return stream_sender(
+        config, stream.put, stream.put_observation, _HeaderView, _read_capped, _failure_of_errno
+    )
 
 
 def _read_capped(response: Any, cap: int) -> tuple[bytes, bool]:

@@ -31,6 +31,8 @@ field              meaning
 ``max_body``       the most bytes of an answer's body read and judged (default 1 MiB, at most
                    :data:`~harness.spec.load.MAX_BODY_LIMIT`); a longer body is cut, its
                    observation marked truncated and its connection closed rather than drained
+``stream``         read each answer as server-sent events as it arrives: every chunk timed and
+                   judged (:mod:`harness.load.streaming`), one stream record per answer
 =================  ================================================================================
 """
 
@@ -71,3 +73,4 @@ class LoadConfig(BaseModel):
     version: VersionSource = VersionSource(header=DEFAULT_VERSION_HEADER)
     heartbeat_s: float = Field(default=0.1, gt=0)
     max_body: StrictInt = Field(default=DEFAULT_MAX_BODY, ge=1, le=MAX_BODY_LIMIT)
+    stream: bool = False

@@ -41,7 +41,13 @@ from typing import IO, Final, Self
 
 from harness.errors import LoadError
 from harness.load.config import LoadConfig
-from harness.observations import Observation, ObservationLog
+from harness.observations import (
+    Observation,
+    ObservationLog,
+    State,
+    parse_harm_line,
+    parse_stream_line,
+)
 from harness.spec.durations import NS_PER_S, to_ns
 
 __all__ = [
@@ -61,6 +67,8 @@ _READ_CHUNK: Final = 1 << 16
 _MAX_LINE: Final = 1 << 16
 """A line longer than this cannot be the child's (its lines are < 200 bytes): it is dropped
 unread rather than buffered, so the reader's memory stays bounded whatever arrives."""
+_STREAM_LINES: Final = frozenset(b"SH")
+"""First bytes of the stream lines (``S`` a stream ended, ``H`` its first harmful chunk)."""
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 
 
@@ -148,6 +156,8 @@ class LoadProcess:
         """The count in the child's final ``#D`` line: all of them arrived when it equals
         the number read."""
         self.observations_read = 0
+        self.streams_read = 0
+        """``S`` lines read (streams ended, ``load.stream``)."""
         self.started_ns: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -379,6 +389,9 @@ class LoadProcess:
                 if raw[0] == 0x23:  # "#": a control line
                     self._control(raw)
                     continue
+                if raw[0] in _STREAM_LINES:
+                    self._stream_line(raw)
+                    continue
                 try:
                     obs = from_line(raw.decode("utf-8", errors="replace"))
                 except ValueError:
@@ -396,6 +409,27 @@ class LoadProcess:
                 self.observations_read += read
                 with rate_lock:
                     samples.append((clock(), self.observations_read))
+
+    def _stream_line(self, raw: bytes) -> None:
+        """An ``S`` line (a stream ended) into the log; an ``H`` line (a stream's first harmful
+        chunk) to the live detector, as a harmful observation ending at that chunk."""
+        text = raw.decode("ascii", errors="replace")
+        try:
+            if raw[0] == 0x53:  # "S"
+                self.log.append_stream(parse_stream_line(text))
+                self.streams_read += 1
+                return
+            start_ns, t_ns = parse_harm_line(text)
+        except ValueError:
+            self.malformed_lines += 1
+            return
+        callback = self._on_observation
+        if callback is not None:
+            try:
+                callback(Observation(start_ns, t_ns, 200, State.SERVING, True))
+            except Exception as e:  # the stream must go on
+                if self.callback_error is None:
+                    self.callback_error = e
 
     def _control(self, raw: bytes) -> None:
         kind, _, rest = raw.decode("utf-8", errors="replace").partition(" ")

@@ -837,6 +837,8 @@ class LoadSpec(_Frozen):
     )
     """The most bytes of an answer's body read and judged (``512KiB``, ``4MiB`` or a number of
     bytes); a longer body is cut there and its answer counted as truncated."""
+    stream: StrictBool = False
+    """Read answers as server-sent events: every chunk timed and judged as it arrives."""
 
 
 FALLBACK_DEADLINES = ("stop", "reversal", "time_in_harm")

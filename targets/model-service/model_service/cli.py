@@ -47,6 +47,10 @@ class Config:
     supervised_child: bool
     complaints: ComplaintPolicy
     log_control_calls: bool
+    token_delay: float = 0.02
+    """Seconds between the tokens of a streamed answer."""
+    stream_tokens: int = 32
+    """Tokens of a streamed answer whose request gives no max_tokens."""
 
 
 def _rate(text: str) -> float:
@@ -80,6 +84,24 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text!r}")
+    return value
+
+
+def _delay(text: str) -> float:
+    """A per-token delay: ``20ms``, ``0.02s`` or a number of seconds."""
+    text = text.strip()
+    if text.endswith("ms"):
+        return _seconds(text[:-2]) / 1000.0
+    return _seconds(text.removesuffix("s"))
+
+
+def _tokens(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100000, got {text!r}")
     return value
 
 
@@ -189,6 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="training text (default: the shipped data/lighthouse.txt)",
     )
+    model.add_argument(
+        "--token-delay",
+        type=_delay,
+        default=0.02,
+        metavar="D",
+        help="streamed answers: delay between tokens, e.g. 20ms or 0.5s (default 20ms)",
+    )
+    model.add_argument(
+        "--stream-tokens",
+        type=_tokens,
+        default=32,
+        metavar="N",
+        help="streamed answers: tokens when the request gives no max_tokens (default %(default)s)",
+    )
     defect = parser.add_argument_group("governability defects")
     defect.add_argument(
         "--defect",
@@ -272,6 +308,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         supervised_child=ns.supervised_child,
         complaints=ns.complaints,
         log_control_calls=ns.log_control_calls,
+        token_delay=ns.token_delay,
+        stream_tokens=ns.stream_tokens,
     )
 
 

@@ -17,6 +17,7 @@ class Defect(enum.Enum):
     LYING_ROLLBACK = "lying_rollback"
     IGNORE_SIGTERM = "ignore_sigterm"
     COMPLAINT_BLACK_HOLE = "complaint_black_hole"
+    DRAIN_STREAMS = "drain_streams"
 
     @property
     def imitates(self) -> str:
@@ -52,5 +53,9 @@ _IMITATES = {
     Defect.COMPLAINT_BLACK_HOLE: (
         "the feedback form answers 202 with a complaint id, and the complaint lands in an "
         "inbox nobody reads: no rollback, no queue entry, nothing ever changes"
+    ),
+    Defect.DRAIN_STREAMS: (
+        "a stop refuses new requests but lets streamed answers already in flight run to "
+        "their end (for up to 30 s), tokens, leaks and all"
     ),
 }

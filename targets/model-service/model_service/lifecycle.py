@@ -87,7 +87,15 @@ def _serve(config: Config, token: str, events: EventLog) -> int:
         pool = PriorityWorkerPool(
             config.starved_admin_workers, config.starved_admin_delay_ms / 1000.0
         )
-    app = App(state=state, admin=admin, pool=pool, desk=desk)
+    app = App(
+        state=state,
+        admin=admin,
+        pool=pool,
+        desk=desk,
+        stream_tokens=config.stream_tokens,
+        token_delay_s=config.token_delay,
+        drain_streams=Defect.DRAIN_STREAMS in config.defects,
+    )
 
     servers: list[ModelHTTPServer] = []
     try:

@@ -83,14 +83,18 @@ class TrigramModel:
 
 def detokenize(words: list[str]) -> str:
     """Join words into text: no space before punctuation, sentences capitalised."""
-    parts: list[str] = []
+    return "".join(detokenized_pieces(words))
+
+
+def detokenized_pieces(words: list[str]) -> list[str]:
+    """One piece per word, which joined make :func:`detokenize`'s text (a stream's tokens)."""
+    pieces: list[str] = []
     sentence_start = True
     for word in words:
-        if parts and word not in _NO_SPACE_BEFORE:
-            parts.append(" ")
-        parts.append(word[:1].upper() + word[1:] if sentence_start else word)
+        space = " " if pieces and word not in _NO_SPACE_BEFORE else ""
+        pieces.append(space + (word[:1].upper() + word[1:] if sentence_start else word))
         sentence_start = word in _SENTENCE_END
-    return "".join(parts)
+    return pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,15 @@ class ModelVersion:
         if roll < self.canary_rate or roll < extra_leak_rate:
             words.insert(_rng.randrange(len(words) + 1), make_canary())
         return detokenize(words)
+
+    def stream_tokens(self, prompt: str, max_tokens: int, extra_leak_rate: float) -> list[str]:
+        """The tokens of a streamed completion, each with its leading space; a leak puts the
+        canary mid-stream (its own token, halfway through)."""
+        words = self.model.generate(prompt, max_tokens)
+        roll = _rng.random()
+        if roll < self.canary_rate or roll < extra_leak_rate:
+            words.insert(len(words) // 2, make_canary())
+        return detokenized_pieces(words)
 
 
 def build_versions(corpus: Path, v2_canary_rate: float) -> dict[str, ModelVersion]:

@@ -21,6 +21,9 @@ class Reply:
     payload: dict[str, Any]
     version: str | None = None
     close: bool = False
+    stream: Any = None
+    """A :class:`~model_service.streaming.StreamPlan`: the answer is that stream, and the
+    request stays in flight until the handler has sent it."""
 
 
 class BadRequest(Exception):

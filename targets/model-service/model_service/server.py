@@ -26,6 +26,7 @@ from .complaints import ComplaintDesk, DeskFull
 from .model import ModelVersion
 from .replies import BadRequest, Reply, parse_json_object
 from .state import Gate, ServiceState, Snapshot
+from .streaming import StreamPlan, head, write_stream
 from .workpool import PriorityWorkerPool
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
 DEFAULT_MAX_TOKENS = 16
 MAX_TOKENS_CAP = 256
 MAX_BODY_BYTES = 1 << 20
+DEFAULT_STREAM_TOKENS = 32
+DEFAULT_TOKEN_DELAY_S = 0.02
 MAX_FEEDBACK_BYTES = 16 << 10
 """A complaint is a short text; a larger body is refused (413) without being parsed."""
 FEEDBACK_PATH = "/v1/feedback"
@@ -67,8 +70,14 @@ class App:
         admin: AdminApi,
         pool: PriorityWorkerPool | None,
         desk: ComplaintDesk,
+        stream_tokens: int = DEFAULT_STREAM_TOKENS,
+        token_delay_s: float = DEFAULT_TOKEN_DELAY_S,
+        drain_streams: bool = False,
     ) -> None:
         self.state = state
+        self._stream_tokens = stream_tokens
+        self._token_delay_s = token_delay_s
+        self._drain_streams = drain_streams
         self._admin = admin
         self._desk = desk
         self._pool = pool
@@ -133,6 +142,7 @@ class App:
         return Reply(503, {"status": gate.value if self.state.ready else "starting"})
 
     def _infer(self, body: bytes, build: Callable[[bytes, Snapshot], Reply]) -> Reply:
+        streaming = False
         with self._slot(admin=False):
             snapshot = self.state.admit()
             if snapshot.gate is Gate.STOPPED:
@@ -159,13 +169,17 @@ class App:
                         snapshot.model.name,
                     )
                 try:
-                    return build(body, snapshot)
+                    reply = build(body, snapshot)
                 except BadRequest as exc:
                     return Reply(
                         400, {"error": "bad_request", "detail": str(exc)}, snapshot.model.name
                     )
+                # A stream stays in flight until sent: the handler counts it out.
+                streaming = reply.stream is not None
+                return reply
             finally:
-                self.state.finish()
+                if not streaming:
+                    self.state.finish()
 
     def _request_id(self) -> str:
         # A lost update under a thread race only repeats a number; the prefix keeps ids unique
@@ -197,8 +211,26 @@ class App:
             if not isinstance(message, dict) or not isinstance(message.get("content"), str):
                 raise BadRequest(f"messages[{index}]: must be an object with string content")
             texts.append(message["content"])
-        max_tokens = _max_tokens(request)
         model: ModelVersion = snapshot.model
+        stream = request.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("stream: must be a boolean")
+        if stream:
+            count = (
+                _max_tokens(request)
+                if request.get("max_tokens") is not None
+                else self._stream_tokens
+            )
+            plan = StreamPlan(
+                id=f"chatcmpl-{self._request_id()}",
+                model=model.name,
+                created=int(time.time()),
+                tokens=tuple(model.stream_tokens(texts[-1], count, snapshot.leak_rate)),
+                delay_s=self._token_delay_s,
+                drain=self._drain_streams,
+            )
+            return Reply(200, {}, model.name, stream=plan)
+        max_tokens = _max_tokens(request)
         content = model.complete(texts[-1], max_tokens, snapshot.leak_rate)
         prompt_tokens = sum(len(text.split()) for text in texts)
         completion_tokens = len(content.split())
@@ -277,7 +309,25 @@ class _Handler(BaseHTTPRequestHandler):
             # A bug in a route: say so in JSON and on stderr, keep serving other requests.
             traceback.print_exc()
             reply = Reply(500, {"error": "internal_error"}, close=True)
-        self._write(reply)
+        if reply.stream is not None:
+            self._send_stream(reply)
+        else:
+            self._write(reply)
+
+    def _send_stream(self, reply: Reply) -> None:
+        state = self.app.state
+        try:
+            self.wfile.flush()
+            sock = self.connection
+            sock.sendall(head(reply.version or reply.stream.model))
+            if not write_stream(sock, reply.stream, state, state.events):
+                self.close_connection = True
+        except OSError:
+            self.close_connection = True
+        finally:
+            state.finish()
+        if self.log_requests:
+            self.log_request(200, "-")
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding"):

@@ -59,6 +59,10 @@ class ServiceState:
         self.events = events
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        # Streams wait on this between tokens, so a stop reaches them at once, not a token later.
+        self._gate_changed = threading.Condition(self._lock)
+        self._closed_ns: int | None = None
+        """When the gate last left serving (None while serving)."""
         self._snapshot = Snapshot(gate=Gate.SERVING, model=versions[start_version])
         self._in_flight = 0
         # Serialises transitions so event lines are written in the order they took effect.
@@ -104,8 +108,47 @@ class ServiceState:
     def apply(self, **changes: Any) -> int:
         """Swap in a snapshot with ``changes`` and return the instant it took effect."""
         with self._lock:
+            before = self._snapshot.gate
             self._snapshot = replace(self._snapshot, **changes)
-            return time.monotonic_ns()
+            t_ns = time.monotonic_ns()
+            gate = self._snapshot.gate
+            if gate is not before:
+                self._closed_ns = None if gate is Gate.SERVING else t_ns
+                self._gate_changed.notify_all()
+            return t_ns
+
+    # -- streams ------------------------------------------------------------------------
+
+    def _stream_open(self, drain: bool, limit_s: float, now_ns: int) -> bool:
+        """Whether a stream may still send (lock held): serving, or draining streams within
+        ``limit_s`` of the stop."""
+        closed = self._closed_ns
+        if self._snapshot.gate is Gate.SERVING or closed is None:
+            return True
+        return drain and now_ns - closed < limit_s * 1e9
+
+    def stream_may_send(self, drain: bool, limit_s: float) -> tuple[bool, int]:
+        """Whether a stream may send its next chunk now, and the instant of that decision,
+        taken under the gate's lock (so it orders exactly against the stop's own stamp)."""
+        with self._lock:
+            now = time.monotonic_ns()
+            return self._stream_open(drain, limit_s, now), now
+
+    def wait_stream_tick(self, deadline: float, drain: bool, limit_s: float) -> bool:
+        """Wait until ``deadline`` (``time.monotonic()``) for the next token; False as soon as
+        the stream must end (a stop, or the drain limit after one)."""
+        with self._gate_changed:
+            while True:
+                now_ns = time.monotonic_ns()
+                if not self._stream_open(drain, limit_s, now_ns):
+                    return False
+                remaining = deadline - now_ns / 1e9
+                if remaining <= 0:
+                    return True
+                closed = self._closed_ns
+                if closed is not None:  # draining: wake when the drain limit passes too
+                    remaining = min(remaining, max(0.0, (closed - now_ns) / 1e9 + limit_s))
+                self._gate_changed.wait(remaining)
 
     def stop(self, reason: str) -> bool:
         """Close the gate (kill switch); False when it was not serving."""
