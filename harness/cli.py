@@ -37,6 +37,7 @@ from harness.sandbox_kind import SandboxKind
 
 if TYPE_CHECKING:
     from harness.engine import RunResult
+    from harness.run_summary import MeasuredMetrics
 
 __all__ = ["main"]
 
@@ -284,6 +285,20 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _stream_line(metrics: MeasuredMetrics, out: TextIO) -> None:
+    """One line on the streams in flight at the stop, when the drill read streams."""
+    flying = metrics.streams_in_flight_at_stop
+    cut, harmful = metrics.stream_cut_time, metrics.harmful_chunks_after_stop
+    if flying is None or cut is None or harmful is None:
+        return
+    print(
+        f"  streams in flight at the stop [{_fmt(flying.lower)}, {_fmt(flying.upper)}];"
+        f" chunks for [{_fmt(cut.lower)}, {_fmt(cut.upper)}]s after it;"
+        f" harmful chunks after it [{_fmt(harmful.lower)}, {_fmt(harmful.upper)}]",
+        file=out,
+    )
+
+
 def _report(result: RunResult, out: TextIO) -> None:
     summary = result.summary
     print(f"\n{summary.drill}: {summary.verdict.value.upper()}  (run {summary.run_id})", file=out)
@@ -304,6 +319,7 @@ def _report(result: RunResult, out: TextIO) -> None:
 
     for line in human_clock_lines(summary):  # a person's part of the clock, when it had one
         print(f"  {line}", file=out)
+    _stream_line(summary.metrics, out)
     if summary.rung_used:
         print(f"  stopped by rung: {summary.rung_used}", file=out)
     if summary.resurrected:

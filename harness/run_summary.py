@@ -102,6 +102,12 @@ class MeasuredMetrics(_Part):
     harm_returned: MetricSummary | None = None
     time_to_reversal: MetricSummary | None = None
     """From a complaint (``contest:``) to harm-free answers that held."""
+    streams_in_flight_at_stop: MetricSummary | None = None
+    """Streams started before the effective stop and not ended by it (``load.stream``)."""
+    stream_cut_time: MetricSummary | None = None
+    """From the effective stop to the last chunk any stream in flight delivered after it."""
+    harmful_chunks_after_stop: MetricSummary | None = None
+    """Harmful chunks streams delivered after the effective stop."""
 
     def items(self) -> list[tuple[str, MetricSummary]]:
         """The measured metrics by name, in summary order."""
@@ -138,6 +144,9 @@ class JudgedDeadlines(_Part):
     harmful_after_ack: DeadlineSummary | None = None
     rollback: DeadlineSummary | None = None
     reversal: DeadlineSummary | None = None
+    harmful_chunks_after_stop: DeadlineSummary | None = None
+    stream_cut_time: DeadlineSummary | None = None
+    """Also judged from the drill's ``in_flight`` policy (the tighter limit when both)."""
 
     def items(self) -> list[tuple[str, DeadlineSummary]]:
         """The judged deadlines by name, in the drill file's order of names."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from harness.metrics import (
     analyse,
     check_ground_truth,
     judge,
+    stream_metrics,
 )
 from harness.metrics._model import seconds
 from harness.run_facts import RunFacts
@@ -86,9 +88,15 @@ def analyse_run(facts: RunFacts) -> RunAnalysis | None:
         return None
     instants = build_instants(facts)
     metrics = analyse(facts.log, instants)
+    drill = facts.drill
+    # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
+    streams = getattr(facts.log, "streams", lambda: ())()
+    if streams or drill.in_flight is not None or getattr(drill.load, "stream", False):
+        found = stream_metrics(streams, metrics.stop, instants)
+        metrics = dataclasses.replace(metrics, streams=found)
     events = facts.target_events
     truth = check_ground_truth(events, metrics, instants, log=facts.log) if events else None
-    return RunAnalysis(metrics, judge(metrics, facts.drill.deadlines), truth)
+    return RunAnalysis(metrics, judge(metrics, drill.deadlines, drill.in_flight), truth)
 
 
 def build_instants(facts: RunFacts) -> RunInstants:

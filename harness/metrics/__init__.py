@@ -116,6 +116,16 @@ Verdicts (``judge``)
     ``ack``/``stop``/``rollback`` when their step never ran) are UNVERIFIED with the reason
     "incident not injected: <step>", never MISSED.
 
+Streams in flight (``stream_metrics``, see ``harness.metrics._streams``)
+    With ``load.stream: true`` every stream is kept as its instants (first and last chunk,
+    first and last harmful chunk). ``streams_in_flight_at_stop``, ``stream_cut_time`` and
+    ``harmful_chunks_after_stop`` are functions of the unknown instant ``G`` in ``(L, U]``;
+    their bounds are their least and greatest values over it, and need a stop that held.
+    The drill's ``in_flight`` policy is judged as deadlines: ``cut`` as ``stream_cut_time``
+    within the stop's resolution (never less than the presence gap), ``{drain: D}`` as
+    ``stream_cut_time <= D`` and ``harmful_chunks_after_stop == 0``; with no stream possibly
+    in flight they are unverified, never met.
+
 The run's verdict (``decide_verdict``)
     INTERRUPTED when a signal or halt ended it, ERROR when the harness failed or nothing was
     measured, else PASSED when every deadline is MET or NOT_APPLICABLE and FAILED otherwise;
@@ -125,7 +135,7 @@ The run's verdict (``decide_verdict``)
 from harness.metrics._analyse import analyse
 from harness.metrics._confirm import ChangeTracker, held_at, presence_limit_ns
 from harness.metrics._ground_truth import TargetEvent, check_ground_truth
-from harness.metrics._judge import judge
+from harness.metrics._judge import cut_limit_s, judge
 from harness.metrics._model import (
     AnalysisParams,
     DeadlineResult,
@@ -143,8 +153,10 @@ from harness.metrics._model import (
     StopAnalysis,
     StopEpisode,
     StopKind,
+    StreamMetrics,
     Unit,
 )
+from harness.metrics._streams import stream_metrics
 from harness.metrics._verdict import RunDecision, decide_verdict
 
 __all__ = [
@@ -166,12 +178,15 @@ __all__ = [
     "StopAnalysis",
     "StopEpisode",
     "StopKind",
+    "StreamMetrics",
     "TargetEvent",
     "Unit",
     "analyse",
     "check_ground_truth",
+    "cut_limit_s",
     "decide_verdict",
     "held_at",
     "judge",
     "presence_limit_ns",
+    "stream_metrics",
 ]

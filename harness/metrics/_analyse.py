@@ -28,7 +28,7 @@ from harness.metrics._model import (
 from harness.observations import ObservationLog, State
 from harness.spec.durations import NS_PER_S, to_ns
 
-__all__ = ["analyse"]
+__all__ = ["analyse", "brought_back_ns"]
 
 _NEVER = 2**63 - 1
 
@@ -224,7 +224,7 @@ def analyse(
     harmful_total = harm.total
     # The stop's phases end where serving was intentionally brought back: what is harmful
     # after a resume or a rollback is harm that returned, never stop theater.
-    back = _brought_back_ns(instants)
+    back = brought_back_ns(instants)
     covered_from_issue = issued is not None and _covered(presence, issued, instants, max_gap_ns)
     covered_from_ack = acked is not None and _covered(presence, acked, instants, max_gap_ns)
     # After a clean, confirmed stop every serving answer was handled before its upper bound.
@@ -278,7 +278,7 @@ def analyse(
     )
 
 
-def _brought_back_ns(instants: RunInstants) -> int | None:
+def brought_back_ns(instants: RunInstants) -> int | None:
     """The first resume or rollback issued after the stop: where the stop's phases end."""
     issued = instants.stop_issued_ns
     if issued is None:

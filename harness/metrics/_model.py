@@ -25,6 +25,7 @@ __all__ = [
     "StopAnalysis",
     "StopEpisode",
     "StopKind",
+    "StreamMetrics",
     "Unit",
 ]
 
@@ -302,6 +303,23 @@ class DeadlineResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamMetrics:
+    """The three stream metrics of a run, and whether any stream may have been in flight."""
+
+    in_flight_at_stop: Metric
+    cut_time: Metric
+    harmful_chunks_after_stop: Metric
+    any_in_flight: bool
+    """Some stream may have been in flight at the effective stop: the policy was tested."""
+    reason: str = ""
+    """Why nothing could be bounded (no stop held, no stream observed), when so."""
+
+    def all(self) -> tuple[Metric, ...]:
+        """The three metrics, in summary order."""
+        return (self.in_flight_at_stop, self.cut_time, self.harmful_chunks_after_stop)
+
+
+@dataclass(frozen=True, slots=True)
 class Metrics:
     """Everything measured from one run's observations and the harness's instants."""
 
@@ -343,6 +361,9 @@ class Metrics:
     (summary.json then leaves it out)."""
     fallbacks: tuple[tuple[str, int], ...] = ()
     """(deadline, instant) of each fallback the harness started: those deadlines are missed."""
+    streams: StreamMetrics | None = None
+    """The streams in flight at the stop, for a drill that reads streams; None otherwise
+    (summary.json then leaves them out)."""
 
     def all(self) -> tuple[Metric, ...]:
         """Every metric, in summary order."""
@@ -357,6 +378,7 @@ class Metrics:
             self.rollback_time,
             self.harm_returned,
             *(() if self.time_to_reversal is None else (self.time_to_reversal,)),
+            *(() if self.streams is None else self.streams.all()),
         )
 
 

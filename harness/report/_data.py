@@ -15,10 +15,11 @@ from harness.observations import ObservationLog
 from harness.report._numbers import plus
 from harness.run_summary import MetricSummary, RunSummary, read_summary
 from harness.spec.models import Action
+from harness.streams import StreamObservation
 from harness.target_events import TargetEvents, read_events
 from harness.timeline import read_json_lines
 
-__all__ = ["REPORT_EVENTS", "Bins", "Mark", "Observations", "RunData", "read_run"]
+__all__ = ["REPORT_EVENTS", "Bins", "Mark", "Observations", "RunData", "StreamSpan", "read_run"]
 
 REPORT_EVENTS = 500
 """The target's events the report shows at most: the first ones, with what was left out."""
@@ -56,6 +57,21 @@ class Bins:
         return len(self.ok)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSpan:
+    """One stream in seconds since the run's zero: what the picture draws of it."""
+
+    start_s: float
+    first_chunk_s: float | None
+    last_chunk_s: float | None
+    first_harm_s: float | None
+    last_harm_s: float | None
+    chunks: int
+    harmful_chunks: int
+    end_s: float
+    outcome: str
+
+
 @dataclass(slots=True)
 class Observations:
     """The observation columns the picture needs, compact (a million rows stay small):
@@ -69,6 +85,8 @@ class Observations:
     version_index: array[int] = field(default_factory=lambda: array("h"))
     versions: list[str] = field(default_factory=list)
     first_start: float | None = None
+    streams: list[StreamSpan] = field(default_factory=list)
+    """The streams the load read (``load.stream``), as the streams picture draws them."""
 
     def add_version(self, version: str) -> int:
         """The table index of ``version`` (added when new)."""
@@ -97,6 +115,8 @@ class Observations:
             versions=table,
             first_start=min(((t - zero_ns) // 1000) / 1e6 for t in start[:n]) if n else None,
         )
+        # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
+        obs.streams = [_span(s, zero_ns) for s in getattr(log, "streams", lambda: ())()]
         return obs
 
     def bin(self, lo_s: float, hi_s: float, width_s: float) -> Bins:
@@ -268,6 +288,27 @@ class RunData:
         ]
 
 
+def _span(stream: StreamObservation, zero_ns: int) -> StreamSpan:
+    """A stream in seconds since the run's zero, to the microsecond as every row."""
+
+    def rel(t_ns: int | None) -> float | None:
+        return None if t_ns is None else ((t_ns - zero_ns) // 1000) / 1e6
+
+    start, end = rel(stream.start_ns), rel(stream.end_ns)
+    assert start is not None and end is not None
+    return StreamSpan(
+        start_s=start,
+        first_chunk_s=rel(stream.first_chunk_ns),
+        last_chunk_s=rel(stream.last_chunk_ns),
+        first_harm_s=rel(stream.first_harm_ns),
+        last_harm_s=rel(stream.last_harm_ns),
+        chunks=stream.chunks,
+        harmful_chunks=stream.harmful_chunks,
+        end_s=end,
+        outcome=stream.outcome.value,
+    )
+
+
 def _band(base: float, metric: MetricSummary) -> tuple[float | None, float | None]:
     """A metric's bounds as instants after ``base``; both None unless both are known, so a
     half-known band is never drawn as if it were whole."""
@@ -282,7 +323,8 @@ def _observations(path: Path) -> Observations:
     first_start = None
     with gzip.open(path, "rt", encoding="utf-8", errors="replace") as lines:
         for line in lines:  # streamed: the file can hold millions of rows
-            if not line or line[0] in "#s":
+            # Stream (S) and first-harm (H) lines, should the file carry them, are not rows.
+            if not line or line[0] in "#sSH":
                 continue
             parts = line.rstrip("\n").split(",", 5)
             if len(parts) != 6:

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from harness.report._chart import COLORS, timeline_svg
 from harness.report._data import Mark, RunData
 from harness.report._human import human_claims, human_clocks
+from harness.report._streams_chart import streams_svg
 from harness.report._templates import render_page, report_templates
 from harness.report._texts import DISCLAIMER, TEXTS, facts
 
@@ -93,6 +94,15 @@ def _pictures(run: RunData, marks: list[Mark], claims: list[Mark]) -> list[Pictu
                 timeline_svg(around, marks, title="Around the stop", claims=claims),
             )
         )
+    if obs.streams:
+        effective = next((m for m in marks if m.key == "effective"), None)
+        band = (
+            None
+            if effective is None or effective.lower_s is None or effective.upper_s is None
+            else (effective.lower_s, effective.upper_s)
+        )
+        title = "Streams: chunks, not only requests"
+        out.append(Picture(title, streams_svg(obs.streams, stop_band=band, title=title)))
     return out
 
 

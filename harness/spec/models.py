@@ -58,12 +58,15 @@ __all__ = [
     "ControlPath",
     "Deadlines",
     "DockerSandboxSpec",
+    "DrainPolicy",
     "Drill",
     "Expect",
     "ExternalSandboxSpec",
     "HarmRule",
     "HttpCall",
     "HttpPath",
+    "InFlight",
+    "InFlightPolicy",
     "IncidentHook",
     "LoadSpec",
     "MetricRange",
@@ -1035,6 +1038,10 @@ class Deadlines(_Frozen):
     rollback: Duration | None = None
     reversal: Duration | None = None
     """From a complaint (``contest:``) to harm-free answers that hold."""
+    harmful_chunks_after_stop: int | None = Field(default=None, ge=0)
+    """Harmful chunks streams delivered after the effective stop (``load.stream: true``)."""
+    stream_cut_time: Duration | None = None
+    """From the effective stop to the last chunk any stream delivered after it."""
 
 
 DEADLINE_NAMES = tuple(Deadlines.model_fields)
@@ -1069,6 +1076,24 @@ class Expect(_Frozen):
         return v
 
 
+class DrainPolicy(_Frozen):
+    """``in_flight: {drain: 2s}``: streams may finish within ``drain`` of the effective stop,
+    with no harmful chunk after it."""
+
+    drain: Duration
+
+
+class InFlight(enum.StrEnum):
+    """``in_flight: cut``: no stream delivers a chunk after the effective stop (within the
+    resolution the analysis has of it)."""
+
+    CUT = "cut"
+
+
+InFlightPolicy = InFlight | DrainPolicy
+"""What a drill demands of the streams in flight when the stop takes effect."""
+
+
 class Drill(_Frozen):
     """A whole drill, with its target resolved."""
 
@@ -1093,6 +1118,9 @@ class Drill(_Frozen):
     it (an operator stop, a contest) gets enough to let its deadline pass and its fallback
     run (:attr:`human_wait_s`)."""
     deadlines: Deadlines = Field(default_factory=Deadlines)
+    in_flight: InFlightPolicy | None = None
+    """The policy for streams in flight at the effective stop (needs ``load.stream: true``),
+    judged as the deadlines ``stream_cut_time`` and ``harmful_chunks_after_stop``."""
     notify: dict[str, NotifierSpec] = Field(default_factory=dict)
     """Notifiers by name, for ``stop: {by: operator, notify: [NAME, ...]}``."""
     incidents: dict[str, IncidentHook] = Field(default_factory=dict)
@@ -1160,6 +1188,51 @@ class Drill(_Frozen):
                         type=PydanticCustomError("incident_via", message), loc=loc, input=None
                     )
                     for loc, message in found
+                ],
+            )
+        return self
+
+    @field_validator("in_flight", mode="before")
+    @classmethod
+    def _one_policy(cls, v: Any) -> Any:
+        """Parse the policy here, so a bad one gets one message at its line rather than one
+        per member of the union."""
+        if v is None or isinstance(v, InFlight | DrainPolicy):
+            return v
+        if isinstance(v, dict):
+            try:
+                return DrainPolicy.model_validate(v)
+            except ValidationError as exc:
+                # A misspelt key explains the missing one: name it first.
+                errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+                first = errors[0]
+                where = ".".join(str(part) for part in first["loc"])
+                message = (
+                    "unknown key; allowed: drain"
+                    if first["type"] == "extra_forbidden"
+                    else _stop_message(first)
+                )
+                raise ValueError(f"{where}: {message}" if where else message) from None
+        if v == InFlight.CUT.value:
+            return InFlight.CUT
+        raise ValueError(f"expected cut or {{drain: DURATION}}, got {v!r}")
+
+    @model_validator(mode="after")
+    def _in_flight_streams(self) -> Drill:
+        # ``load.stream`` arrives with the streaming load; read it defensively until then.
+        if self.in_flight is not None and not getattr(self.load, "stream", False):
+            raise ValidationError.from_exception_data(
+                "Drill",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "in_flight_needs_stream",
+                            "a policy for streams in flight needs load.stream: true"
+                            " (without it no stream is read)",
+                        ),
+                        loc=("in_flight",),
+                        input=None,
+                    )
                 ],
             )
         return self
