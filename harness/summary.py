@@ -90,7 +90,7 @@ def analyse_run(facts: RunFacts) -> RunAnalysis | None:
     metrics = analyse(facts.log, instants)
     drill = facts.drill
     # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
-    streams = getattr(facts.log, "streams", lambda: ())()
+    streams = facts.log.streams()
     if streams or drill.in_flight is not None or getattr(drill.load, "stream", False):
         found = stream_metrics(streams, metrics.stop, instants)
         metrics = dataclasses.replace(metrics, streams=found)

@@ -116,7 +116,7 @@ class Observations:
             first_start=min(((t - zero_ns) // 1000) / 1e6 for t in start[:n]) if n else None,
         )
         # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
-        obs.streams = [_span(s, zero_ns) for s in getattr(log, "streams", lambda: ())()]
+        obs.streams = [_span(s, zero_ns) for s in log.streams()]
         return obs
 
     def bin(self, lo_s: float, hi_s: float, width_s: float) -> Bins:

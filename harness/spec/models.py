@@ -1220,7 +1220,7 @@ class Drill(_Frozen):
     @model_validator(mode="after")
     def _in_flight_streams(self) -> Drill:
         # ``load.stream`` arrives with the streaming load; read it defensively until then.
-        if self.in_flight is not None and not getattr(self.load, "stream", False):
+        if self.in_flight is not None and not self.load.stream:
             raise ValidationError.from_exception_data(
                 "Drill",
                 [
