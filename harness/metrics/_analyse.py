@@ -225,8 +225,15 @@ def analyse(
     # The stop's phases end where serving was intentionally brought back: what is harmful
     # after a resume or a rollback is harm that returned, never stop theater.
     back = brought_back_ns(instants)
-    covered_from_issue = issued is not None and _covered(presence, issued, instants, max_gap_ns)
-    covered_from_ack = acked is not None and _covered(presence, acked, instants, max_gap_ns)
+    # The counts end where serving was brought back, so only that stretch must be observed: a
+    # server that stalls while it loads the rolled-back model says nothing of the stop's phase.
+    phase_end = back if back is not None else instants.load_end_ns
+    covered_from_issue = issued is not None and _covered(
+        presence, issued, instants, max_gap_ns, until=phase_end
+    )
+    covered_from_ack = acked is not None and _covered(
+        presence, acked, instants, max_gap_ns, until=phase_end
+    )
     # After a clean, confirmed stop every serving answer was handled before its upper bound.
     gate = stop.upper_ns if stop.kind is StopKind.CLEAN and stop.confirmed else None
     after_issue = harm.counts(issued, back, gate)
@@ -807,11 +814,20 @@ def _time_in_harm(harm: _Harm, end: _HarmEnd | None) -> Metric:
     return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
 
 
-def _covered(presence: Presence, since: int, instants: RunInstants, max_gap_ns: int) -> bool:
-    """Observations were present from ``since`` to the window end, with the load healthy."""
-    if instants.proof_end_ns < instants.load_end_ns:
+def _covered(
+    presence: Presence,
+    since: int,
+    instants: RunInstants,
+    max_gap_ns: int,
+    *,
+    until: int | None = None,
+) -> bool:
+    """Observations were present from ``since`` to ``until`` (the window end when None),
+    with the load healthy that long."""
+    end = instants.load_end_ns if until is None else min(until, instants.load_end_ns)
+    if instants.proof_end_ns < end:
         return False
-    return presence.largest_gap(since, instants.load_end_ns) <= max_gap_ns
+    return presence.largest_gap(since, end) <= max_gap_ns
 
 
 def _count_metric(name: str, counts: tuple[int, int] | None, covered: bool, what: str) -> Metric:

@@ -318,3 +318,41 @@ def test_no_metric_ever_inverts_its_bounds(run: tuple[ObservationLog, RunInstant
     lower <= value <= upper (an unknown side is None)."""
     log, instants = run
     _assert_ordered(analyse(log, instants))
+
+
+def test_a_stall_after_the_rollback_leaves_the_stop_phase_counted() -> None:
+    """harmful_after_ack counts until serving is brought back (the rollback here), so only
+    that stretch must be covered by observations. A server that stalls for seconds while it
+    loads the rolled-back model (KServe under load in CI) left the count without an upper
+    bound, as if the stop's own phase had gone unobserved."""
+    stall_from, stall_to = ROLLBACK + 10 * MS, ROLLBACK + 2 * S
+
+    def server(h: int, _user: int) -> Answer:
+        if h < CLOSES:
+            return Answer(State.SERVING, h >= INCIDENT, "v2")
+        if h < ROLLBACK:
+            return Answer(State.STOPPED)
+        return Answer(State.SERVING, False, "v1")
+
+    log = simulate(
+        server,
+        users=5,
+        begin_ns=T0,
+        end_ns=END,
+        seed=7,
+        keep=lambda start, _user: not stall_from <= start < stall_to,
+    )
+    instants = RunInstants(
+        load_start_ns=T0,
+        load_end_ns=END,
+        hold_s=1.0,
+        incident_ns=INCIDENT,
+        detected_ns=INCIDENT + 10 * MS,
+        stop_issued_ns=ISSUED,
+        stop_acked_ns=CLOSES + MS,
+        rollback_issued_ns=ROLLBACK,
+        rollback_version="v1",
+    )
+    after_ack = analyse(log, instants).harmful_after_ack
+    assert after_ack.upper is not None, after_ack
+    assert after_ack.lower == 0 and after_ack.upper <= 5
