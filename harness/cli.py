@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -600,6 +601,10 @@ def _schema_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""The exit code when the output's reader went away, as a shell reports a tool SIGPIPE ended."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govdrill`` console script."""
     args = _parser().parse_args(argv)
@@ -641,6 +646,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Whoever read the output went away (`govdrill validate ... | head -1`): not a harness
+        # failure. Point stdout at /dev/null so the interpreter's last flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except Exception:  # a bug or an unforeseen OS failure: the harness itself failed
         print("govdrill: the harness itself failed (exit 3); please report this:", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
