@@ -248,6 +248,22 @@ class Ladder:
         return bool(self.climbed) and self.held_ns is None and self.exhausted_ns is None
 
 
+def _climb_on_halt(ladder: Ladder, timeline: Timeline, now: int, started_ns: int | None) -> int:
+    """Climb a fallback at once because the drill is interrupted, recording its start unless
+    it had already started; return when it started."""
+    if started_ns is None:
+        started_ns = now
+        timeline.event(
+            "fallback_started",
+            t_ns=now,
+            deadline=None,
+            why="interrupted",
+            ladder=[name for name, _backend in ladder.rungs],
+        )
+    ladder.climb_now()
+    return started_ns
+
+
 def _start_fallback(ladder: Ladder, timeline: Timeline, now: int, *, deadline: str) -> None:
     """Record the fallback, then issue its first rung: the deadline was missed."""
     timeline.event(
@@ -404,16 +420,9 @@ class OperatorWait:
         """The drill is being interrupted during the wait: climb the fallback at once."""
         if self.held_ns is not None or not self.fallback.rungs:
             return
-        if self.fallback_started_ns is None:
-            self.fallback_started_ns = now
-            self.timeline.event(
-                "fallback_started",
-                t_ns=now,
-                deadline=None,
-                why="interrupted",
-                ladder=[name for name, _backend in self.fallback.rungs],
-            )
-        self.fallback.climb_now()
+        self.fallback_started_ns = _climb_on_halt(
+            self.fallback, self.timeline, now, self.fallback_started_ns
+        )
 
 
 @dataclass(slots=True)
@@ -493,16 +502,9 @@ class ReversalWatch:
         """The drill is being interrupted: climb the fallback at once, unless harm ended."""
         if self.watcher.held_ns is not None or not self.fallback.rungs:
             return
-        if self.fallback_started_ns is None:
-            self.fallback_started_ns = now
-            self.timeline.event(
-                "fallback_started",
-                t_ns=now,
-                deadline=None,
-                why="interrupted",
-                ladder=[name for name, _backend in self.fallback.rungs],
-            )
-        self.fallback.climb_now()
+        self.fallback_started_ns = _climb_on_halt(
+            self.fallback, self.timeline, now, self.fallback_started_ns
+        )
 
 
 class Steps:
