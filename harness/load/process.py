@@ -30,7 +30,6 @@ import enum
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final, Self
 
+from harness.child_process import spawn_harness_child
 from harness.errors import LoadError
 from harness.load.config import LoadConfig
 from harness.observations import (
@@ -69,7 +69,6 @@ _MAX_LINE: Final = 1 << 16
 unread rather than buffered, so the reader's memory stays bounded whatever arrives."""
 _STREAM_LINES: Final = frozenset(b"SH")
 """First bytes of the stream lines (``S`` a stream ended, ``H`` its first harmful chunk)."""
-_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 
 
 class LoadStartTimeout(LoadError):
@@ -191,25 +190,12 @@ class LoadProcess:
                 f"config.parent_pid is {self.config.parent_pid} but this process is "
                 f"{os.getpid()}: the child would exit at once"
             )
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
+        self._proc = spawn_harness_child(
+            "harness.load.child",
+            labels=self._labels,
+            stderr_path=self.stderr_path,
+            extra_env={"PYTHONUNBUFFERED": "1"},
         )
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(self._labels)  # so a sweep after a SIGKILLed harness finds it too
-        self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.stderr_path, "ab") as stderr:
-            self._proc = subprocess.Popen(
-                # -P: the current directory must not shadow this harness's own package.
-                [sys.executable, "-P", "-m", "harness.load.child"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                close_fds=True,
-                # Its own process group: a group kill aimed at the load never hits the harness.
-                process_group=0,
-            )
         self.started_ns = self._clock()
         stdin = self._proc.stdin
         assert stdin is not None

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
+from harness.child_process import spawn_harness_child
 from harness.errors import HarnessError
 from harness.spec.durations import NS_PER_S
 from harness.spec.load import DEFAULT_MAX_BODY
@@ -46,7 +46,6 @@ __all__ = [
     "RuleCount",
 ]
 
-_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 _COMMAND_TIMEOUT_S: Final = 5.0
 _MAX_LINE: Final = 1 << 20
 
@@ -161,22 +160,10 @@ class FaultProxy:
         return self._proc.pid if self._proc is not None else None
 
     def _spawn(self, timeout_s: float) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
-        )
-        env.update(self._labels)
         self.events_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.stderr_path, "ab") as stderr:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "harness.proxy.child"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                close_fds=True,
-                process_group=0,
-            )
+        self._proc = spawn_harness_child(
+            "harness.proxy.child", labels=self._labels, stderr_path=self.stderr_path
+        )
         config = {
             "upstream": self.upstream,
             "name": self.name,
