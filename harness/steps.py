@@ -613,15 +613,14 @@ class Steps:
         end = last + hold_ns
         for watch in self.reversals:
             end = max(end, self._reversal_end(watch, hold_ns, now))
-        limit = self._drill.deadlines.rollback
+        deadlines = self._drill.deadlines
         for watcher in self.rollbacks:
-            if watcher.held(now):
-                assert watcher.held_ns is not None
-                end = max(end, watcher.held_ns)
-            elif limit is not None:
-                end = max(end, watcher.tracker.issued_ns + to_ns(limit) + hold_ns)
-            elif (upper := watcher.tracker.upper_ns) is not None:
-                end = max(end, upper + hold_ns)
+            end = max(end, _watch_end(watcher, deadlines.rollback, hold_ns, now))
+        ladder = self.ladder
+        if ladder is not None and ladder.held_ns is None and ladder.exhausted_ns is not None:
+            # A ladder given up on may still take effect later (streams admitted before the
+            # stop keep its users busy past the grace): the analysis needs the hold after it.
+            end = max(end, _watch_end(ladder.watcher, deadlines.stop, hold_ns, now))
         return end
 
     def _reversal_end(self, watch: ReversalWatch, hold_ns: int, now: int) -> int:
@@ -1045,3 +1044,17 @@ class Steps:
                 detail=result.detail,
                 t_ns=result.returned_ns,
             )
+
+
+def _watch_end(watcher: TransitionWatcher, limit: float | None, hold_ns: int, now: int) -> int:
+    """How long a change's watcher keeps the drill open: until the change held; else until
+    its deadline passed by a hold (so the analysis can prove it missed); with no deadline,
+    until it could have held once in effect (its issue when it never took effect)."""
+    if watcher.held(now):
+        assert watcher.held_ns is not None
+        return watcher.held_ns
+    issued = watcher.tracker.issued_ns
+    if limit is not None:
+        return issued + to_ns(limit) + hold_ns
+    upper = watcher.tracker.upper_ns
+    return issued if upper is None else upper + hold_ns

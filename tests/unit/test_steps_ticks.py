@@ -188,3 +188,68 @@ def test_a_hung_inject_fails_at_its_timeout_and_nothing_else_fires(rig: Rig) -> 
     assert steps.waiting_only_on_harm()
     steps.abandon(rig.clock())
     assert [s.phase for s in steps.states[1:]] == [StepPhase.NOT_FIRED] * 3
+
+
+LATE_STOP = """\
+drill: unit-late-stop
+target: model-service
+load: {users: 1, request: {method: POST, path: /v1/generate, json: {prompt: hi}}}
+harm:
+  - json_path: $.output
+    regex: "CANARY-[0-9a-f]{8}"
+steps:
+  - at: 1s
+    inject: bad_deploy
+  - when: harm_detected
+    stop: [admin_api]
+    grace: 500ms
+hold: 1s
+"""
+
+
+def test_a_stop_effective_after_its_ladder_gave_up_keeps_the_drill_open_until_it_held(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """Every user is busy (a stream admitted before the stop drains for 800 ms): no answer
+    arrives for 800 ms after the stop, so the ladder gives up at its 500 ms grace. The gate
+    was shut at once, and the first refusals arrive at +800 ms; the drill must stay open a
+    hold after them, or the analysis cannot confirm the stop (it used to end a hold after
+    the ladder gave up, 200 ms short: the stop came out unverified)."""
+    rig.drill = _drill(tmp_path, LATE_STOP)
+    rig.hooks["bad_deploy"] = FakeBackend("bad_deploy", rig.clock, [Answer(after_ns=2 * MS)])
+    rig.paths["admin_api"] = FakeBackend("admin_api", rig.clock, [Answer(after_ns=1 * MS)])
+    steps = rig.start()
+    stop_state = steps.states[1]
+
+    def answer(start: int) -> Observation | None:
+        stops = rig.paths["admin_api"].calls
+        if stops:
+            issued = stops[0].issued_ns
+            if start < issued + 800 * MS:
+                return None  # every user still reads its stream
+            return Observation(start, start + MS, 503, State.STOPPED, False, "")
+        harmful = bool(rig.hooks["bad_deploy"].calls)
+        return Observation(start, start + MS, 200, State.SERVING, harmful, "v2")
+
+    last = ended = rig.clock()
+    while rig.clock() < T0 + 10 * S:
+        now = rig.clock.advance(TICK)
+        for start in range(last, now, MS):
+            obs = answer(start)
+            if obs is not None:
+                rig.log.append(obs)
+                rig.detector(obs)
+        last = now
+        steps.tick(now)
+        end = steps.end_ns(rig.drill.hold_ns, now)
+        if steps.settled() and end is not None and now >= end:
+            ended = now
+            break
+    ladder = stop_state.ladder
+    assert ladder is not None and ladder.exhausted_ns is not None
+    issued = ladder.climbed[0].issued_ns
+    assert ladder.exhausted_ns - issued == pytest.approx(500 * MS, abs=TICK)
+    upper = ladder.watcher.tracker.upper_ns
+    assert upper is not None and upper - issued == pytest.approx(801 * MS, abs=2 * MS)
+    assert ended >= upper + rig.drill.hold_ns
+    assert ladder.watcher.tracker.held_ns is not None
