@@ -26,6 +26,8 @@ class StreamOutcome(enum.StrEnum):
     """The answer to a streaming request was not an event stream (judged as a whole answer)."""
     TIMEOUT = "timeout"
     """No chunk within the load's timeout."""
+    OPEN = "open"
+    """Still open when the load stopped: the server may have gone on sending."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@ whole stream.
 How a stream ends (:class:`~harness.streams.StreamOutcome`): ``data: [DONE]`` or the body's
 clean end is completed (with an unfinished event held: broken); the connection closing or
 resetting before the body's end is cut; a read timing out is a timeout; garbage HTTP framing
-mid-body is broken. A 2xx answer that is not ``text/event-stream`` is judged as one whole
-answer and recorded as one chunk, outcome not_sse. Other statuses are ordinary answers: no
+mid-body is broken; one still open when the load stops (Locust kills its users) is open. A 2xx
+answer that is not ``text/event-stream`` is judged as one whole answer and recorded as one
+chunk, outcome not_sse. Other statuses are ordinary answers: no
 stream record.
 """
 
@@ -70,6 +71,7 @@ def stream_sender(
     def send(client: Any) -> None:
         failure: Failure | None = None
         outcome: StreamOutcome | None = None
+        left: BaseException | None = None
         status = 0
         data = b""
         truncated = False
@@ -140,6 +142,13 @@ def stream_sender(
         except Exception:  # an unparsable answer (garbage framing) and the like
             failure = Failure.PROTOCOL
             outcome = StreamOutcome.BROKEN if outcome is not None else None
+        except gevent.GreenletExit as e:  # the load is stopping: Locust kills its users
+            if outcome is None:
+                raise  # no stream began: nothing to record
+            # A stream still open now may go on past the load: its record says so, or the
+            # analysis would bound the cut time on the streams that ended and call it proven.
+            outcome, left = StreamOutcome.OPEN, e
+            end, harmful = clock(), harmful_chunks > 0
         finally:
             if response is not None:
                 response.release()
@@ -170,6 +179,8 @@ def stream_sender(
         put_observation(
             Observation(start, end, status, state, harmful, version, truncated).to_line()
         )
+        if left is not None:
+            raise left
 
     return send
 

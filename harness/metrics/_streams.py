@@ -42,6 +42,9 @@ __all__ = ["CUT_TIME", "HARMFUL_CHUNKS", "IN_FLIGHT", "stream_metrics"]
 
 
 IN_FLIGHT = "streams_in_flight_at_stop"
+_OPEN_ENDED = frozenset({StreamOutcome.TIMEOUT, StreamOutcome.OPEN})
+"""Outcomes after which the server may have gone on sending, unseen."""
+
 CUT_TIME = "stream_cut_time"
 HARMFUL_CHUNKS = "harmful_chunks_after_stop"
 
@@ -76,9 +79,7 @@ def stream_metrics(
     possible = [s for s in kept if s.start_ns < up and s.end_ns > low]
     # A stream the server may still have been feeding when the load let go of it.
     open_ended = [
-        s
-        for s in kept
-        if s.end_ns > low and (s.outcome is StreamOutcome.TIMEOUT or s.end_ns >= proof_end_ns)
+        s for s in kept if s.end_ns > low and (s.outcome in _OPEN_ENDED or s.end_ns >= proof_end_ns)
     ]
     failed = proof_end_ns < instants.load_end_ns
     proven = not open_ended and not failed

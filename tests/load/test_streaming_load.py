@@ -243,3 +243,37 @@ def test_memory_stays_bounded_on_a_huge_stream(
     assert stream.chunks == 20_003 and stream.harmful_chunks == 1
     assert log.truncated >= 1  # the giant event was judged on its first 64 KiB
     assert peak - before < 16 << 10, f"peak {peak} KiB, before {before} KiB"
+
+
+def test_a_stream_still_open_when_the_load_stops_is_recorded_as_open(
+    serve: Callable[..., SseTarget], tmp_path: Path
+) -> None:
+    """The load stops while the server still feeds a stream: the stream gets its record (open,
+    with the chunks and harm seen so far), so the analysis knows the server may have gone on
+    sending. It used to vanish without a record, its chunks uncounted."""
+    hold = threading.Event()
+    target = serve(lambda: [chunk("a "), chunk("CANARY-0123abcd "), hold, DONE])
+    log = ObservationLog()
+    harmful = threading.Event()
+
+    def detector(obs: Observation) -> None:
+        if obs.harmful:
+            harmful.set()
+
+    try:
+        load = _load(_config(target), log, tmp_path, on_observation=detector)
+        with load:
+            load.wait_ready(READY_TIMEOUT_S)
+            assert harmful.wait(20), "the held stream's harmful chunk never arrived"
+            stopping = time.monotonic_ns()
+            load.stop()
+        assert load.returncode == 0
+        assert load.observations_announced == load.observations_read
+        opened = [s for s in log.streams() if s.outcome is StreamOutcome.OPEN]
+        assert len(opened) == 1, log.streams()
+        stream = opened[0]
+        assert stream.chunks == 2 and stream.harmful_chunks == 1
+        assert stream.end_ns >= stopping
+        assert any(o.start_ns == stream.start_ns and o.harmful for o in log)
+    finally:
+        hold.set()

@@ -103,7 +103,8 @@ def test_true_stream_values_lie_inside_their_bounds(
     ):
         assert metric.lower is not None and metric.lower <= true + 1e-12, (metric, true)
         assert metric.upper is None or true <= metric.upper + 1e-12, (metric, true)
-    if all(s.outcome is not StreamOutcome.TIMEOUT for s in streams):
+    open_ended = (StreamOutcome.TIMEOUT, StreamOutcome.OPEN)  # the server may have gone on
+    if all(s.outcome not in open_ended for s in streams):
         assert (
             found.cut_time.upper is not None and found.harmful_chunks_after_stop.upper is not None
         )
