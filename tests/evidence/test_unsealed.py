@@ -86,7 +86,9 @@ def test_killed_run_is_unsealed_then_sealed_by_the_next_run(results: Path) -> No
 def test_sweep_and_the_next_run_leave_a_live_run_alone(results: Path) -> None:
     """While a run is live, `govdrill sweep` and another run starting beside it leave its
     staging folder alone; it then finishes and seals itself as passed."""
-    proc = start_run(results, "--set", "hold=6s")
+    # The hold outlasts the second run below even on a starved machine (it took 15 s there
+    # once, longer than a 6 s hold: the live run had ended, not been disturbed).
+    proc = start_run(results, "--set", "hold=25s")
     try:
         staging = wait_for_event(results, "load_ready", proc)
         done = govdrill("verify", str(staging))
@@ -95,7 +97,9 @@ def test_sweep_and_the_next_run_leave_a_live_run_alone(results: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert f"still running: {staging}" in done.stdout
         done = govdrill("run", str(SHORT), "--results", str(results), "-q")
-        assert done.returncode == 0, done.stdout + done.stderr
+        # Its own verdict is not what is tested: starved, its harmful_after_ack can be
+        # honestly unverified (exit 1).
+        assert done.returncode in (0, 1), done.stdout + done.stderr
         assert staging.is_dir() and proc.poll() is None, "the live run was disturbed"
         assert proc.wait(60) == 0
     finally:
