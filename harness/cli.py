@@ -3,6 +3,7 @@
 Exit codes: 0 passed (or failed exactly as expected), 1 a deadline missed or unverified,
 2 bad input, 3 the harness itself failed, 130/143 interrupted by SIGINT/SIGTERM. ``verify``:
 0 intact, 1 tampered, 2 bad input, 4 not sealed (an interrupted run, or one still running).
+``pack``: 0 every run of the period included, 1 written with runs excluded (listed), 2 bad input.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--html", type=Path, metavar="PATH", help="also write a chart page")
 
+    _add_pack_parser(sub)
+
     keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing runs")
     keygen.add_argument("out", type=Path, metavar="OUT", help="private key; OUT.pub is public")
 
@@ -152,6 +155,23 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--set", dest="overrides", action="append", default=[])
     validate.add_argument("--targets", action="append", type=Path, default=[], metavar="DIR")
     return parser
+
+
+def _add_pack_parser(sub: Any) -> None:
+    pack = sub.add_parser(
+        "pack", help="a period of runs, verified, as one signed body of evidence (HTML + PDF)"
+    )
+    pack.add_argument("results", type=Path, metavar="RESULTS")
+    pack.add_argument("--since", required=True, metavar="DATE", help="first day (UTC), or instant")
+    pack.add_argument("--until", required=True, metavar="DATE", help="last day (UTC), or instant")
+    pack.add_argument("--out", required=True, type=Path, metavar="DIR", help="a new folder")
+    pack.add_argument("--tsa", metavar="URL", help="timestamp the pack manifest (RFC 3161)")
+    pack.add_argument("--tsa-cert", type=Path, metavar="CERT", help="check runs' timestamps")
+    pack.add_argument("--trust", type=Path, metavar="FILE", help="keys trusted, with validity")
+    pack.add_argument(
+        "--sign-key", metavar="PATH", help="sign the pack (default: $GOVDRILL_SIGNING_KEY)"
+    )
+    pack.add_argument("--no-pdf", action="store_true", help="write no PDF (no Chromium needed)")
 
 
 def _configure_logging() -> None:
@@ -629,6 +649,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep_command(args, out)
         if args.command == "keygen":
             return _keygen_command(args, out)
+        if args.command == "pack":
+            from harness.pack.command import pack_command
+
+            return pack_command(args, out)
         if args.command == "schema":
             return _schema_command(args, out)
         if args.command == "init":
