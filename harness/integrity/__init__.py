@@ -22,6 +22,13 @@ from harness.integrity._keys import (
     load_signer,
 )
 from harness.integrity._seal import ENVELOPE, MANIFEST, PREDICATE_TYPE, SIGNER_PUBLIC_KEY, seal_run
+from harness.integrity._tsa import (
+    TIMESTAMP_FILE,
+    TimestampCheck,
+    check_timestamp,
+    check_tsa_url,
+    request_timestamp,
+)
 from harness.integrity._verify import Finding, FindingKind, VerifyReport, verify_run
 
 __all__ = [
@@ -32,17 +39,22 @@ __all__ = [
     "SIGNER_PUBLIC_KEY",
     "SIGNING_KEY_ENV",
     "STATEMENT_TYPE",
+    "TIMESTAMP_FILE",
     "Finding",
     "FindingKind",
     "Signer",
+    "TimestampCheck",
     "VerifyReport",
     "canonical_json",
+    "check_timestamp",
+    "check_tsa_url",
     "choose_signer",
     "generate_keypair",
     "key_id",
     "load_public_key",
     "load_signer",
     "pae",
+    "request_timestamp",
     "seal_run",
     "verify_run",
 ]
