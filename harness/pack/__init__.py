@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.errors import EvidenceError, Problem, SpecError
 from harness.evidence import write_atomic
-from harness.integrity import Signer, canonical_json
+from harness.integrity import Signer, canonical_json, check_tsa_url, request_timestamp
 from harness.pack._collect import (
     Collection,
     Excluded,
@@ -101,7 +101,7 @@ def build_pack(
     """Verify the period's runs under ``results`` and write the pack into ``out`` (which
     must not exist, or be an empty folder). SpecError (exit 2) for bad input before anything
     is written; EvidenceError (exit 3) when writing, printing or timestamping fails."""
-    browser = _check_inputs(results, out, pdf=pdf)
+    browser = _check_inputs(results, out, pdf=pdf, tsa_url=tsa_url)
     collection = collect_period(results, period, trust=trust, tsa_cert=tsa_cert)
     targets = coverage(collection.included)
     fixes = remediations(collection.included)
@@ -152,13 +152,18 @@ def _public_pem(signer: Signer) -> bytes:
 
 
 def _timestamp(manifest: bytes, tsa_url: str) -> bytes:
-    """An RFC 3161 token over the manifest's bytes (the trust work's TSA client)."""
-    raise EvidenceError(f"--tsa {tsa_url}: this govdrill has no RFC 3161 client yet")
+    """The TSA's RFC 3161 answer over the manifest's bytes (EvidenceError when it fails)."""
+    return request_timestamp(manifest, tsa_url)
 
 
-def _check_inputs(results: Path, out: Path, *, pdf: bool) -> str | None:
+def _check_inputs(results: Path, out: Path, *, pdf: bool, tsa_url: str | None) -> str | None:
     """The Chromium to print with (None without a PDF); SpecError for bad input."""
     problems = []
+    if tsa_url is not None:
+        try:
+            check_tsa_url(tsa_url)
+        except EvidenceError as exc:
+            problems.append(Problem("command line", None, "--tsa", str(exc)))
     if not results.is_dir():
         problems.append(Problem(str(results), None, "RESULTS", "not a folder"))
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):

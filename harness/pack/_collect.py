@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import EvidenceError, GovdrillError, SummaryError
-from harness.integrity import ENVELOPE, MANIFEST, FindingKind, VerifyReport, verify_run
+from harness.integrity import (
+    ENVELOPE,
+    MANIFEST,
+    TIMESTAMP_FILE,
+    FindingKind,
+    VerifyReport,
+    check_timestamp,
+    verify_run,
+)
 from harness.pack._period import Period, run_stamp
 from harness.run_names import run_name_of
 from harness.run_summary import RunSummary, read_summary
@@ -38,6 +46,9 @@ _MAX_DEPTH = 3
 """results/<drill>/<run> is the layout; one more level allows a folder of results folders."""
 _RUN_FILES = ("summary.json", MANIFEST)
 _DETAILS_SHOWN = 3
+CORROBORATION_WINDOW = _dt.timedelta(days=1)
+"""A timestamp corroborates a run's recorded start when it is no earlier than the start and
+no more than this after it (a run is sealed, and so timestamped, when it ends)."""
 
 
 class ExclusionReason(enum.StrEnum):
@@ -48,6 +59,8 @@ class ExclusionReason(enum.StrEnum):
     NOT_BOUND = "not bound to its folder"
     """Its name or run id is not the one it was sealed with (a copy under another name)."""
     SIGNATURE = "signature or key refused"
+    TIMESTAMP = "timestamp refused"
+    """Its RFC 3161 token does not hold against the TSA certificate given."""
     UNSIGNED = "unsigned"
     """Intact, but nothing proves who made it."""
     UNSEALED = "unsealed"
@@ -77,6 +90,24 @@ class PackRun:
     key_checked_with: str
     """What the signature was checked against: the run's own stored key or a trusted one."""
     authorized_by: str | None
+
+    @property
+    def start_source(self) -> str:
+        """Where the run's start comes from, and whether a verified timestamp bears it out."""
+        if self.timestamp is None:
+            return "self-asserted"
+        lag = self.timestamp - self.started
+        if _dt.timedelta(0) <= lag <= CORROBORATION_WINDOW:
+            return "corroborated by its timestamp"
+        when = "before" if lag < _dt.timedelta(0) else "after"
+        return (
+            f"not corroborated: timestamped {_span(abs(lag))} {when} its recorded start"
+        )
+
+
+def _span(delta: _dt.timedelta) -> str:
+    days, rest = divmod(int(delta.total_seconds()), 86_400)
+    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +245,9 @@ def _judge(
         return excluded(ExclusionReason.UNREADABLE, problem)
     if started is None:
         return excluded(ExclusionReason.UNREADABLE, "its name carries no start time", summary)
+    timestamp, refused = _run_timestamp(folder, options.tsa_cert)
+    if refused is not None:
+        return excluded(ExclusionReason.TIMESTAMP, refused, summary)
     if report.signed_by is None:
         return excluded(
             ExclusionReason.UNSIGNED,
@@ -225,7 +259,7 @@ def _judge(
         folder=rel,
         run_id=summary.run_id,
         started=started,
-        timestamp=None,
+        timestamp=timestamp,
         summary=summary,
         drill=drill,
         drill_problem=drill_problem,
@@ -246,6 +280,18 @@ def _verify(folder: Path, options: _Options) -> VerifyReport:
     return verify_run(folder)
 
 
+def _run_timestamp(folder: Path, tsa_cert: Path | None) -> tuple[_dt.datetime | None, str | None]:
+    """(the verified TSA time of the run's attestation, why its token was refused); both
+    None without a token or without ``--tsa-cert`` to check one against."""
+    token = folder / TIMESTAMP_FILE
+    if tsa_cert is None or not token.is_file() or token.is_symlink():
+        return None, None
+    check = check_timestamp(token.read_bytes(), (folder / ENVELOPE).read_bytes(), tsa_cert)
+    if not check.ok or check.time is None:
+        return None, f"{TIMESTAMP_FILE}: {check.detail}"
+    return check.time.astimezone(_dt.UTC), None
+
+
 _PRECEDENCE = (
     (FindingKind.BINDING, ExclusionReason.NOT_BOUND),
     (FindingKind.SIGNATURE, ExclusionReason.SIGNATURE),
@@ -253,8 +299,11 @@ _PRECEDENCE = (
 
 
 def _reason(report: VerifyReport) -> ExclusionReason:
-    """The one reason a run with findings is excluded: tampering first, as it is the
-    gravest, then a run not bound to its folder, then its signature."""
+    """The one reason a run with findings is excluded: a folder with no manifest is no run;
+    else tampering first, as it is the gravest, then a run not bound to its folder, then
+    its signature."""
+    if any(f.kind is FindingKind.MISSING and f.path == MANIFEST for f in report.findings):
+        return ExclusionReason.UNREADABLE  # never sealed as a run: not "tampered"
     kinds = {f.kind for f in report.findings}
     if kinds - {FindingKind.BINDING, FindingKind.SIGNATURE}:
         return ExclusionReason.TAMPERED

@@ -94,6 +94,8 @@ class TargetCoverage:
     rungs: tuple[LadderRung, ...]
     unknown_runs: tuple[str, ...]
     """Folders of runs whose drill.yaml did not load: their paths are not counted."""
+    sandboxes: tuple[str, ...]
+    """The sandboxes the runs used: a path of another kind could not be exercised."""
 
     @property
     def exercised(self) -> int:
@@ -187,7 +189,8 @@ def _target(name: str, runs: list[PackRun]) -> TargetCoverage:
         LadderRung(drill, position, rung, *counts)
         for (drill, position, rung), counts in sorted(ladders.items())
     )
-    return TargetCoverage(name, len(runs), paths, rungs, tuple(unknown))
+    sandboxes = tuple(sorted({r.summary.sandbox for r in runs if r.summary.sandbox}))
+    return TargetCoverage(name, len(runs), paths, rungs, tuple(unknown), sandboxes)
 
 
 def _other_calls(run: PackRun) -> list[tuple[str, str]]:

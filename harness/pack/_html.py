@@ -128,9 +128,9 @@ def _run(run: PackRun) -> dict[str, Any]:
         "run_id": run.run_id,
         "folder": run.folder,
         "started": format_utc(run.started),
-        "time_source": "self-asserted"
+        "time_source": run.start_source
         if run.timestamp is None
-        else f"timestamped {format_utc(run.timestamp)}",
+        else f"timestamped {format_utc(run.timestamp)}: {run.start_source}",
         "verdict": s.verdict.value,
         "ok": s.ok,
         "expected": s.expectation is not None,
@@ -183,6 +183,7 @@ def _target(t: TargetCoverage) -> dict[str, Any]:
         "target": t.target,
         "runs": t.runs,
         "exercised": t.exercised,
+        "sandboxes": ", ".join(t.sandboxes) or "unknown",
         "paths": [
             {
                 "name": p.name,

@@ -80,8 +80,7 @@ def pack_manifest(
                 "run_id": run.run_id,
                 "target": run.summary.target,
                 "started": format_utc(run.started),
-                "start_source": "self-asserted" if run.timestamp is None else "self-asserted;"
-                " timestamped",
+                "start_source": run.start_source,
                 "timestamp": None if run.timestamp is None else format_utc(run.timestamp),
                 "verdict": run.summary.verdict.value,
                 "ok": run.summary.ok,
