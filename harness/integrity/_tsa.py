@@ -35,18 +35,20 @@ from rfc3161_client import (
 )
 
 from harness.errors import EvidenceError
+from harness.evidence import write_atomic
+from harness.integrity._seal import ENVELOPE, TIMESTAMP_FILE
 
 __all__ = [
     "TIMESTAMP_FILE",
     "TimestampCheck",
     "check_timestamp",
     "check_tsa_url",
+    "parse_token",
     "request_timestamp",
+    "stamp_attestation",
+    "token_binds",
+    "tsa_trust_anchors",
 ]
-
-TIMESTAMP_FILE = "attestation.tsr"
-"""A run's timestamp token, over ``attestation.dsse.json``'s bytes; not in the manifest (it is
-made after the manifest and the attestation, and covers them)."""
 
 _MAX_ANSWER = 1 << 20
 """A TimeStampResp is a few kilobytes; more than this is not an answer worth parsing."""
@@ -117,12 +119,23 @@ def request_timestamp(data: bytes, tsa_url: str, *, timeout_s: float = 10.0) -> 
     return body
 
 
+def stamp_attestation(folder: Path, tsa_url: str, *, timeout_s: float = 10.0) -> dt.datetime:
+    """Timestamp the sealed attestation of the run in ``folder`` at the TSA and write the
+    answer as ``attestation.tsr`` beside it; returns the TSA's stated time (unchecked: that
+    takes the TSA's certificate, which ``verify --tsa-cert`` has). EvidenceError without a
+    token, and then nothing is written."""
+    token = request_timestamp((folder / ENVELOPE).read_bytes(), tsa_url, timeout_s=timeout_s)
+    write_atomic(folder / TIMESTAMP_FILE, token)
+    when = decode_timestamp_response(token).tst_info.gen_time
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 def check_timestamp(token: bytes, data: bytes, tsa_cert: Path) -> TimestampCheck:
     """Whether ``token`` is a valid RFC 3161 token over sha256(``data``), signed by a
     certificate with the timeStamping purpose that chains to a certificate in the PEM file
     ``tsa_cert`` (the TSA's CA; a bundle may add the TSA's own certificate to pin it).
     Raises EvidenceError when ``tsa_cert`` itself is unusable (that is bad input)."""
-    roots, pinned = _load_trust_anchors(tsa_cert)
+    roots, pinned = tsa_trust_anchors(tsa_cert)
     response = _parse(token)
     if response is None:
         return TimestampCheck(False, None, "not a DER TimeStampResp")
@@ -172,7 +185,7 @@ def _parse(body: bytes) -> TimeStampResponse | None:
         return None
 
 
-def _load_trust_anchors(path: Path) -> tuple[list[x509.Certificate], x509.Certificate | None]:
+def tsa_trust_anchors(path: Path) -> tuple[list[x509.Certificate], x509.Certificate | None]:
     """The certificates in the PEM file ``path`` as roots, and the TSA's own certificate
     among them (a leaf with the timeStamping purpose), if it is there, to pin."""
     try:

@@ -56,6 +56,7 @@ tsa_name = no
 ess_cert_id_chain = no
 ess_cert_id_alg = sha256
 crypto_device = builtin
+clock_precision_digits = 3
 """
 
 
