@@ -28,7 +28,13 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.errors import EvidenceError, Problem, SpecError
 from harness.evidence import write_atomic
-from harness.integrity import Signer, canonical_json, check_tsa_url, request_timestamp
+from harness.integrity import (
+    Signer,
+    TrustedKey,
+    canonical_json,
+    check_tsa_url,
+    request_timestamp,
+)
 from harness.pack._collect import (
     Collection,
     Excluded,
@@ -96,10 +102,11 @@ def build_pack(
     pdf: bool = True,
     tsa_url: str | None = None,
     tsa_cert: Path | None = None,
-    trust: Path | None = None,
+    trust: tuple[TrustedKey, ...] | None = None,
 ) -> PackOutcome:
-    """Verify the period's runs under ``results`` and write the pack into ``out`` (which
-    must not exist, or be an empty folder). SpecError (exit 2) for bad input before anything
+    """Verify the period's runs under ``results`` (signers judged by ``trust``, a trust file's
+    keys, when given; run timestamps checked against ``tsa_cert``) and write the pack into
+    ``out`` (which must not exist, or be an empty folder). SpecError (exit 2) for bad input before anything
     is written; EvidenceError (exit 3) when writing, printing or timestamping fails."""
     browser = _check_inputs(results, out, pdf=pdf, tsa_url=tsa_url)
     collection = collect_period(results, period, trust=trust, tsa_cert=tsa_cert)

@@ -31,8 +31,8 @@ from harness.integrity import (
     MANIFEST,
     TIMESTAMP_FILE,
     FindingKind,
+    TrustedKey,
     VerifyReport,
-    check_timestamp,
     verify_run,
 )
 from harness.pack._period import Period, run_stamp
@@ -46,7 +46,7 @@ _MAX_DEPTH = 3
 """results/<drill>/<run> is the layout; one more level allows a folder of results folders."""
 _RUN_FILES = ("summary.json", MANIFEST)
 _DETAILS_SHOWN = 3
-CORROBORATION_WINDOW = _dt.timedelta(days=1)
+CORROBORATION_WINDOW = _dt.timedelta(hours=1)
 """A timestamp corroborates a run's recorded start when it is no earlier than the start and
 no more than this after it (a run is sealed, and so timestamped, when it ends)."""
 
@@ -58,9 +58,11 @@ class ExclusionReason(enum.StrEnum):
     """A file changed, added or removed since sealing, or the timeline's chain broke."""
     NOT_BOUND = "not bound to its folder"
     """Its name or run id is not the one it was sealed with (a copy under another name)."""
-    SIGNATURE = "signature or key refused"
+    SIGNATURE = "signature refused"
+    UNTRUSTED_KEY = "key not trusted"
+    """Signed by a key the trust file does not list, or not at the run's time."""
     TIMESTAMP = "timestamp refused"
-    """Its RFC 3161 token does not hold against the TSA certificate given."""
+    """Its RFC 3161 token does not hold, or the run claims a start after the TSA's time."""
     UNSIGNED = "unsigned"
     """Intact, but nothing proves who made it."""
     UNSEALED = "unsealed"
@@ -135,14 +137,19 @@ class Collection:
 
 @dataclass(frozen=True, slots=True)
 class _Options:
-    trust: Path | None
+    trust: tuple[TrustedKey, ...] | None
     tsa_cert: Path | None
 
 
 def collect_period(
-    results: Path, period: Period, *, trust: Path | None = None, tsa_cert: Path | None = None
+    results: Path,
+    period: Period,
+    *,
+    trust: tuple[TrustedKey, ...] | None = None,
+    tsa_cert: Path | None = None,
 ) -> Collection:
-    """Every run under ``results`` that started in ``period``, verified and sorted."""
+    """Every run under ``results`` that started in ``period``, verified (signers judged by
+    ``trust`` when given, timestamps checked against ``tsa_cert`` when given) and sorted."""
     if not results.is_dir():
         raise EvidenceError(f"{results} is not a results folder")
     options = _Options(trust, tsa_cert)
@@ -245,10 +252,7 @@ def _judge(
         return excluded(ExclusionReason.UNREADABLE, problem)
     if started is None:
         return excluded(ExclusionReason.UNREADABLE, "its name carries no start time", summary)
-    timestamp, refused = _run_timestamp(folder, options.tsa_cert)
-    if refused is not None:
-        return excluded(ExclusionReason.TIMESTAMP, refused, summary)
-    if report.signed_by is None:
+    if not report.signed or report.key_id is None:
         return excluded(
             ExclusionReason.UNSIGNED,
             "intact, but unsigned: nothing proves who made it",
@@ -259,53 +263,49 @@ def _judge(
         folder=rel,
         run_id=summary.run_id,
         started=started,
-        timestamp=timestamp,
+        timestamp=None if report.timestamp is None else report.timestamp.astimezone(_dt.UTC),
         summary=summary,
         drill=drill,
         drill_problem=drill_problem,
         manifest_sha256=_sha256(folder / MANIFEST),
         attestation_sha256=_sha256(folder / ENVELOPE),
-        key_id=report.signed_by,
+        key_id=report.key_id,
         key_checked_with=(
             "the key stored in the run"
-            if report.signature_checked_with is None
-            else f"trusted key {report.signature_checked_with}"
+            if report.trusted_key is None
+            else f"the trust file's {report.trusted_key.label()}, valid {report.trusted_key.window()}"
         ),
-        authorized_by=None,
+        authorized_by=report.authorized_by,
     )
 
 
 def _verify(folder: Path, options: _Options) -> VerifyReport:
-    """``verify_run`` with the pack's trust settings."""
-    return verify_run(folder)
-
-
-def _run_timestamp(folder: Path, tsa_cert: Path | None) -> tuple[_dt.datetime | None, str | None]:
-    """(the verified TSA time of the run's attestation, why its token was refused); both
-    None without a token or without ``--tsa-cert`` to check one against."""
-    token = folder / TIMESTAMP_FILE
-    if tsa_cert is None or not token.is_file() or token.is_symlink():
-        return None, None
-    check = check_timestamp(token.read_bytes(), (folder / ENVELOPE).read_bytes(), tsa_cert)
-    if not check.ok or check.time is None:
-        return None, f"{TIMESTAMP_FILE}: {check.detail}"
-    return check.time.astimezone(_dt.UTC), None
+    """``verify_run`` with the pack's trust settings. A run with no timestamp token is not
+    refused for it (its start stays self-asserted, and the pack says so); a token there is
+    checked against ``tsa_cert``."""
+    token = os.path.lexists(folder / TIMESTAMP_FILE)
+    return verify_run(
+        folder, trust=options.trust, tsa_cert=options.tsa_cert if token else None
+    )
 
 
 _PRECEDENCE = (
     (FindingKind.BINDING, ExclusionReason.NOT_BOUND),
+    (FindingKind.TIMESTAMP, ExclusionReason.TIMESTAMP),
     (FindingKind.SIGNATURE, ExclusionReason.SIGNATURE),
+    (FindingKind.UNTRUSTED_KEY, ExclusionReason.UNTRUSTED_KEY),
 )
+_NOT_TAMPERING = {kind for kind, _ in _PRECEDENCE}
 
 
 def _reason(report: VerifyReport) -> ExclusionReason:
     """The one reason a run with findings is excluded: a folder with no manifest is no run;
-    else tampering first, as it is the gravest, then a run not bound to its folder, then
-    its signature."""
+    else tampering first, as it is the gravest, then a run not bound to its folder, its
+    timestamp, its signature, its key."""
     if any(f.kind is FindingKind.MISSING and f.path == MANIFEST for f in report.findings):
         return ExclusionReason.UNREADABLE  # never sealed as a run: not "tampered"
     kinds = {f.kind for f in report.findings}
-    if kinds - {FindingKind.BINDING, FindingKind.SIGNATURE}:
+    if kinds - _NOT_TAMPERING:
         return ExclusionReason.TAMPERED
     for kind, reason in _PRECEDENCE:
         if kind in kinds:

@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EvidenceError, Problem, SpecError
-from harness.integrity import choose_signer
+from harness.integrity import choose_signer, load_trust
 from harness.pack import build_pack, parse_period
 
 __all__ = ["pack_command"]
@@ -29,6 +29,7 @@ def pack_command(args: argparse.Namespace, out: TextIO) -> int:
     ]
     if problems:
         raise SpecError(problems)
+    trust = None if args.trust is None else load_trust(args.trust)
     try:
         signer = choose_signer(args.sign_key)
     except EvidenceError as exc:
@@ -48,7 +49,7 @@ def pack_command(args: argparse.Namespace, out: TextIO) -> int:
         pdf=not args.no_pdf,
         tsa_url=args.tsa,
         tsa_cert=args.tsa_cert,
-        trust=args.trust,
+        trust=trust,
     )
     collection = outcome.collection
     for e in collection.excluded:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,9 @@ def pdf_text(path: Path) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(path)
-    return re.sub(r"\s+", "", "".join(page.extract_text() or "" for page in reader.pages))
+    text = "".join(page.extract_text() or "" for page in reader.pages)
+    # The fonts' ligatures (fi, fl) come back as one character each: NFKC splits them.
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def squeezed(text: str) -> str:
