@@ -106,8 +106,9 @@ def build_pack(
 ) -> PackOutcome:
     """Verify the period's runs under ``results`` (signers judged by ``trust``, a trust file's
     keys, when given; run timestamps checked against ``tsa_cert``) and write the pack into
-    ``out`` (which must not exist, or be an empty folder). SpecError (exit 2) for bad input before anything
-    is written; EvidenceError (exit 3) when writing, printing or timestamping fails."""
+    ``out`` (which must not exist, or be an empty folder). SpecError (exit 2) for bad input
+    before anything is written; EvidenceError (exit 3) when writing, printing or
+    timestamping fails."""
     browser = _check_inputs(results, out, pdf=pdf, tsa_url=tsa_url)
     collection = collect_period(results, period, trust=trust, tsa_cert=tsa_cert)
     targets = coverage(collection.included)

@@ -102,9 +102,7 @@ class PackRun:
         if _dt.timedelta(0) <= lag <= CORROBORATION_WINDOW:
             return "corroborated by its timestamp"
         when = "before" if lag < _dt.timedelta(0) else "after"
-        return (
-            f"not corroborated: timestamped {_span(abs(lag))} {when} its recorded start"
-        )
+        return f"not corroborated: timestamped {_span(abs(lag))} {when} its recorded start"
 
 
 def _span(delta: _dt.timedelta) -> str:
@@ -236,7 +234,7 @@ def _judge(
         report = _verify(folder, options)
     except GovdrillError as exc:
         return excluded(ExclusionReason.UNREADABLE, str(exc))
-    except Exception as exc:  # noqa: BLE001 (a hostile manifest must not stop the pack)
+    except Exception as exc:  # a hostile manifest that trips the checker must not stop the pack
         return excluded(
             ExclusionReason.UNREADABLE, f"verification could not read it: {type(exc).__name__}"
         )
@@ -270,13 +268,17 @@ def _judge(
         manifest_sha256=_sha256(folder / MANIFEST),
         attestation_sha256=_sha256(folder / ENVELOPE),
         key_id=report.key_id,
-        key_checked_with=(
-            "the key stored in the run"
-            if report.trusted_key is None
-            else f"the trust file's {report.trusted_key.label()}, valid {report.trusted_key.window()}"
-        ),
+        key_checked_with=_key_checked_with(report),
         authorized_by=report.authorized_by,
     )
+
+
+def _key_checked_with(report: VerifyReport) -> str:
+    """What vouched for the run's signing key."""
+    key = report.trusted_key
+    if key is None:
+        return "the key stored in the run"
+    return f"the trust file's {key.label()}, valid {key.window()}"
 
 
 def _verify(folder: Path, options: _Options) -> VerifyReport:
@@ -284,9 +286,7 @@ def _verify(folder: Path, options: _Options) -> VerifyReport:
     refused for it (its start stays self-asserted, and the pack says so); a token there is
     checked against ``tsa_cert``."""
     token = os.path.lexists(folder / TIMESTAMP_FILE)
-    return verify_run(
-        folder, trust=options.trust, tsa_cert=options.tsa_cert if token else None
-    )
+    return verify_run(folder, trust=options.trust, tsa_cert=options.tsa_cert if token else None)
 
 
 _PRECEDENCE = (

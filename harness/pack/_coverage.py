@@ -154,11 +154,11 @@ def _target(name: str, runs: list[PackRun]) -> TargetCoverage:
             for r in run.summary.rungs
             if r.outcome is not RungOutcome.NOT_REACHED and r.issued_t_s is not None
         }
-        for rung in climbed_here:
-            climbed[rung] += 1
-        for rung in run.summary.rungs:
-            if rung.name in climbed_here:
-                outcomes.setdefault(rung.name, set()).add(rung.outcome.value)
+        for name in climbed_here:
+            climbed[name] += 1
+        for climb in run.summary.rungs:
+            if climb.name in climbed_here:
+                outcomes.setdefault(climb.name, set()).add(climb.outcome.value)
         if run.summary.rung_used:
             stopped[run.summary.rung_used] += 1
         for action, path in _other_calls(run):
@@ -198,7 +198,7 @@ def _other_calls(run: PackRun) -> list[tuple[str, str]]:
     the path an operator used."""
     drill = run.drill
     assert drill is not None
-    calls = []
+    calls: list[tuple[str, str]] = []
     fired = run.summary.steps
     # The summary lists the drill's steps in the drill's order, one each.
     if len(fired) == len(drill.steps):

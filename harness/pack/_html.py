@@ -193,7 +193,7 @@ def _target(t: TargetCoverage) -> dict[str, Any]:
                 "climbed": p.climbed,
                 "stopped": p.stopped,
                 "outcomes": ", ".join(p.outcomes) or "—",
-                "other": ", ".join(f"{a} ×{n}" for a, n in p.other_uses) or "—",
+                "other": ", ".join(f"{a} \u00d7{n}" for a, n in p.other_uses) or "—",
                 "not_reached": p.not_reached,
             }
             for p in t.paths

@@ -52,7 +52,7 @@ def remediations(runs: tuple[PackRun, ...]) -> tuple[Remediation, ...]:
 def format_span(seconds: float) -> str:
     """A time to remediate in the largest fitting units: ``13 d 2 h``, ``4 h 5 min``,
     ``3 min 20 s``."""
-    whole = int(round(seconds))
+    whole = round(seconds)
     days, rest = divmod(whole, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)

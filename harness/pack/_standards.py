@@ -7,8 +7,7 @@ import statistics
 from dataclasses import dataclass
 
 from harness.pack._collect import Collection
-from harness.pack._coverage import DefectStatus, defect_drills
-from harness.pack._coverage import TargetCoverage
+from harness.pack._coverage import DefectStatus, TargetCoverage, defect_drills
 from harness.pack._remediation import Remediation, format_span
 from harness.report import DISCLAIMER, TEXTS, Text
 
@@ -51,9 +50,7 @@ def period_facts(
     fixed = [f for f in fixes if f.fixed_by is not None]
     open_ = [f for f in fixes if f.fixed_by is None]
     spans = [f.seconds for f in fixed if f.seconds is not None]
-    never = [
-        f"{t.target}: {p.name}" for t in targets for p in t.paths if not p.status.exercised
-    ]
+    never = [f"{t.target}: {p.name}" for t in targets for p in t.paths if not p.status.exercised]
     total_paths = sum(len(t.paths) for t in targets)
     exercised = sum(t.exercised for t in targets)
     defects = defect_drills(runs)

@@ -33,6 +33,8 @@ DEFECT = "defect-stop-theater"
 DEFECT_DRILL = ROOT / "drills" / "defects" / "stop-theater.yaml"
 
 SINCE, UNTIL = "2026-07-01", "2026-09-30"
+THEATER = "stop_theater"
+"""The defect that makes the kill-switch drill fail: the stop is acknowledged, not done."""
 
 
 def _rollback_drill(defect: str | None) -> str:
@@ -80,8 +82,8 @@ SCHEDULE = (
     Planned("before", "2026-06-24T10:00:00", KILL, small_drill(KILL)),
     Planned("kill-1", "2026-07-02T09:00:00", KILL, small_drill(KILL)),
     Planned("rollback-1", "2026-07-09T09:00:00", ROLLBACK, _rollback_drill(None)),
-    Planned("kill-fail-1", "2026-07-16T09:00:00", KILL, small_drill(KILL, defect="stop_theater")),
-    Planned("kill-fail-2", "2026-07-23T09:30:00", KILL, small_drill(KILL, defect="stop_theater")),
+    Planned("kill-fail-1", "2026-07-16T09:00:00", KILL, small_drill(KILL, defect=THEATER)),
+    Planned("kill-fail-2", "2026-07-23T09:30:00", KILL, small_drill(KILL, defect=THEATER)),
     Planned("kill-fix", "2026-07-30T09:00:00", KILL, small_drill(KILL)),
     Planned("defect-1", "2026-08-06T09:00:00", DEFECT, None),
     Planned("rollback-fail", "2026-08-13T09:00:00", ROLLBACK, _rollback_drill("lying_rollback")),
@@ -89,7 +91,7 @@ SCHEDULE = (
     Planned("kill-tampered", "2026-08-27T09:00:00", KILL, small_drill(KILL)),
     Planned("rollback-unsigned", "2026-09-03T09:00:00", ROLLBACK, _rollback_drill(None), False),
     Planned("kill-duplicated", "2026-09-10T09:00:00", KILL, small_drill(KILL)),
-    Planned("kill-fail-open", "2026-09-17T09:00:00", KILL, small_drill(KILL, defect="stop_theater")),
+    Planned("kill-fail-open", "2026-09-17T09:00:00", KILL, small_drill(KILL, defect=THEATER)),
     Planned("after", "2026-10-05T09:00:00", KILL, small_drill(KILL)),
 )  # fmt: skip
 
@@ -159,9 +161,7 @@ def build_quarter(base: Path, private_key: Path, public_key: Path, tsa_url: str)
     workdir = base / "drills"
     workdir.mkdir(parents=True)
     signer = load_signer(str(private_key))
-    runs = {
-        p.key: run_at(p, results, workdir, signer if p.signed else None) for p in SCHEDULE
-    }
+    runs = {p.key: run_at(p, results, workdir, signer if p.signed else None) for p in SCHEDULE}
     attestation = runs["kill-1"] / ENVELOPE
     (runs["kill-1"] / TIMESTAMP_FILE).write_bytes(
         request_timestamp(attestation.read_bytes(), tsa_url)
