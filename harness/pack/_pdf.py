@@ -36,10 +36,11 @@ _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}[+-]\d{2}'\d{2}'\)")
 
 
 def find_chromium() -> str | None:
-    """The Chromium to print with: $GOVDRILL_CHROMIUM, else the first usual name on PATH."""
+    """The Chromium to print with: $GOVDRILL_CHROMIUM (None when it names no executable:
+    never silently another browser), else the first usual name on PATH."""
     configured = os.environ.get(CHROMIUM_ENV, "").strip()
     if configured:
-        return configured
+        return shutil.which(configured)
     for name in _NAMES:
         found = shutil.which(name)
         if found:
