@@ -223,6 +223,8 @@ def _judge(
     def excluded(
         reason: ExclusionReason, detail: str, summary: RunSummary | None = None
     ) -> Excluded:
+        for where in (str(folder.resolve()), str(folder)):
+            detail = detail.replace(where, rel)  # the pack names folders as the results do
         return Excluded(
             rel, reason, detail,
             None if summary is None else summary.run_id,
@@ -243,7 +245,7 @@ def _judge(
     try:
         summary: RunSummary | None = read_summary(folder)
     except SummaryError as exc:
-        summary, problem = None, str(exc).replace(str(folder), rel)
+        summary, problem = None, str(exc)
     if report.findings:
         return excluded(_reason(report), _details(report), summary)
     if summary is None:

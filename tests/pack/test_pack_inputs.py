@@ -165,6 +165,7 @@ def test_timestamps_corroborate_a_start_or_refuse_a_run(tmp_path: Path, pack_tsa
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("pack-quarter")
 def test_a_trust_file_judges_each_run_by_the_key_valid_at_its_time(
     quarter: Quarter, tmp_path: Path
 ) -> None:

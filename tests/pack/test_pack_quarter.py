@@ -20,7 +20,8 @@ from tests.pack.conftest import QuarterPack
 from tests.pack.pdf import pdf_text, require_chromium, squeezed
 from tests.pack.quarter import SINCE, UNTIL, Quarter
 
-pytestmark = pytest.mark.slow
+# One worker builds the quarter once for all of these (the session fixture is per worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pack-quarter")]
 
 INCLUDED = (
     "kill-1", "rollback-1", "kill-fail-1", "kill-fail-2", "kill-fix", "defect-1",
@@ -220,11 +221,14 @@ def test_manifest_signed_and_timestamped(quarter_pack: QuarterPack) -> None:
 
 
 def test_same_inputs_same_bytes(quarter_pack: QuarterPack, tmp_path: Path) -> None:
-    """Packing the same runs again gives the same bytes: page, PDF, manifest, envelope."""
+    """Packing the same runs again, from a copy of the results folder elsewhere and into
+    another folder, gives the same bytes: page, PDF, manifest, envelope."""
     q = quarter_pack.quarter
+    copy = tmp_path / "elsewhere" / "results"
+    shutil.copytree(q.results, copy, symlinks=True)
     again = tmp_path / "again"
     done = govdrill_in_process(
-        "pack", str(q.results), "--since", SINCE, "--until", UNTIL, "--out", str(again),
+        "pack", str(copy), "--since", SINCE, "--until", UNTIL, "--out", str(again),
         "--sign-key", str(q.private_key), "--tsa-cert", str(quarter_pack.tsa.ca_cert_path),
         *(["--no-pdf"] if "--no-pdf" in quarter_pack.done.args else []),
     )  # fmt: skip
