@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from harness.pack._collect import Collection
 from harness.pack._coverage import DefectStatus, TargetCoverage, defect_drills
 from harness.pack._remediation import Remediation, format_span
-from harness.report import DISCLAIMER, TEXTS, Text
+from harness.report import TEXTS, Text
 
 __all__ = ["PACK_DISCLAIMER", "PeriodFact", "period_facts"]
 
 PACK_DISCLAIMER = (
-    DISCLAIMER + " Over a period the same holds: these drills are evidence aligned with the"
-    " texts below, for the runs listed, and say nothing of what was not drilled."
+    "This mapping says which requirement or control each fact of this period is aligned"
+    " with, as evidence a preparer may hand to an auditor. It is not a claim of conformity"
+    " with ISO/IEC 42001, the NIST AI RMF or the EU AI Act: conformity is assessed against"
+    " the whole system and organisation, not a set of drills, and these drills say nothing"
+    " of what was not drilled."
 )
 
 

@@ -17,10 +17,9 @@ from harness.report._data import Observations, read_run
 from harness.report._html import render
 from harness.report._human import human_clock_lines
 from harness.report._templates import report_templates
-from harness.report._texts import DISCLAIMER, TEXTS, Text
+from harness.report._texts import TEXTS, Text
 
 __all__ = [
-    "DISCLAIMER",
     "REPORT",
     "TEXTS",
     "Observations",
