@@ -1,9 +1,12 @@
 """The ``govdrill`` command: run and validate drills, report, verify and trend their evidence.
 
 Exit codes: 0 passed (or failed exactly as expected), 1 a deadline missed or unverified,
-2 bad input, 3 the harness itself failed, 130/143 interrupted by SIGINT/SIGTERM. ``verify``:
-0 intact, 1 tampered, 2 bad input, 4 not sealed (an interrupted run, or one still running).
-``pack``: 0 every run of the period included, 1 written with runs excluded (listed), 2 bad input.
+2 bad input, 3 the harness itself failed (with ``--tsa``: also when the TSA gave no token; the
+run is sealed and kept without it), 130/143 interrupted by SIGINT/SIGTERM. ``verify``: 0
+intact, 1 tampered (or a timestamp or key that does not hold), 2 bad input, 4 not sealed (an
+interrupted run, or one still running).
+``pack``: 0 every run of the period included, 1 written with runs excluded (listed), 2 bad
+input, 3 the pack could not be written, printed or timestamped (nothing left behind).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def choose_authorized_by(flag: str | None) -> str | None:
     elif not value.isprintable():
         # Newlines, escape sequences and bidi overrides would forge lines in a terminal or
         # reorder text in a report: refused, never silently cleaned.
-        problem = "contains control or invisible formatting characters"
+        problem = f"contains control or invisible formatting characters: {printable(value, 80)}"
     if problem is not None:
         raise SpecError([Problem(source, None, "authorized_by", problem, printable(value))])
     return value

@@ -102,9 +102,14 @@ def request_timestamp(data: bytes, tsa_url: str, *, timeout_s: float = 10.0) -> 
         raise EvidenceError(f"TSA {tsa_url} could not be reached: {reason}") from exc
     if len(body) > _MAX_ANSWER:
         raise EvidenceError(f"TSA {tsa_url} answered more than {_MAX_ANSWER} bytes")
-    response = _parse(body)
-    if response is None:
-        raise EvidenceError(f"TSA {tsa_url} answered something that is not a TimeStampResp")
+    try:
+        response = decode_timestamp_response(body)
+    except ValueError as exc:
+        # Also what a TSA whose token carries its chain unsorted (a DER SET must be sorted)
+        # gets: the strict parser refuses it rather than guess.
+        raise EvidenceError(
+            f"TSA {tsa_url} answered something that is not a TimeStampResp ({str(exc)[:200]})"
+        ) from exc
     if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         said = "; ".join(response.status_string)[:200]
         raise EvidenceError(f"TSA {tsa_url} refused (PKIStatus {response.status}) {said!r}")

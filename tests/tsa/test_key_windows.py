@@ -142,9 +142,7 @@ def test_without_trusted_time_the_self_asserted_start_is_used_and_flagged(
     assert code == 0, out
 
 
-def test_a_key_the_trust_file_does_not_list_is_rejected(
-    rotation: Rotation, tmp_path: Path
-) -> None:
+def test_a_key_the_trust_file_does_not_list_is_rejected(rotation: Rotation, tmp_path: Path) -> None:
     """Signed by A, the trust file lists only B: rejected whatever the time."""
     trust = _trust(tmp_path, "only-b.yaml", (rotation.key_b, None, None))
     code, out = _verify(rotation.a1, trust, rotation.tsa)
@@ -152,9 +150,7 @@ def test_a_key_the_trust_file_does_not_list_is_rejected(
     assert "which the trust file does not list" in out
 
 
-def test_an_unsigned_run_is_rejected_under_a_trust_file(
-    rotation: Rotation, tmp_path: Path
-) -> None:
+def test_an_unsigned_run_is_rejected_under_a_trust_file(rotation: Rotation, tmp_path: Path) -> None:
     """No signature at all cannot satisfy a trust file."""
     results = tmp_path / "results"
     assert govdrill("run", str(SHORT), "--results", str(results), "-q").returncode == 0
