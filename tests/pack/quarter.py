@@ -33,6 +33,8 @@ DEFECT = "defect-stop-theater"
 DEFECT_DRILL = ROOT / "drills" / "defects" / "stop-theater.yaml"
 
 SINCE, UNTIL = "2026-07-01", "2026-09-30"
+APPROVER = "dana.ops@example.com (change CR-1207)"
+"""Who approved the run that fixed the kill switch, signed into its statement."""
 THEATER = "stop_theater"
 """The defect that makes the kill-switch drill fail: the stop is acknowledged, not done."""
 
@@ -76,6 +78,7 @@ class Planned:
     text: str | None
     """The drill's YAML (None: DEFECT_DRILL)."""
     signed: bool = True
+    authorized_by: str | None = None
 
 
 SCHEDULE = (
@@ -84,7 +87,7 @@ SCHEDULE = (
     Planned("rollback-1", "2026-07-09T09:00:00", ROLLBACK, _rollback_drill(None)),
     Planned("kill-fail-1", "2026-07-16T09:00:00", KILL, small_drill(KILL, defect=THEATER)),
     Planned("kill-fail-2", "2026-07-23T09:30:00", KILL, small_drill(KILL, defect=THEATER)),
-    Planned("kill-fix", "2026-07-30T09:00:00", KILL, small_drill(KILL)),
+    Planned("kill-fix", "2026-07-30T09:00:00", KILL, small_drill(KILL), authorized_by=APPROVER),
     Planned("defect-1", "2026-08-06T09:00:00", DEFECT, None),
     Planned("rollback-fail", "2026-08-13T09:00:00", ROLLBACK, _rollback_drill("lying_rollback")),
     Planned("rollback-fix", "2026-08-20T11:00:00", ROLLBACK, _rollback_drill(None)),
@@ -147,7 +150,9 @@ def run_at(planned: Planned, results: Path, workdir: Path, signer: Signer | None
     drill = load_drill(drill_file)
     when = _dt.datetime.fromisoformat(planned.when).replace(tzinfo=_dt.UTC)
     with wall_clock_at(when):
-        result = run_drill(drill, results=results, signer=signer)
+        result = run_drill(
+            drill, results=results, signer=signer, authorized_by=planned.authorized_by
+        )
     folder = Path(result.run_dir)
     assert folder.is_dir() and folder.name.startswith(when.strftime("%Y%m%dT%H%M")), folder
     return folder

@@ -18,7 +18,7 @@ from harness.spec.loader import load_target
 from tests.helpers import TARGETS, govdrill_in_process
 from tests.pack.conftest import QuarterPack
 from tests.pack.pdf import pdf_text, require_chromium, squeezed
-from tests.pack.quarter import SINCE, UNTIL, Quarter
+from tests.pack.quarter import APPROVER, SINCE, UNTIL, Quarter
 
 # One worker builds the quarter once for all of these (the session fixture is per worker).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pack-quarter")]
@@ -99,7 +99,8 @@ def test_html_every_drill_over_time(quarter_pack: QuarterPack) -> None:
         assert q.run_id(key) not in html
     backdated = _row(over_time, f'id="run-{q.run_id("kill-1")}"')
     assert "not corroborated: timestamped" in backdated and "after its recorded start" in backdated
-    assert "self-asserted" in _row(over_time, f'id="run-{q.run_id("kill-fix")}"')
+    fixed = _row(over_time, f'id="run-{q.run_id("kill-fix")}"')
+    assert "self-asserted" in fixed and f"authorized by {APPROVER}" in fixed
     assert over_time.count('<circle class="dot ') == len(INCLUDED)
 
 
@@ -212,6 +213,7 @@ def test_manifest_signed_and_timestamped(quarter_pack: QuarterPack) -> None:
                             ("attestation_sha256", "attestation.dsse.json")):  # fmt: skip
             assert entry[field] == hashlib.sha256((folder / name).read_bytes()).hexdigest()
     assert runs[q.folder(q.runs["kill-1"])]["start_source"].startswith("not corroborated")
+    assert runs[q.folder(q.runs["kill-fix"])]["authorized_by"] == APPROVER
     assert {e["folder"]: e["reason"] for e in manifest["excluded"]} == _excluded_expected(q)
     assert manifest["outside_period"] == 2
     assert verify_pack(out) == []
