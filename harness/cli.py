@@ -1,8 +1,12 @@
 """The ``govdrill`` command: run and validate drills, report, verify and trend their evidence.
 
 Exit codes: 0 passed (or failed exactly as expected), 1 a deadline missed or unverified,
-2 bad input, 3 the harness itself failed, 130/143 interrupted by SIGINT/SIGTERM. ``verify``:
-0 intact, 1 tampered, 2 bad input, 4 not sealed (an interrupted run, or one still running).
+2 bad input, 3 the harness itself failed (with ``--tsa``: also when the TSA gave no token; the
+run is sealed and kept without it), 130/143 interrupted by SIGINT/SIGTERM. ``verify``: 0
+intact, 1 tampered (or a timestamp or key that does not hold), 2 bad input, 4 not sealed (an
+interrupted run, or one still running).
+``pack``: 0 every run of the period included, 1 written with runs excluded (listed), 2 bad
+input, 3 the pack could not be written, printed or timestamped (nothing left behind).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from harness.sandbox_kind import SandboxKind
 
 if TYPE_CHECKING:
     from harness.engine import RunResult
+    from harness.integrity import VerifyReport
     from harness.run_summary import MeasuredMetrics
 
 __all__ = ["main"]
@@ -71,6 +76,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="sign each run's attestation with this Ed25519 key (default: $GOVDRILL_SIGNING_KEY)",
     )
+    run.add_argument(
+        "--tsa",
+        metavar="URL",
+        help="timestamp each run's attestation at this RFC 3161 TSA (attestation.tsr)",
+    )
+    run.add_argument(
+        "--authorized-by",
+        metavar="NAME",
+        help="who ordered or approved the drill, signed into the run"
+        " (default: $GOVDRILL_AUTHORIZED_BY)",
+    )
     run.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML here")
     run.add_argument(
         "--prometheus-textfile",
@@ -99,6 +115,18 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check a run against its manifest and signature")
     verify.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     verify.add_argument("--key", type=Path, metavar="PUB", help="the public key you trust")
+    verify.add_argument(
+        "--trust",
+        type=Path,
+        metavar="FILE",
+        help="a trust file: public keys with not_before/not_after (instead of --key)",
+    )
+    verify.add_argument(
+        "--tsa-cert",
+        type=Path,
+        metavar="CERT",
+        help="check the run's timestamp token against this TSA CA certificate (PEM)",
+    )
 
     sweep = sub.add_parser(
         "sweep", help="seal runs a dead harness left unsealed (.partial) as interrupted"
@@ -124,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
         "--min-delta", type=float, default=0.05, metavar="SECONDS", help="ignore smaller drifts"
     )
     history.add_argument("--html", type=Path, metavar="PATH", help="also write a chart page")
+
+    _add_pack_parser(sub)
 
     keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing runs")
     keygen.add_argument("out", type=Path, metavar="OUT", help="private key; OUT.pub is public")
@@ -152,6 +182,23 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--set", dest="overrides", action="append", default=[])
     validate.add_argument("--targets", action="append", type=Path, default=[], metavar="DIR")
     return parser
+
+
+def _add_pack_parser(sub: Any) -> None:
+    pack = sub.add_parser(
+        "pack", help="a period of runs, verified, as one signed body of evidence (HTML + PDF)"
+    )
+    pack.add_argument("results", type=Path, metavar="RESULTS")
+    pack.add_argument("--since", required=True, metavar="DATE", help="first day (UTC), or instant")
+    pack.add_argument("--until", required=True, metavar="DATE", help="last day (UTC), or instant")
+    pack.add_argument("--out", required=True, type=Path, metavar="DIR", help="a new folder")
+    pack.add_argument("--tsa", metavar="URL", help="timestamp the pack manifest (RFC 3161)")
+    pack.add_argument("--tsa-cert", type=Path, metavar="CERT", help="check runs' timestamps")
+    pack.add_argument("--trust", type=Path, metavar="FILE", help="keys trusted, with validity")
+    pack.add_argument(
+        "--sign-key", metavar="PATH", help="sign the pack (default: $GOVDRILL_SIGNING_KEY)"
+    )
+    pack.add_argument("--no-pdf", action="store_true", help="write no PDF (no Chromium needed)")
 
 
 def _configure_logging() -> None:
@@ -362,6 +409,12 @@ def _report(result: RunResult, out: TextIO) -> None:
                 print(f"  UNEXPECTED: {mismatch}", file=out)
     if result.message:
         print(f"  error: {result.message}", file=out)
+    if result.timestamp_error:
+        print(
+            f"  TIMESTAMP MISSING: {result.timestamp_error}; the run is sealed without"
+            " trusted time (exit 3)",
+            file=out,
+        )
     if timing := summary.timing_line():
         print(f"  {timing}", file=out)
     print(f"  evidence: {result.run_dir}", file=out)
@@ -393,14 +446,16 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     # Heavy imports only once the input is known to be good.
     from harness.engine import run_drill
-    from harness.integrity import choose_signer
+    from harness.integrity import check_tsa_url, choose_authorized_by, choose_signer
     from harness.live import RichView, choose_view
     from harness.spec.models import RunVerdict
 
     try:
         signer = choose_signer(args.sign_key)
+        authorized_by = choose_authorized_by(args.authorized_by)
+        tsa_url = None if args.tsa is None else check_tsa_url(args.tsa)
     except GovdrillError as exc:
-        print(f"govdrill: {exc}", file=sys.stderr)
+        print(exc if isinstance(exc, SpecError) else f"govdrill: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     worst = EXIT_OK
     done: list[Path] = []
@@ -418,9 +473,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                         halt=halt,
                         signer=signer,
                         report_template=args.report_template,
+                        authorized_by=authorized_by,
+                        tsa_url=tsa_url,
                     )
                 done.append(result.run_dir)
                 _report(result, out)
+                if result.timestamp_error:
+                    # The evidence is sealed and kept, but without the trusted time asked
+                    # for: the harness could not do all of its job (as for unwritable evidence).
+                    worst = max(worst, EXIT_HARNESS)
                 if result.verdict is RunVerdict.INTERRUPTED or halt.is_set():
                     recorded = result.summary.interrupted_by_signal
                     # None: the signal came after the run had concluded; it still ends the batch.
@@ -492,11 +553,15 @@ def _report_command(args: argparse.Namespace, out: TextIO) -> int:
 
 def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
     from harness.errors import EvidenceError
-    from harness.integrity import verify_run
+    from harness.integrity import load_trust, verify_run
 
+    if args.key is not None and args.trust is not None:
+        print("govdrill verify: give --key or --trust, not both", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
-        report = verify_run(args.run_dir, key=args.key)
-    except EvidenceError as exc:  # not a run folder, or an unreadable key: bad input
+        trust = None if args.trust is None else load_trust(args.trust)
+        report = verify_run(args.run_dir, key=args.key, trust=trust, tsa_cert=args.tsa_cert)
+    except EvidenceError as exc:  # not a run folder, an unreadable key or cert: bad input
         print(f"govdrill verify: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if report.unsealed is not None:
@@ -511,6 +576,8 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
         print(f"FAIL {finding}", file=out)
     for note in report.notes:
         print(f"note: {note}", file=out)
+    for line in _provenance_lines(report, args.tsa_cert):
+        print(line, file=out)
     signed = f"signed by {report.signed_by[:16]}…" if report.signed_by else "unsigned"
     if report.intact:
         print(f"OK {args.run_dir}: {report.files} files intact, timeline chain intact, {signed}",
@@ -518,6 +585,27 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     print(f"TAMPERED {args.run_dir}: {len(report.findings)} problem(s)", file=out)
     return EXIT_FAILED
+
+
+def _provenance_lines(report: VerifyReport, tsa_cert: Path | None) -> list[str]:
+    """When the run was made, by whose key and on whose authority, as verify established
+    them (each value read from the run: hostile until shown escaped)."""
+    from harness.integrity import printable
+
+    lines = []
+    when = report.run_time
+    if report.timestamp is not None:
+        lines.append(f"time: {when:%Y-%m-%dT%H:%M:%SZ} (RFC 3161 timestamp, TSA of {tsa_cert})")
+    elif when is not None:
+        lines.append(f"time: {when:%Y-%m-%dT%H:%M:%SZ} (self-asserted by the run)")
+    if report.trusted_key is not None:
+        key = report.trusted_key
+        lines.append(
+            f"key: {printable(key.label())} trusted {key.window()} ({printable(key.where)})"
+        )
+    if report.authorized_by is not None:
+        lines.append(f"authorized by: {printable(report.authorized_by)}")
+    return lines
 
 
 def _sweep_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -629,6 +717,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep_command(args, out)
         if args.command == "keygen":
             return _keygen_command(args, out)
+        if args.command == "pack":
+            from harness.pack.command import pack_command
+
+            return pack_command(args, out)
         if args.command == "schema":
             return _schema_command(args, out)
         if args.command == "init":

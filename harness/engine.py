@@ -35,6 +35,7 @@ from harness.control import (
 from harness.errors import (
     EXIT_FAILED,
     EXIT_OK,
+    EvidenceError,
     GovdrillError,
     Interrupted,
     LoadError,
@@ -45,7 +46,7 @@ from harness.expect import ExpectationCheck, check_expectation
 from harness.export import RunRecord, junit_xml
 from harness.halt import Halt
 from harness.incident_proxies import RunProxies
-from harness.integrity import Signer, seal_run
+from harness.integrity import Signer, seal_run, stamp_attestation
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess, LoadStatus
@@ -122,6 +123,8 @@ class RunResult:
     """The sealed summary.json, typed: ``result.summary.metrics.time_to_stop.upper``."""
     expectation: ExpectationCheck | None = None
     message: str = ""
+    timestamp_error: str = ""
+    """Why the TSA gave no token (``tsa_url`` given, the run sealed without trusted time)."""
 
     @property
     def exit_code(self) -> int:
@@ -166,6 +169,8 @@ class _Run:
     signer: Signer | None = None
     notifier: Notifier | None = None
     started_at: str = ""
+    authorized_by: str | None = None
+    tsa_url: str | None = None
 
 
 def run_drill(
@@ -179,6 +184,8 @@ def run_drill(
     sleep: Callable[[float], None] = time.sleep,
     report_template: Path | None = None,
     notifier: Notifier | None = None,
+    authorized_by: str | None = None,
+    tsa_url: str | None = None,
 ) -> RunResult:
     """Run one drill end to end and write its evidence; raises only for bad input or I/O.
 
@@ -186,7 +193,9 @@ def run_drill(
     attestation (None: unsigned), ``halt`` ends it early, ``clock`` and ``sleep`` pace it,
     ``report_template`` is a folder of report templates replacing the installed ones,
     ``notifier`` alerts the people an operator stop hands the stop to (None: the drill's own
-    ``notify:`` senders, and without any every notification is recorded as skipped).
+    ``notify:`` senders, and without any every notification is recorded as skipped),
+    ``authorized_by`` (already checked) goes into the signed statement, and ``tsa_url``
+    names the RFC 3161 TSA that timestamps the sealed attestation.
     """
     run_id = _secrets.token_hex(4)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -208,6 +217,8 @@ def run_drill(
         signer=signer,
         notifier=notifier,
         started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        authorized_by=authorized_by,
+        tsa_url=tsa_url,
     )
     # The versions a drill rolls back to keep their own entry however many a target sprays.
     state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
@@ -667,6 +678,8 @@ def _conclude(state: _Run) -> RunResult:
     )
     verdict = decision.verdict
     summary = build_summary(facts, analysis, verdict)
+    if state.authorized_by is not None:
+        summary = summary.with_changes(authorized_by=state.authorized_by)
     expectation = None
     if drill.expect is not None and verdict in (RunVerdict.PASSED, RunVerdict.FAILED):
         expectation = check_expectation(drill.expect, summary)
@@ -708,6 +721,13 @@ def _conclude(state: _Run) -> RunResult:
         write_json(staging / "summary.json", summary.document())
     timeline.close()
     seal_run(staging, run_name=name, signer=state.signer)
+    timestamp_error = ""
+    if state.tsa_url is not None:
+        # Before the rename: the run appears with its token, or visibly without one.
+        try:
+            stamp_attestation(staging, state.tsa_url)
+        except EvidenceError as exc:
+            timestamp_error = str(exc)
     run_path = state.run_dir.seal()
     return RunResult(
         drill=drill.drill,
@@ -717,6 +737,7 @@ def _conclude(state: _Run) -> RunResult:
         summary=read_summary(run_path),  # as sealed: redacted, as every reader sees it
         expectation=expectation,
         message=str(state.error) if state.error else "",
+        timestamp_error=timestamp_error,
     )
 
 

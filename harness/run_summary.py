@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.control import CallOutcome
 from harness.errors import SummaryError
@@ -462,6 +462,9 @@ class RunSummary(BaseModel):
     interrupted_by: Literal["harness_died"] | None = None
     """Sealed by a later run or ``govdrill sweep`` after its harness died."""
     sealed_after_death: SealedAfterDeath | None = None
+    authorized_by: str | None = Field(default=None, min_length=1, max_length=200)
+    """Who ordered or approved the drill (``--authorized-by``, $GOVDRILL_AUTHORIZED_BY);
+    signed with the rest of the statement."""
 
     @field_validator("schema_version")
     @classmethod

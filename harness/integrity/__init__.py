@@ -5,12 +5,21 @@
 in-toto Statement v1) into a staged run; ``verify_run`` checks a sealed run against both.
 The signer is handed to ``run_drill`` and ``seal_dead_runs`` by the entry points (the CLI's
 ``--sign-key``, else ``$GOVDRILL_SIGNING_KEY``, both through ``choose_signer()``).
+``request_timestamp`` gets an RFC 3161 token over the attestation from a TSA
+(``attestation.tsr``), ``check_timestamp`` checks one, and ``load_trust`` reads a trust file
+of public keys with validity windows that ``verify_run`` judges a run's signer by.
 """
 
 from __future__ import annotations
 
 import os
 
+from harness.integrity._authority import (
+    AUTHORIZED_BY_ENV,
+    MAX_AUTHORIZED_BY,
+    choose_authorized_by,
+    printable,
+)
 from harness.integrity._canonical import canonical_json
 from harness.integrity._dsse import IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE, pae
 from harness.integrity._keys import (
@@ -21,29 +30,56 @@ from harness.integrity._keys import (
     load_public_key,
     load_signer,
 )
-from harness.integrity._seal import ENVELOPE, MANIFEST, PREDICATE_TYPE, SIGNER_PUBLIC_KEY, seal_run
+from harness.integrity._seal import (
+    ENVELOPE,
+    MANIFEST,
+    PREDICATE_TYPE,
+    SIGNER_PUBLIC_KEY,
+    TIMESTAMP_FILE,
+    seal_run,
+)
+from harness.integrity._trust import TrustedKey, load_trust
+from harness.integrity._tsa import (
+    TimestampCheck,
+    check_timestamp,
+    check_tsa_url,
+    request_timestamp,
+    stamp_attestation,
+)
 from harness.integrity._verify import Finding, FindingKind, VerifyReport, verify_run
 
 __all__ = [
+    "AUTHORIZED_BY_ENV",
     "ENVELOPE",
     "IN_TOTO_PAYLOAD_TYPE",
     "MANIFEST",
+    "MAX_AUTHORIZED_BY",
     "PREDICATE_TYPE",
     "SIGNER_PUBLIC_KEY",
     "SIGNING_KEY_ENV",
     "STATEMENT_TYPE",
+    "TIMESTAMP_FILE",
     "Finding",
     "FindingKind",
     "Signer",
+    "TimestampCheck",
+    "TrustedKey",
     "VerifyReport",
     "canonical_json",
+    "check_timestamp",
+    "check_tsa_url",
+    "choose_authorized_by",
     "choose_signer",
     "generate_keypair",
     "key_id",
     "load_public_key",
     "load_signer",
+    "load_trust",
     "pae",
+    "printable",
+    "request_timestamp",
     "seal_run",
+    "stamp_attestation",
     "verify_run",
 ]
 

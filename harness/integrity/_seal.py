@@ -31,6 +31,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "PREDICATE_TYPE",
     "SIGNER_PUBLIC_KEY",
+    "TIMESTAMP_FILE",
     "expected_statement",
     "file_digest",
     "manifest_self_digest",
@@ -41,6 +42,9 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 ENVELOPE = "attestation.dsse.json"
+TIMESTAMP_FILE = "attestation.tsr"
+"""A run's RFC 3161 timestamp token over ``attestation.dsse.json``'s bytes: made after the
+manifest and the attestation, which it covers, so it is in neither."""
 SIGNER_PUBLIC_KEY = "signer.pub.pem"
 MANIFEST_FORMAT = "govdrill-manifest/v1"
 PREDICATE_TYPE = "urn:govdrill:predicate:drill-result:v1"
@@ -49,7 +53,7 @@ PREDICATE_TYPE = "urn:govdrill:predicate:drill-result:v1"
 _PREDICATE_KEYS = (
     "drill", "run_id", "target", "sandbox", "verdict", "deadlines", "metrics", "rung_used",
     "resurrected", "stop_theater", "ground_truth", "expectation", "observations", "versions",
-    "error", "artefact_errors", "interrupted_by", "sealed_after_death",
+    "error", "artefact_errors", "interrupted_by", "sealed_after_death", "authorized_by",
 )  # fmt: skip
 _TIMELINE = "timeline.jsonl"
 
@@ -107,8 +111,8 @@ def _kind(mode: int) -> str:
 
 
 def run_files(folder: Path) -> Iterator[str]:
-    """Every regular file of a run except the two that describe the others, sorted."""
-    return (n for n in run_entries(folder).files if n not in (MANIFEST, ENVELOPE))
+    """Every regular file of a run except the three that describe the others, sorted."""
+    return (n for n in run_entries(folder).files if n not in (MANIFEST, ENVELOPE, TIMESTAMP_FILE))
 
 
 def manifest_self_digest(manifest: dict[str, Any]) -> str:
@@ -133,6 +137,9 @@ def expected_statement(folder: Path, manifest: dict[str, Any]) -> bytes:
 def seal_run(folder: Path, *, run_name: str, signer: Signer | None) -> dict[str, Any]:
     """Write the signer's public key, ``manifest.json`` and ``attestation.dsse.json`` into
     the staged run ``folder``; returns the manifest."""
+    # A token over an earlier attestation (a run resealed after its harness died) covers
+    # nothing this seal writes.
+    (folder / TIMESTAMP_FILE).unlink(missing_ok=True)
     if signer is not None:
         write_atomic(folder / SIGNER_PUBLIC_KEY, public_key_pem(signer.public))
     files = {

@@ -4,14 +4,21 @@ Every problem is one Finding naming the file it concerns, so ``govdrill verify``
 which file was changed, added or removed, whether the timeline's chain broke and whether a
 signature fails. Without a key the check proves the run is self-consistent (any accidental
 or naive edit shows); only a signature checked against a key you trust proves who made it.
+
+A run's time is its own claim (the stamp in its signed name) unless an RFC 3161 token
+(``attestation.tsr``) over its attestation checks against a TSA certificate you trust. A trust
+file's key signs only within its window, and the run is judged at that time: the TSA's when
+checked, else the self-asserted one, which the report flags.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import enum
 import json
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,6 +40,14 @@ from harness.integrity._seal import (
     run_entries,
     run_files,
 )
+from harness.integrity._trust import TrustedKey
+from harness.integrity._tsa import (
+    TIMESTAMP_FILE,
+    check_timestamp,
+    parse_token,
+    token_binds,
+    tsa_trust_anchors,
+)
 from harness.run_names import run_name_of
 from harness.timeline import verify_chain
 
@@ -49,6 +64,8 @@ class FindingKind(enum.StrEnum):
     SIGNATURE = "signature"
     NOT_A_FILE = "not a regular file"
     BINDING = "not this run"
+    TIMESTAMP = "timestamp"
+    UNTRUSTED_KEY = "key not trusted"
 
 
 class Unsealed(enum.StrEnum):
@@ -82,6 +99,28 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     unsealed: Unsealed | None = None
     """Set for a staging folder (``.<stamp>-<id>.partial``): nothing was checked."""
+    signed: bool = False
+    """The manifest names a signer (whether or not the signature then held)."""
+    key_id: str | None = None
+    """The key whose signature over the statement held (None: unsigned, or it did not)."""
+    trusted_key: TrustedKey | None = None
+    """The trust file's entry that vouched for that key at the run's time."""
+    authorized_by: str | None = None
+    """Who ordered or approved the drill, as the signed statement says."""
+    timestamp: dt.datetime | None = None
+    """The TSA's time from a token checked against ``--tsa-cert`` (None: none checked)."""
+    started_at: dt.datetime | None = None
+    """The run's own claim of when it started (the stamp in its signed name): self-asserted."""
+
+    @property
+    def run_time(self) -> dt.datetime | None:
+        """The time keys are judged at: the checked TSA time, else the self-asserted start."""
+        return self.timestamp if self.timestamp is not None else self.started_at
+
+    @property
+    def time_self_asserted(self) -> bool:
+        """Whether ``run_time`` is only the run's own claim."""
+        return self.timestamp is None
 
     @property
     def intact(self) -> bool:
@@ -93,9 +132,22 @@ class VerifyReport:
         self.findings.append(Finding(kind, path, detail))
 
 
-def verify_run(run_dir: Path, *, key: Path | None = None) -> VerifyReport:
-    """Verify the sealed run at ``run_dir``; with ``key``, its signature must be that key's."""
+def verify_run(
+    run_dir: Path,
+    *,
+    key: Path | None = None,
+    trust: Sequence[TrustedKey] | None = None,
+    tsa_cert: Path | None = None,
+) -> VerifyReport:
+    """Verify the sealed run at ``run_dir``. With ``key``, its signature must be that key's;
+    with ``trust`` (a trust file's keys), a key valid at the run's time; with ``tsa_cert``,
+    its timestamp token must check against that TSA certificate. EvidenceError for an
+    unusable key or certificate, or both ``key`` and ``trust``."""
+    if key is not None and trust is not None:
+        raise EvidenceError("give one public key or a trust file, not both")
     trusted = None if key is None else load_public_key(_read(key), str(key))
+    if tsa_cert is not None:
+        tsa_trust_anchors(tsa_cert)  # an unusable certificate is bad input, run or no run
     report = VerifyReport(run_dir)
     if not run_dir.is_dir():
         raise EvidenceError(f"{run_dir} is not a run folder")
@@ -111,8 +163,78 @@ def verify_run(run_dir: Path, *, key: Path | None = None) -> VerifyReport:
     _check_files(run_dir, manifest, report)
     _check_chain(run_dir, manifest, report)
     _check_binding(run_dir, manifest, report)
-    _check_attestation(run_dir, manifest, trusted, report)
+    report.started_at = _self_asserted_start(manifest)
+    _check_timestamp(run_dir, tsa_cert, report)
+    _check_attestation(run_dir, manifest, trusted, trust, report)
     return report
+
+
+def _self_asserted_start(manifest: dict[str, Any]) -> dt.datetime | None:
+    """The UTC stamp the run's (signed) name begins with: ``<stamp>-<run-id>``."""
+    stamp = str(manifest.get("run") or "").rsplit("-", 1)[0]
+    try:
+        return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+_MAX_TOKEN = 1 << 20
+_FORWARD_TOLERANCE = dt.timedelta(minutes=5)
+"""How far a host clock may run ahead of the TSA's before a start after the stamp is
+refused rather than put down to skew."""
+_LATE_STAMP = dt.timedelta(hours=1)
+
+
+def _check_timestamp(run_dir: Path, tsa_cert: Path | None, report: VerifyReport) -> None:
+    """The token binds to the attestation's bytes (no certificate needed for that); with
+    ``tsa_cert`` it must also be a TSA's valid token, whose time becomes the run's."""
+    path, envelope = run_dir / TIMESTAMP_FILE, run_dir / ENVELOPE
+    if path.is_symlink() or (path.exists() and not _regular(path)):
+        report.add(FindingKind.NOT_A_FILE, TIMESTAMP_FILE, "not a regular file: not a token")
+        return
+    if not path.is_file():
+        if tsa_cert is not None:
+            report.add(
+                FindingKind.TIMESTAMP,
+                TIMESTAMP_FILE,
+                "no timestamp token: the run's time is only self-asserted",
+            )
+        return
+    if not _regular(envelope):
+        return  # the missing attestation is reported by its own check
+    if path.stat().st_size > _MAX_TOKEN:
+        report.add(FindingKind.TIMESTAMP, TIMESTAMP_FILE, f"larger than {_MAX_TOKEN} bytes")
+        return
+    token, data = path.read_bytes(), envelope.read_bytes()
+    if tsa_cert is None:
+        response = parse_token(token)
+        problem = "not a DER TimeStampResp" if response is None else token_binds(response, data)
+        if problem is not None:
+            report.add(FindingKind.TIMESTAMP, TIMESTAMP_FILE, problem)
+        else:
+            report.notes.append(
+                f"{TIMESTAMP_FILE} is a token over this attestation; pass --tsa-cert with the"
+                " TSA's CA certificate to trust its time"
+            )
+        return
+    check = check_timestamp(token, data, tsa_cert)
+    if not check.ok or check.time is None:
+        report.add(FindingKind.TIMESTAMP, TIMESTAMP_FILE, check.detail)
+        return
+    report.timestamp = check.time
+    start = report.started_at
+    if start is not None and start - check.time > _FORWARD_TOLERANCE:
+        report.add(
+            FindingKind.TIMESTAMP,
+            TIMESTAMP_FILE,
+            f"the run says it started {start.isoformat()}, after the TSA stamped its"
+            f" attestation at {check.time.isoformat()} (a forward-dated run)",
+        )
+    elif start is not None and check.time - start > _LATE_STAMP:
+        report.notes.append(
+            f"stamped {check.time - start} after its self-asserted start: the TSA proves only"
+            " that the run existed by then"
+        )
 
 
 def _regular(path: Path) -> bool:
@@ -166,7 +288,7 @@ def _check_files(run_dir: Path, manifest: dict[str, Any], report: VerifyReport) 
     listed: dict[str, Any] = manifest["files"]
     report.files = len(listed)
     entries = run_entries(run_dir)
-    present = {n for n in entries.files if n not in (MANIFEST, ENVELOPE)}
+    present = {n for n in entries.files if n not in (MANIFEST, ENVELOPE, TIMESTAMP_FILE)}
     odd = dict(entries.others)
     for name, entry in sorted(listed.items()):
         path = run_dir / name
@@ -249,6 +371,7 @@ def _check_attestation(
     run_dir: Path,
     manifest: dict[str, Any],
     trusted: Ed25519PublicKey | None,
+    trust: Sequence[TrustedKey] | None,
     report: VerifyReport,
 ) -> None:
     path = run_dir / ENVELOPE
@@ -274,7 +397,52 @@ def _check_attestation(
         return
     if expected is not None and payload != expected:
         report.add(FindingKind.CHANGED, ENVELOPE, "its statement does not match the run's files")
-    _check_signatures(run_dir, manifest, env, payload, trusted, report)
+    report.authorized_by = _authorized_by(payload)
+    _check_signatures(run_dir, manifest, env, payload, trusted, trust, report)
+
+
+def _authorized_by(payload: bytes) -> str | None:
+    """Who the signed statement says ordered or approved the drill."""
+    try:
+        predicate = json.loads(payload).get("predicate")
+        value = predicate.get("authorized_by") if isinstance(predicate, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _judge_by_trust(
+    keyid: str, trust: Sequence[TrustedKey], report: VerifyReport
+) -> Ed25519PublicKey | None:
+    """The trust file's key ``keyid`` if one of its entries was valid at the run's time;
+    None (with a finding) otherwise."""
+    listed = [k for k in trust if k.key_id == keyid]
+    if not listed:
+        report.add(
+            FindingKind.UNTRUSTED_KEY,
+            ENVELOPE,
+            f"signed by key {keyid[:16]}…, which the trust file does not list",
+        )
+        return None
+    when = report.run_time
+    source = "self-asserted" if report.time_self_asserted else "TSA"
+    if when is None:
+        report.add(
+            FindingKind.UNTRUSTED_KEY, ENVELOPE, "the run's time is unknown: no key window applies"
+        )
+        return None
+    valid = [k for k in listed if k.valid_at(when)]
+    if not valid:
+        windows = "; ".join(f"{k.window()} ({k.where})" for k in listed)
+        report.add(
+            FindingKind.UNTRUSTED_KEY,
+            ENVELOPE,
+            f"key {listed[0].label()} is trusted from {windows}; the run's time"
+            f" {when.isoformat()} ({source}) is outside",
+        )
+        return None
+    report.trusted_key = valid[0]
+    return load_public_key(valid[0].public_pem, valid[0].where)
 
 
 def _check_signatures(
@@ -283,6 +451,7 @@ def _check_signatures(
     env: dict[str, Any],
     payload: bytes,
     trusted: Ed25519PublicKey | None,
+    trust: Sequence[TrustedKey] | None,
     report: VerifyReport,
 ) -> None:
     signer = manifest["attestation"]["signer"]
@@ -295,10 +464,19 @@ def _check_signatures(
             report.add(FindingKind.SIGNATURE, ENVELOPE, "signed, but the manifest says unsigned")
         elif trusted is not None:
             report.add(FindingKind.SIGNATURE, ENVELOPE, "the run is unsigned; a key was given")
+        elif trust is not None:
+            report.add(
+                FindingKind.SIGNATURE, ENVELOPE, "the run is unsigned; a trust file was given"
+            )
         else:
             report.notes.append("unsigned run: integrity checked, authorship not provable")
         return
+    report.signed = True
     report.signed_by = signer["keyid"]
+    if trust is not None:
+        trusted = _judge_by_trust(signer["keyid"], trust, report)
+        if trusted is None:
+            return
     embedded_path = run_dir / signer["public_key"]
     if not _regular(embedded_path):
         return  # reported as a missing file
@@ -322,8 +500,8 @@ def _check_signatures(
             return
     else:
         report.notes.append(
-            "signature checked against the public key stored in the run; pass --key with a key"
-            " you trust to prove who signed"
+            "signature checked against the public key stored in the run; pass --key (or"
+            " --trust) with a key you trust to prove who signed"
         )
     message = pae(IN_TOTO_PAYLOAD_TYPE, payload)
     good = False
@@ -337,6 +515,7 @@ def _check_signatures(
             continue
         if all(verify_signature(k, sig, message) for k in keys):
             good = True
+            report.key_id = signer["keyid"]
         else:
             report.add(FindingKind.SIGNATURE, ENVELOPE, "bad signature over the statement")
     if not good and not any(f.kind is FindingKind.SIGNATURE for f in report.findings):

@@ -17,10 +17,13 @@ from harness.report._data import Observations, read_run
 from harness.report._html import render
 from harness.report._human import human_clock_lines
 from harness.report._templates import report_templates
+from harness.report._texts import TEXTS, Text
 
 __all__ = [
     "REPORT",
+    "TEXTS",
     "Observations",
+    "Text",
     "human_clock_lines",
     "render_report",
     "report_templates",
