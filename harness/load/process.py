@@ -231,6 +231,11 @@ class LoadProcess:
         )
         self._reader.start()
 
+    @property
+    def clock_uncertainty_ns(self) -> int:
+        """0: a local child shares the harness's monotonic clock (a fleet's workers may not)."""
+        return 0
+
     def wait_ready(self, timeout_s: float) -> None:
         """Block until every user is spawned; raise :class:`LoadError` if that cannot happen."""
         if self._proc is None:
