@@ -395,6 +395,8 @@ class WorkerClockSummary(_Part):
     samples: int
     skew_ns: int = 0
     """A deliberate skew of its clock (the test hook); 0 in real runs."""
+    observations: int = 0
+    """Observations this worker streamed to the harness."""
 
 
 class LoadWorkersSummary(_Part):

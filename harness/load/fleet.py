@@ -28,6 +28,7 @@ when the spawning thread exits): :meth:`LoadFleet.start` spawns the master and
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -74,6 +75,8 @@ class WorkerClock:
     samples: int
     skew_ns: int = 0
     """The test hook's deliberate skew of its clock (0 in real runs)."""
+    observations: int = 0
+    """Observations read from it (known once the fleet stopped)."""
 
     def to_event(self) -> dict[str, int | None]:
         """The timeline and summary form."""
@@ -84,6 +87,7 @@ class WorkerClock:
             "uncertainty_ns": self.uncertainty_ns,
             "samples": self.samples,
             "skew_ns": self.skew_ns,
+            "observations": self.observations,
         }
 
 
@@ -276,6 +280,10 @@ class LoadFleet:
         self._stopping = True
         for worker in self.workers:
             worker.stop(timeout_s)
+        self.clocks = tuple(
+            dataclasses.replace(c, observations=self.workers[c.index].observations_read)
+            for c in self.clocks
+        )
         return self.master.stop(timeout_s)
 
     def __enter__(self) -> LoadFleet:
