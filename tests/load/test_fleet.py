@@ -16,6 +16,8 @@ from harness.load.fleet import LoadFleet
 from harness.load.process import LoadStatus
 from harness.observations import Observation, ObservationLog
 
+pytestmark = pytest.mark.slow
+
 READY_TIMEOUT_S = 60.0
 MS = 1_000_000
 SKEWS = (250 * MS, -400 * MS)
