@@ -53,6 +53,9 @@ __all__ = ["LoadFleet", "WorkerClock"]
 
 PINGS: Final = 10
 """Answered pings per worker before the load starts; the shortest round trip is kept."""
+MAX_PINGS: Final = 50
+"""... and up to this many while the best half round trip is above GOOD_ENOUGH_NS."""
+GOOD_ENOUGH_NS: Final = 1_000_000
 
 REPING_S: Final = 0.2
 """A ping unanswered this long is given up and another sent."""
@@ -223,25 +226,47 @@ class LoadFleet:
         return port
 
     def _measure(self, index: int, worker: LoadProcess, deadline: int) -> WorkerClock:
-        """Ping ``worker`` until ``pings`` answers came back, one at a time so that no ping
-        waits behind another, and keep the shortest round trip. A ping unanswered for
-        :data:`REPING_S` is given up (the child may not read its stdin yet, or may have
-        read it into a buffer with its config) and another is sent."""
-        answered = 0
-        while answered < self._pings:
-            if not worker.ping():
-                raise LoadDied(self._died(f"worker {index}", worker))
-            sent = time.monotonic_ns()
-            with worker.pong:
-                while _samples(worker) <= answered and time.monotonic_ns() - sent < _REPING_NS:
-                    self._check_alive(f"worker {index}", worker)
-                    if time.monotonic_ns() > deadline:
-                        raise LoadStartTimeout(
-                            f"worker {index} did not answer its clock pings in time"
-                            f" ({worker.stderr_path})"
-                        )
-                    worker.pong.wait(0.02)
-                answered = _samples(worker)
+        """Ping ``worker`` one ping at a time, so that no ping waits behind another, and keep
+        the shortest round trip.
+
+        First until it answers at all: a ping unanswered for :data:`REPING_S` is given up
+        (the child may not read its stdin yet, or read it into a buffer with its config) and
+        another sent; those answers come late, in a burst, and count for little. Then
+        ``pings`` more, and on up to :data:`MAX_PINGS` while the best half round trip is
+        still above :data:`GOOD_ENOUGH_NS` (a busy machine delays some of them).
+        """
+        answered = self._ping_once(index, worker, 0, deadline)
+        while not answered:
+            answered = self._ping_once(index, worker, 0, deadline)
+        first = answered
+        while True:
+            answered = self._ping_once(index, worker, answered, deadline)
+            estimate = worker.clock_estimate
+            assert estimate is not None
+            taken = answered - first
+            if taken >= MAX_PINGS or (
+                taken >= self._pings and estimate.uncertainty_ns <= GOOD_ENOUGH_NS
+            ):
+                return self._clock_of(index, worker)
+
+    def _ping_once(self, index: int, worker: LoadProcess, answered: int, deadline: int) -> int:
+        """Send one ping and wait for an answer (any) or :data:`REPING_S`; return the number
+        of answers so far."""
+        if not worker.ping():
+            raise LoadDied(self._died(f"worker {index}", worker))
+        sent = time.monotonic_ns()
+        with worker.pong:
+            while _samples(worker) <= answered and time.monotonic_ns() - sent < _REPING_NS:
+                self._check_alive(f"worker {index}", worker)
+                if time.monotonic_ns() > deadline:
+                    raise LoadStartTimeout(
+                        f"worker {index} did not answer its clock pings in time"
+                        f" ({worker.stderr_path})"
+                    )
+                worker.pong.wait(0.02)
+            return _samples(worker)
+
+    def _clock_of(self, index: int, worker: LoadProcess) -> WorkerClock:
         estimate = worker.clock_estimate
         assert estimate is not None
         # Set before the master deals out any user: every observation is read with it.
