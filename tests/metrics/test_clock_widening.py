@@ -114,3 +114,22 @@ def test_counts_split_at_an_instant_are_widened() -> None:
     wide = analyse(log, dataclasses.replace(base, clock_uncertainty_ns=U)).harmful_after_stop_issued
     assert plain.lower == 1
     assert wide.lower == 0 and wide.value == 0
+
+
+def test_the_target_log_check_allows_for_the_clock_uncertainty() -> None:
+    """A serving answer 60 ms after the target's claimed stop makes the log untrustworthy on
+    one clock (50 ms tolerance), not when the answer's instants may be 20 ms off."""
+    from harness.metrics import check_ground_truth
+
+    claim = ISSUED + 100 * MS
+    log = ObservationLog()
+    log.append(Observation(claim + 60 * MS, claim + 65 * MS, 200, State.SERVING, False, "v2"))
+    log.append(Observation(claim + 70 * MS, claim + 71 * MS, 503, State.STOPPED, False, ""))
+    events = [(claim, "stop_effective", {})]
+    for u, trusted in ((0, False), (U, True)):
+        instants = RunInstants(
+            load_start_ns=T0, load_end_ns=END, hold_s=0.5, stop_issued_ns=ISSUED,
+            clock_uncertainty_ns=u,
+        )  # fmt: skip
+        check = check_ground_truth(events, analyse(log, instants), instants, log=log)
+        assert check.log_trustworthy is trusted, (u, check.reasons)
