@@ -201,7 +201,8 @@ class LoadFleet:
         if self._emit is not None:
             self._emit(
                 "load_workers",
-                workers=[c.to_event() for c in clocks],
+                # Their observation counts are known only at the end (summary.json).
+                workers=[{**c.to_event(), "observations": None} for c in clocks],
                 clock_uncertainty_ns=self.clock_uncertainty_ns,
                 master_pid=self.master.pid,
                 master_port=port,
