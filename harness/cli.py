@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         help="override a drill field, e.g. --set load.users=50 (repeatable)",
     )
     run.add_argument("--targets", action="append", type=Path, default=[], metavar="DIR")
+    run.add_argument(
+        "--load-workers",
+        type=_positive_int,
+        metavar="N",
+        help="run the load on Locust's master/worker mode with N workers (load.workers)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no live view")
     run.add_argument(
         "--sign-key",
@@ -199,6 +205,17 @@ def _add_pack_parser(sub: Any) -> None:
         "--sign-key", metavar="PATH", help="sign the pack (default: $GOVDRILL_SIGNING_KEY)"
     )
     pack.add_argument("--no-pdf", action="store_true", help="write no PDF (no Chromium needed)")
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
 def _configure_logging() -> None:
@@ -426,6 +443,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     overrides = list(args.overrides)
     if args.sandbox:
         overrides.append(f"sandbox={args.sandbox}")
+    if args.load_workers is not None:
+        overrides.append(f"load.workers={args.load_workers}")
     drills = []
     problems: list[SpecError] = []
     for path in args.drills:

@@ -49,7 +49,9 @@ from harness.incident_proxies import RunProxies
 from harness.integrity import Signer, seal_run, stamp_attestation
 from harness.load import process as load_process
 from harness.load.config import LoadConfig
-from harness.load.process import LoadProcess, LoadStatus
+from harness.load.factory import Load, make_load
+from harness.load.fleet import LoadFleet
+from harness.load.process import LoadStatus
 from harness.metrics import decide_verdict
 from harness.observations import ObservationLog
 from harness.operator import Notifier
@@ -145,7 +147,7 @@ class _Run:
     log: ObservationLog = field(default_factory=ObservationLog)
     timeline: Timeline | None = None
     sandbox: Sandbox | None = None
-    load: LoadProcess | None = None
+    load: Load | None = None
     steps: Steps | None = None
     detector: HarmDetector | None = None
     proxies: RunProxies | None = None
@@ -411,13 +413,14 @@ def _run_phases(
 
     detector = HarmDetector(clock)
     state.detector = detector
-    load = LoadProcess(
+    load = make_load(
         config=_load_config(drill, proxies.load_base_url(endpoint.base_url), secrets.values),
         log=state.log,
         stderr_path=state.run_dir.staging / "load.stderr.log",
         on_observation=detector,
         clock=clock,
         labels=reaper.labels(state.run_id),
+        emit=timeline.event,
     )
     state.load = load
     load.start()
@@ -450,7 +453,7 @@ def _loop(
     state: _Run,
     steps: Steps,
     detector: HarmDetector,
-    load: LoadProcess,
+    load: Load,
     view: View | None,
     halt: Halt,
     clock: Callable[[], int],
@@ -502,7 +505,7 @@ def _loop(
 
 
 def _status(
-    state: _Run, steps: Steps, load: LoadProcess, detector: HarmDetector, now: int, t0: int
+    state: _Run, steps: Steps, load: Load, detector: HarmDetector, now: int, t0: int
 ) -> LiveStatus:
     running = [s.id for s in steps.active]
     done = [s.id for s in steps.states if s.phase in (StepPhase.DONE, StepPhase.FAILED)]
@@ -658,6 +661,8 @@ def _facts(state: _Run, events: TargetEvents) -> RunFacts:
         target_starting_ns=state.target_starting_ns,
         target_ready_ns=state.target_ready_ns,
         proxies=() if state.proxies is None else state.proxies.evidence,
+        load_workers=state.load.clocks if isinstance(state.load, LoadFleet) else (),
+        clock_uncertainty_ns=0 if state.load is None else state.load.clock_uncertainty_ns,
     )
 
 
@@ -769,4 +774,5 @@ def _load_config(drill: Drill, base_url: str, secrets: Mapping[str, str]) -> Loa
         version=drill.target.version_source,
         max_body=int(drill.load.max_body),
         stream=drill.load.stream,
+        workers=drill.load.workers,
     )

@@ -258,7 +258,8 @@ class VersionCounts:
 class ObservationLog:
     """An append-only, column-wise store of observations.
 
-    One thread appends (the load reader); any thread may read. Readers see a consistent
+    Several threads may append (one reader per load process; appends are serialised by a
+    lock); any thread may read. Readers see a consistent
     prefix: ``len()`` is taken first and only that many rows are read.
 
     ``pinned`` versions (those a drill rolls back to) always get their own entry, however many
@@ -286,9 +287,10 @@ class ObservationLog:
         self._stream_count = 0
 
     def append_stream(self, stream: StreamObservation) -> None:
-        """Add one ended stream (one thread appends, as for observations)."""
-        self._streams.append(stream)
-        self._stream_count += 1
+        """Add one ended stream (from any thread, as for observations)."""
+        with self._lock:  # a fleet's workers each have a reader thread appending here
+            self._streams.append(stream)
+            self._stream_count += 1
 
     def streams(self) -> Sequence[StreamObservation]:
         """The streams ended so far, in arrival order (a consistent prefix, read lazily)."""

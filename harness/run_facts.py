@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.incident_proxies import ProxyEvidence
+from harness.load.fleet import WorkerClock
 from harness.observations import ObservationLog
 from harness.restore import Restored
 from harness.run_summary import HaltNote, SweptProcess, SweptResource
@@ -52,6 +53,11 @@ class RunFacts:
     """When the target passed its readiness check (None: it never did)."""
     proxies: tuple[ProxyEvidence, ...] = ()
     """The fault proxies of incidents injected from outside, as they were closed."""
+    load_workers: tuple[WorkerClock, ...] = ()
+    """Each Locust worker's measured clock (``load.workers`` > 1); empty for one load child."""
+    clock_uncertainty_ns: int = 0
+    """How far a worker's instant may be from the harness's clock (the largest half round
+    trip over the workers): every bound is widened by it. 0 for one local load child."""
 
     @property
     def target_startup_s(self) -> float | None:

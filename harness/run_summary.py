@@ -38,6 +38,7 @@ __all__ = [
     "IncidentNotInjected",
     "IncidentSummary",
     "JudgedDeadlines",
+    "LoadWorkersSummary",
     "MeasuredMetrics",
     "MetricSummary",
     "NotificationSummary",
@@ -55,6 +56,7 @@ __all__ = [
     "TargetEventsSummary",
     "TeardownSummary",
     "Versions",
+    "WorkerClockSummary",
     "read_summary",
 ]
 
@@ -381,6 +383,30 @@ class TargetEventsSummary(_Part):
     complete: bool
 
 
+class WorkerClockSummary(_Part):
+    """One Locust worker's clock as the harness measured it before the load started."""
+
+    index: int
+    pid: int | None
+    offset_ns: int
+    """Its clock minus the harness's: its instants were read back by this much."""
+    uncertainty_ns: int
+    """Half the shortest ping round trip: each of its instants is within this of the truth."""
+    samples: int
+    skew_ns: int = 0
+    """A deliberate skew of its clock (the test hook); 0 in real runs."""
+    observations: int = 0
+    """Observations this worker streamed to the harness."""
+
+
+class LoadWorkersSummary(_Part):
+    """The load on Locust's master/worker mode: its workers' clocks and the widening."""
+
+    workers: tuple[WorkerClockSummary, ...]
+    clock_uncertainty_s: float
+    """Every bound in ``metrics`` was widened by this (per observation instant it rests on)."""
+
+
 class ExpectationSummary(_Part):
     """Whether the run failed exactly as its drill's ``expect`` block says."""
 
@@ -436,6 +462,8 @@ class RunSummary(BaseModel):
     observations: int | None
     observations_truncated: int = 0
     observed_versions: ObservedVersions | None = None
+    load_workers: LoadWorkersSummary | None = None
+    """Set when the load ran on Locust's master/worker mode (``load.workers`` > 1)."""
     target_args: tuple[str, ...] = ()
     target_startup_s: float | None = None
     """Seconds from starting the target to its readiness check passing: the model's start-up,

@@ -24,6 +24,7 @@ from harness.metrics import (
     stream_metrics,
 )
 from harness.metrics._model import seconds
+from harness.metrics._widen import widen_stop
 from harness.run_facts import RunFacts
 from harness.run_summary import (
     CLOCK,
@@ -36,6 +37,7 @@ from harness.run_summary import (
     IncidentSummary,
     JudgedDeadlines,
     KilledLeftover,
+    LoadWorkersSummary,
     MeasuredMetrics,
     MetricSummary,
     NotificationSummary,
@@ -49,6 +51,7 @@ from harness.run_summary import (
     TargetEventsSummary,
     TeardownSummary,
     Versions,
+    WorkerClockSummary,
 )
 from harness.spec.models import Action, RungOutcome, RunVerdict
 from harness.steps import OperatorWait, ReversalWatch, StepPhase, Steps, StepState
@@ -92,7 +95,9 @@ def analyse_run(facts: RunFacts) -> RunAnalysis | None:
     # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
     streams = facts.log.streams()
     if streams or drill.in_flight is not None or getattr(drill.load, "stream", False):
-        found = stream_metrics(streams, metrics.stop, instants)
+        # The stop is widened already; the streams' own instants are off by as much again.
+        stop = widen_stop(metrics.stop, instants.clock_uncertainty_ns, instants.stop_issued_ns)
+        found = stream_metrics(streams, stop, instants)
         metrics = dataclasses.replace(metrics, streams=found)
     events = facts.target_events
     truth = check_ground_truth(events, metrics, instants, log=facts.log) if events else None
@@ -187,6 +192,7 @@ def build_instants(facts: RunFacts) -> RunInstants:
         if complaint is None or complaint.result is None
         else complaint.result.returned_ns,
         fallbacks=fallbacks,
+        clock_uncertainty_ns=facts.clock_uncertainty_ns,
     )
 
 
@@ -304,6 +310,11 @@ def build_summary(facts: RunFacts, analysis: RunAnalysis | None, verdict: RunVer
         "observed_versions": _observed_versions(facts),
         "target_args": tuple(drill.target_args),
     }
+    if facts.load_workers:
+        fields["load_workers"] = LoadWorkersSummary(
+            workers=tuple(WorkerClockSummary(**c.to_event()) for c in facts.load_workers),
+            clock_uncertainty_s=facts.clock_uncertainty_ns / 1e9,
+        )
     if facts.target_startup_s is not None:
         fields["target_startup_s"] = round(facts.target_startup_s, 6)
     if facts.drill_s is not None:

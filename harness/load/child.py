@@ -7,9 +7,14 @@ Protocol
 --------
 stdin
     The first line is the :class:`~harness.load.config.LoadConfig` as JSON (its
-    ``model_dump_json``). After it, stdin
-    stays open and carries nothing; its end (EOF, e.g. the harness closed it or died) means
-    "stop".
+    ``model_dump_json``). After it, stdin stays open; its end (EOF, e.g. the harness closed
+    it or died) means "stop". Lines it may carry:
+    ``#P <seq>``
+        a ping: answered at once with ``#Q <seq> <t_ns>``, ``t_ns`` on this child's clock
+        (the harness estimates a worker's clock offset from these:
+        :mod:`harness.load.clock_offset`).
+    ``#G``
+        (master only) go: start the load once every worker has joined.
 stdout (binary, line-oriented, ASCII except versions which are UTF-8)
     ``<start_ns>,<end_ns>,<status>,<state>,<harmful>,<version>``
         one observation (:meth:`harness.observations.Observation.to_line`).
@@ -21,6 +26,10 @@ stdout (binary, line-oriented, ASCII except versions which are UTF-8)
         a fatal error; the child stops and exits non-zero.
     ``#D <observations>``
         the clean end: every observation (this many) has been written; the exit follows.
+    ``#M <port>``
+        (master only) the port the master listens on for its workers (loopback).
+    ``#Q <seq> <t_ns>``
+        the answer to ping ``seq``.
     ``S,...`` and ``H,...`` (``load.stream`` only)
         a stream ended, and a stream's first harmful chunk (:mod:`harness.load.streaming`).
     Observation lines start with a digit, control lines with ``#``, stream lines with ``S`` or
@@ -37,6 +46,11 @@ Exit codes: 0 after a clean stop (SIGTERM or EOF on stdin), 1 a fatal error duri
 Timing: each request is timed here with ``time.monotonic_ns()`` (the system-wide monotonic
 clock the harness uses too) just before it is sent and just after its body is read.
 
+Roles (``config.role``): ``local`` runs every user in this process. In Locust's distributed
+mode a ``master`` child runs Locust's MasterRunner (no request, no observation: ``#M``, ``#H``,
+``#R``, ``#D 0``) and each ``worker`` child runs a WorkerRunner whose users stream their
+observations here exactly as a local child's do.
+
 Bodies: at most ``config.max_body`` bytes of a body are read and judged. A longer body's
 observation is marked truncated and its connection closed, not drained: a target sending
 gigabytes costs the load one cap of memory per user, and the time to read the cap.
@@ -48,6 +62,7 @@ without bound.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -66,7 +81,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from harness.judging import Failure, compile_judge, compile_state
-from harness.load.config import LoadConfig
+from harness.load.clock_offset import skewed_clock
+from harness.load.config import LoadConfig, LoadRole
 from harness.observations import Observation
 
 __all__ = ["main"]
@@ -75,6 +91,7 @@ _PR_SET_PDEATHSIG: Final = 1
 _FLUSH_EVERY_S: Final = 0.01
 _MAX_PENDING_LINES: Final = 4096
 _BODY_PIECE: Final = 1 << 16
+_MAX_COMMAND: Final = 4096
 
 EXIT_OK: Final = 0
 EXIT_FATAL: Final = 1
@@ -213,12 +230,15 @@ def _run(config: LoadConfig) -> int:
     from locust.env import Environment
 
     stream = _Stream(sys.stdout.fileno())
+    clock = skewed_clock(config.clock_skew_ns)
     stop = gevent.event.Event()
+    go = gevent.event.Event()
     fatal: list[str] = []
     send_one = (
         _request_sender(config, stream) if not config.stream else _stream_sender(config, stream)
     )
     period = None if config.per_user_rate is None else 1.0 / config.per_user_rate
+    role = config.role
 
     class DrillUser(User):
         """One simulated client: one keep-alive connection, one request at a time."""
@@ -251,10 +271,21 @@ def _run(config: LoadConfig) -> int:
             self._client.close()
 
     env = Environment(user_classes=[DrillUser], host=config.base_url)
-    runner = env.create_local_runner()
+    if role is LoadRole.MASTER:
+        # Loopback only, on a port the kernel picks: nothing outside this host can join, and
+        # two drills never race for one port. The master sends no request itself.
+        runner: Any = env.create_master_runner(
+            master_bind_host=config.master_host, master_bind_port=0
+        )
+        _write_all(1, f"#M {runner.server.port}\n".encode())
+    elif role is LoadRole.WORKER:
+        runner = env.create_worker_runner(config.master_host, config.master_port)
+    else:
+        runner = env.create_local_runner()
 
     def on_spawned(user_count: int, **_: Any) -> None:
-        stream.put(f"#R {user_count}\n")
+        # A worker hears the whole load's count from its master; it reports its own users.
+        stream.put(f"#R {runner.user_count if role is LoadRole.WORKER else user_count}\n")
 
     def on_user_error(user_instance: Any, exception: BaseException, tb: Any) -> None:
         fatal.append(f"a load user failed: {type(exception).__name__}: {exception}")
@@ -265,7 +296,7 @@ def _run(config: LoadConfig) -> int:
 
     def heartbeat() -> None:
         while True:
-            stream.put(f"#H {time.monotonic_ns()}\n")
+            stream.put(f"#H {clock()}\n")
             gevent.sleep(config.heartbeat_s)
 
     def flusher() -> None:
@@ -273,22 +304,53 @@ def _run(config: LoadConfig) -> int:
             gevent.sleep(_FLUSH_EVERY_S)
             stream.flush()
 
+    def command(line: bytes) -> None:
+        kind, _, rest = line.strip().partition(b" ")
+        if kind == b"#P":
+            # Answered at once and unbatched, stamped as late as possible before the write:
+            # the harness bounds the stamp by its own send and receive instants.
+            with contextlib.suppress(ValueError):
+                _write_all(1, f"#Q {int(rest)} {clock()}\n".encode())
+        elif kind == b"#G":
+            go.set()
+
     def watch_stdin() -> None:
+        pending = b""
         try:
             gevent.os.make_nonblocking(0)
-            while gevent.os.nb_read(0, 4096):
-                pass
+            while data := gevent.os.nb_read(0, 4096):
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    command(line)
+                if len(pending) > _MAX_COMMAND:  # the harness never writes such a line
+                    pending = b""
         except OSError:
             pass
         stop.set()
+
+    def start_master() -> None:
+        # The load starts once the harness has measured every worker's clock (#G) and every
+        # worker has joined; Locust then deals the users out among them.
+        go.wait()
+        while runner.worker_count < config.workers:
+            gevent.sleep(0.01)
+        runner.start(config.users, spawn_rate=config.spawn_rate)
 
     gevent.signal_handler(signal.SIGTERM, stop.set)
     if _sigterm_early:
         stop.set()
     helpers = [gevent.spawn(heartbeat), gevent.spawn(flusher), gevent.spawn(watch_stdin)]
-    runner.start(config.users, spawn_rate=config.spawn_rate)
+    if role is LoadRole.MASTER:
+        helpers.append(gevent.spawn(start_master))
+    elif role is LoadRole.LOCAL:
+        runner.start(config.users, spawn_rate=config.spawn_rate)
     stop.wait()
-    runner.quit()
+    if role is LoadRole.MASTER:
+        # Not runner.quit(): it waits half a second for statistics nobody reads. The harness
+        # stops each worker itself.
+        runner.greenlet.kill(block=False)
+    else:
+        runner.quit()
     gevent.killall(helpers, block=True)
     if fatal:
         stream.flush()
@@ -335,7 +397,7 @@ def _request_sender(config: LoadConfig, stream: _Stream) -> Callable[[Any], None
     judge = compile_judge(config.harm, config.version)
     state_of = compile_state(config.safe_state)
     max_body = config.max_body
-    clock = time.monotonic_ns
+    clock = skewed_clock(config.clock_skew_ns)
     put = stream.put_observation
     refused, reset = Failure.CONNECTION_REFUSED, Failure.CONNECTION_RESET
     timeout, protocol = Failure.TIMEOUT, Failure.PROTOCOL

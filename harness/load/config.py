@@ -33,14 +33,23 @@ field              meaning
                    observation marked truncated and its connection closed rather than drained
 ``stream``         read each answer as server-sent events as it arrives: every chunk timed and
                    judged (:mod:`harness.load.streaming`), one stream record per answer
+``role``           ``local`` (one process runs every user), or Locust's distributed mode:
+                   ``master`` (binds ``master_host`` on a free port, announces it, sends no
+                   request; starts ``workers`` workers' users on ``#G``) or ``worker``
+                   (connects to ``master_host:master_port`` and runs the users it is given)
+``workers``        the workers a master waits for before it starts the load
+``worker_index``   which worker this is (0-based), for its evidence
+``clock_skew_ns``  test hook: added to every instant the child writes, to play a worker whose
+                   clock is off by a known amount (0 in every real run)
 =================  ================================================================================
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import enum
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from harness.spec.load import (
     DEFAULT_MAX_BODY,
@@ -53,7 +62,15 @@ from harness.spec.load import (
 )
 from harness.spec.urls import check_base_url
 
-__all__ = ["LoadConfig"]
+__all__ = ["LoadConfig", "LoadRole"]
+
+
+class LoadRole(enum.StrEnum):
+    """What one load child does: all of the load, or its part in Locust's distributed mode."""
+
+    LOCAL = "local"
+    MASTER = "master"
+    WORKER = "worker"
 
 
 class LoadConfig(BaseModel):
@@ -74,3 +91,17 @@ class LoadConfig(BaseModel):
     heartbeat_s: float = Field(default=0.1, gt=0)
     max_body: StrictInt = Field(default=DEFAULT_MAX_BODY, ge=1, le=MAX_BODY_LIMIT)
     stream: bool = False
+    role: LoadRole = LoadRole.LOCAL
+    master_host: str = "127.0.0.1"
+    master_port: StrictInt = Field(default=0, ge=0, le=65535)
+    workers: StrictInt = Field(default=1, ge=1)
+    worker_index: StrictInt = Field(default=0, ge=0)
+    clock_skew_ns: StrictInt = 0
+
+    @model_validator(mode="after")
+    def _role_coherent(self) -> Self:
+        if self.role is LoadRole.WORKER and self.master_port == 0:
+            raise ValueError("a worker needs the master's port")
+        if self.role is LoadRole.MASTER and self.users < self.workers:
+            raise ValueError(f"{self.users} users cannot give each of {self.workers} workers one")
+        return self

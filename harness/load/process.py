@@ -17,6 +17,11 @@ The reader thread never dies silently: whatever it raises is kept
 :attr:`LoadStatus.READER_FAILED` with the cause: a fault of the harness, never mistaken for a
 stalled or dead load.
 
+A worker of Locust's distributed mode (:mod:`harness.load.fleet`) may run on another clock:
+:meth:`LoadProcess.ping` measures it (:mod:`harness.load.clock_offset`), and once its owner sets
+:attr:`LoadProcess.clock_offset_ns` every instant the child writes is read onto the harness's
+clock. A local child shares the harness's clock and is never pinged.
+
 The child cannot outlive the harness: it arms ``PR_SET_PDEATHSIG`` (SIGKILL) at start, which
 Linux fires when the *thread* that started it exits. So call :meth:`LoadProcess.start` from a
 thread that lives as long as the load (the main thread, typically).
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import enum
 import os
 import signal
@@ -40,6 +46,7 @@ from typing import IO, Final, Self
 
 from harness.child_process import spawn_harness_child
 from harness.errors import LoadError
+from harness.load.clock_offset import ClockOffset, OffsetEstimator
 from harness.load.config import LoadConfig
 from harness.observations import (
     Observation,
@@ -49,6 +56,7 @@ from harness.observations import (
     parse_stream_line,
 )
 from harness.spec.durations import NS_PER_S, to_ns
+from harness.streams import StreamObservation
 
 __all__ = [
     "LoadDied",
@@ -130,9 +138,11 @@ class LoadProcess:
         clock: Callable[[], int] = time.monotonic_ns,
         stall_after_s: float = STALL_AFTER_S,
         labels: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self._labels = dict(labels or {})
+        self._extra_env = dict(extra_env or {})
         self.log = log
         self.stderr_path = stderr_path
         self._on_observation = on_observation
@@ -158,6 +168,18 @@ class LoadProcess:
         self.streams_read = 0
         """``S`` lines read (streams ended, ``load.stream``)."""
         self.started_ns: int | None = None
+        self.master_port: int | None = None
+        """The port a master child announced (``#M``) for its workers."""
+        self.master_announced = threading.Event()
+        self.clock_offset_ns = 0
+        """Subtracted from every instant the child writes (its clock minus the harness's).
+        Set by the owner before the child's load starts, and left alone after."""
+        self.clock_estimate: ClockOffset | None = None
+        """The best estimate of the child's clock offset from its answered pings."""
+        self.pong = threading.Condition()
+        """Notified whenever a ping is answered."""
+        self._offsets = OffsetEstimator()
+        self._stdin_lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._eof = threading.Event()
@@ -194,7 +216,7 @@ class LoadProcess:
             "harness.load.child",
             labels=self._labels,
             stderr_path=self.stderr_path,
-            extra_env={"PYTHONUNBUFFERED": "1"},
+            extra_env={"PYTHONUNBUFFERED": "1", **self._extra_env},
         )
         self.started_ns = self._clock()
         stdin = self._proc.stdin
@@ -208,6 +230,11 @@ class LoadProcess:
             target=self._read, name=f"load-reader-{self._proc.pid}", daemon=True
         )
         self._reader.start()
+
+    @property
+    def clock_uncertainty_ns(self) -> int:
+        """0: a local child shares the harness's monotonic clock (a fleet's workers may not)."""
+        return 0
 
     def wait_ready(self, timeout_s: float) -> None:
         """Block until every user is spawned; raise :class:`LoadError` if that cannot happen."""
@@ -226,6 +253,38 @@ class LoadProcess:
                 )
             self.ready.wait(min(remaining / 1e9, 0.02))
 
+    def ping(self) -> bool:
+        """Ask the child for its clock (``#P``); False when its stdin is closed.
+
+        The send instant is read just before the write, so the answer's stamp lies between it
+        and the instant the reader reads the answer, whatever delays either way.
+        """
+        with self._stdin_lock:
+            stdin = None if self._proc is None else self._proc.stdin
+            if stdin is None or stdin.closed:
+                return False
+            with self.pong:  # the estimator is shared with the reader thread
+                seq = self._offsets.ping(self._clock())
+            try:
+                stdin.write(f"#P {seq}\n".encode())
+                stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                return False
+            return True
+
+    def send_go(self) -> bool:
+        """Tell a master child to start the load (``#G``); False when its stdin is closed."""
+        with self._stdin_lock:
+            stdin = None if self._proc is None else self._proc.stdin
+            if stdin is None or stdin.closed:
+                return False
+            try:
+                stdin.write(b"#G\n")
+                stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                return False
+            return True
+
     def stop(self, timeout_s: float = 5.0) -> int | None:
         """Stop the child (EOF and SIGTERM, then SIGKILL after ``timeout_s``); return its exit code.
 
@@ -240,7 +299,7 @@ class LoadProcess:
                 # a child that already died stays DEAD in health(); only a live one is "stopped"
                 self._stopping = proc.poll() is None and not self._eof.is_set()
                 if proc.stdin is not None:
-                    with contextlib.suppress(OSError):
+                    with self._stdin_lock, contextlib.suppress(OSError):
                         proc.stdin.close()
                 if proc.poll() is None:
                     with contextlib.suppress(ProcessLookupError):
@@ -383,6 +442,9 @@ class LoadProcess:
                 except ValueError:
                     self.malformed_lines += 1
                     continue
+                offset = self.clock_offset_ns
+                if offset:
+                    obs = _shifted(obs, offset)
                 log_append(obs)
                 read += 1
                 if callback is not None:
@@ -401,11 +463,14 @@ class LoadProcess:
         chunk) to the live detector, as a harmful observation ending at that chunk."""
         text = raw.decode("ascii", errors="replace")
         try:
+            offset = self.clock_offset_ns
             if raw[0] == 0x53:  # "S"
-                self.log.append_stream(parse_stream_line(text))
+                stream = parse_stream_line(text)
+                self.log.append_stream(_stream_shifted(stream, offset) if offset else stream)
                 self.streams_read += 1
                 return
             start_ns, t_ns = parse_harm_line(text)
+            start_ns, t_ns = start_ns - offset, t_ns - offset
         except ValueError:
             self.malformed_lines += 1
             return
@@ -419,9 +484,25 @@ class LoadProcess:
 
     def _control(self, raw: bytes) -> None:
         kind, _, rest = raw.decode("utf-8", errors="replace").partition(" ")
-        if kind == "#H":
+        if kind == "#Q":
+            received = self._clock()  # first: the answer is at least this old
+            seq, _, stamp = rest.partition(" ")
+            with self.pong:
+                estimate = None
+                if (s := _int_or_none(seq)) is not None and (t := _int_or_none(stamp)) is not None:
+                    estimate = self._offsets.answer(s, t, received)
+                if estimate is None:
+                    self.malformed_lines += 1
+                else:
+                    self.clock_estimate = estimate
+                self.pong.notify_all()
+        elif kind == "#H":
             self.last_heartbeat_ns = self._clock()
-            self.child_heartbeat_ns = _int_or_none(rest)
+            child = _int_or_none(rest)
+            self.child_heartbeat_ns = None if child is None else child - self.clock_offset_ns
+        elif kind == "#M":
+            self.master_port = _int_or_none(rest)
+            self.master_announced.set()
         elif kind == "#R":
             self.users_spawned = _int_or_none(rest) or 0
             self.ready.set()
@@ -431,6 +512,30 @@ class LoadProcess:
             self.observations_announced = _int_or_none(rest)
         else:
             self.malformed_lines += 1
+
+
+def _shifted(obs: Observation, offset_ns: int) -> Observation:
+    """The observation with its instants read onto the harness's clock."""
+    return dataclasses.replace(
+        obs, start_ns=obs.start_ns - offset_ns, end_ns=obs.end_ns - offset_ns
+    )
+
+
+def _stream_shifted(stream: StreamObservation, offset_ns: int) -> StreamObservation:
+    """The stream record with its instants read onto the harness's clock."""
+
+    def back(t: int | None) -> int | None:
+        return None if t is None else t - offset_ns
+
+    return dataclasses.replace(
+        stream,
+        start_ns=stream.start_ns - offset_ns,
+        first_chunk_ns=back(stream.first_chunk_ns),
+        last_chunk_ns=back(stream.last_chunk_ns),
+        first_harm_ns=back(stream.first_harm_ns),
+        last_harm_ns=back(stream.last_harm_ns),
+        end_ns=stream.end_ns - offset_ns,
+    )
 
 
 def _cause(exc: BaseException) -> str:

@@ -22,12 +22,12 @@ stream record.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from harness.judging import Failure, StreamHarmJudge, compile_judge, compile_state
+from harness.load.clock_offset import skewed_clock
 from harness.load.config import LoadConfig
 from harness.load.sse import SseParser
 from harness.observations import Observation, harm_line, stream_line
@@ -66,7 +66,7 @@ def stream_sender(
     stream_judge = StreamHarmJudge(config.harm, config.max_body)
     state_of = compile_state(config.safe_state)
     max_body = config.max_body
-    clock = time.monotonic_ns
+    clock = skewed_clock(config.clock_skew_ns)
 
     def send(client: Any) -> None:
         failure: Failure | None = None

@@ -126,6 +126,14 @@ Streams in flight (``stream_metrics``, see ``harness.metrics._streams``)
     ``stream_cut_time <= D`` and ``harmful_chunks_after_stop == 0``; with no stream possibly
     in flight they are unverified, never met.
 
+Clock uncertainty (``RunInstants.clock_uncertainty_ns``, see ``harness.metrics._widen``)
+    With the load on Locust's master/worker mode each worker's instants are read onto the
+    harness's clock within ``± u``. Every bound then moves outward by ``u`` per observation
+    instant it rests on (``time_to_stop``, ``rollback_time``, ``time_to_reversal`` and the
+    gates' ``(L, U]`` by ``u``, ``time_in_harm`` by ``2u``), and the phase counts call an
+    answer certain only ``u`` inside the phase, possible within ``u`` of it. The streams in
+    flight are bounded against the stop widened by ``2u``. ``u = 0`` changes nothing.
+
 The run's verdict (``decide_verdict``)
     INTERRUPTED when a signal or halt ended it, ERROR when the harness failed or nothing was
     measured, else PASSED when every deadline is MET or NOT_APPLICABLE and FAILED otherwise;

@@ -25,6 +25,7 @@ from harness.metrics._model import (
     Unit,
     seconds,
 )
+from harness.metrics._widen import widen
 from harness.observations import ObservationLog, State
 from harness.spec.durations import NS_PER_S, to_ns
 
@@ -162,7 +163,11 @@ class _Harm:
             self.serving_after = list(compress(cols.serving, kept))
 
     def counts(
-        self, t_ns: int | None, until_ns: int | None = None, gate_closed_by: int | None = None
+        self,
+        t_ns: int | None,
+        until_ns: int | None = None,
+        gate_closed_by: int | None = None,
+        slack_ns: int = 0,
     ) -> tuple[int, int] | None:
         """(certainly in, possibly in) the phase ``[t_ns, until_ns)``: harmful answers
         certainly handled in it (started at or after ``t_ns``, ended by ``until_ns``), and
@@ -172,20 +177,25 @@ class _Harm:
         gate had certainly closed by ``gate_closed_by``, before that too: it may have been
         handled after ``t_ns`` only if ``min(end, gate_closed_by) > t_ns``. Every answer
         certainly in the phase is also possibly in it, so ``certain <= possible``.
+
+        ``slack_ns`` is the clock uncertainty of the answers' instants: certainly in means
+        that much inside the phase, possibly in means within that much of it.
         """
         if t_ns is None:
             return None
         assert self.since is not None and t_ns >= self.since
         until = _NEVER if until_ns is None else until_ns
         gate = _NEVER if gate_closed_by is None else gate_closed_by
+        certain_from, certain_until = t_ns + slack_ns, until - slack_ns
+        possible_from, possible_until = t_ns - slack_ns, until + slack_ns
         certain = possible = 0
         for start, end, serving in zip(
             self.starts_after, self.ends_after, self.serving_after, strict=True
         ):
-            if start >= t_ns and end <= until:
+            if start >= certain_from and end <= certain_until:
                 certain += 1
                 possible += 1
-            elif start < until and (min(end, gate) if serving else end) > t_ns:
+            elif start < possible_until and (min(end, gate) if serving else end) > possible_from:
                 possible += 1
         return certain, possible
 
@@ -236,16 +246,17 @@ def analyse(
     )
     # After a clean, confirmed stop every serving answer was handled before its upper bound.
     gate = stop.upper_ns if stop.kind is StopKind.CLEAN and stop.confirmed else None
-    after_issue = harm.counts(issued, back, gate)
+    slack = instants.clock_uncertainty_ns
+    after_issue = harm.counts(issued, back, gate, slack)
     after_ack = (
-        harm.counts(acked, back, gate)
+        harm.counts(acked, back, gate, slack)
         if acked is None or back is None or (acked < back)
         else (0, 0)
     )
     rung_used, rung_certain = _rung_used(instants, stop)
     window_whole = instants.proof_end_ns == instants.load_end_ns
 
-    return Metrics(
+    metrics = Metrics(
         time_to_detect=_time_to_detect(instants),
         time_to_ack=_time_to_ack(instants),
         time_to_stop=_time_to_stop(instants, stop),
@@ -283,6 +294,7 @@ def analyse(
         time_to_reversal=_time_to_reversal(cols, instants, params, hold_ns, stretch_ns, limit_from),
         fallbacks=instants.fallbacks,
     )
+    return widen(metrics, instants)
 
 
 def brought_back_ns(instants: RunInstants) -> int | None:
@@ -742,8 +754,9 @@ def _harm_returned(
             "harm never ended, and nothing brought serving back after a stop",
         )  # fmt: skip
     harmful = cols.harmful
-    certain = sum(map(since.__le__, compress(cols.start, harmful)))
-    possible = sum(map(since.__lt__, compress(cols.end, harmful)))
+    slack = instants.clock_uncertainty_ns  # see harness.metrics._widen
+    certain = sum(map((since + slack).__le__, compress(cols.start, harmful)))
+    possible = sum(map((since - slack).__lt__, compress(cols.end, harmful)))
     if not _covered(presence, since, instants, max_gap_ns):
         return Metric(
             name, certain, certain, None, Unit.COUNT,

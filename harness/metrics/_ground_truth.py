@@ -42,7 +42,8 @@ def check_ground_truth(
     so a claim followed by a logged resume or switch is then given the benefit of the doubt.
     """
     timeline = sorted(events, key=lambda event: event[0])
-    tolerance = to_ns(tolerance_s)
+    # An observation's instants may be off by the workers' clock uncertainty as well.
+    tolerance = to_ns(tolerance_s) + instants.clock_uncertainty_ns
     reasons: list[str] = []
 
     stop, issued = metrics.stop, instants.stop_issued_ns

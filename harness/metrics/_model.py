@@ -85,6 +85,9 @@ class RunInstants:
     fallbacks: tuple[tuple[str, int], ...] = ()
     """(deadline, instant) for each fallback ladder the harness started because that
     deadline passed with no held stop or reversal: each such deadline is missed."""
+    clock_uncertainty_ns: int = 0
+    """How far an observation's instants may be from the harness's clock (distributed load
+    workers, ``harness.metrics._widen``); every bound widens by it. 0: one shared clock."""
 
     def __post_init__(self) -> None:
         if self.load_end_ns < self.load_start_ns:
@@ -93,6 +96,8 @@ class RunInstants:
             )
         if self.hold_s < 0:
             raise ValueError(f"hold_s must be >= 0, got {self.hold_s}")
+        if self.clock_uncertainty_ns < 0:
+            raise ValueError(f"clock_uncertainty_ns must be >= 0, got {self.clock_uncertainty_ns}")
 
     @property
     def proof_end_ns(self) -> int:

@@ -825,6 +825,10 @@ class Target(_Frozen):
 # --------------------------------------------------------------------------- drill
 
 
+MAX_LOAD_WORKERS = 16
+"""The most Locust workers one drill may start (each is a process on this host)."""
+
+
 class LoadSpec(_Frozen):
     """Real Locust load: how many users, how fast they arrive, what they send."""
 
@@ -842,6 +846,20 @@ class LoadSpec(_Frozen):
     bytes); a longer body is cut there and its answer counted as truncated."""
     stream: StrictBool = False
     """Read answers as server-sent events: every chunk timed and judged as it arrives."""
+    workers: int = Field(default=1, ge=1, le=MAX_LOAD_WORKERS)
+    """Locust worker processes under one master (Locust's distributed mode); 1: one process,
+    no master. Each worker needs at least one user."""
+
+    @field_validator("workers")
+    @classmethod
+    def _a_user_per_worker(cls, workers: int, info: ValidationInfo) -> int:
+        users = info.data.get("users")
+        if isinstance(users, int) and workers > users:
+            raise ValueError(
+                f"{workers} workers need at least {workers} users (users: {users});"
+                " each worker runs at least one"
+            )
+        return workers
 
 
 FALLBACK_DEADLINES = ("stop", "reversal", "time_in_harm")
