@@ -577,6 +577,10 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.key is not None and args.trust is not None:
         print("govdrill verify: give --key or --trust, not both", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from harness.pack import PACK_MANIFEST
+
+    if (args.run_dir / PACK_MANIFEST).is_file():
+        return _verify_pack_command(args, out)
     try:
         trust = None if args.trust is None else load_trust(args.trust)
         report = verify_run(args.run_dir, key=args.key, trust=trust, tsa_cert=args.tsa_cert)
@@ -604,6 +608,43 @@ def _verify_command(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     print(f"TAMPERED {args.run_dir}: {len(report.findings)} problem(s)", file=out)
     return EXIT_FAILED
+
+
+def _verify_pack_command(args: argparse.Namespace, out: TextIO) -> int:
+    """An audit pack's folder: its pages against its manifest, its signature, and with
+    ``--tsa-cert`` its timestamp over the manifest; 0 intact, 1 not."""
+    from harness.errors import EvidenceError
+    from harness.integrity import check_timestamp
+    from harness.pack import PACK_MANIFEST, PACK_TIMESTAMP, verify_pack
+
+    if args.trust is not None:
+        print("govdrill verify: a pack is checked with --key, not --trust", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    folder: Path = args.run_dir
+    problems = verify_pack(folder, key=args.key)
+    if args.tsa_cert is not None:
+        token = folder / PACK_TIMESTAMP
+        if not token.is_file():
+            problems.append(f"{PACK_TIMESTAMP}: missing, and trusted time was asked for")
+        else:
+            try:
+                check = check_timestamp(
+                    token.read_bytes(), (folder / PACK_MANIFEST).read_bytes(), args.tsa_cert
+                )
+            except (OSError, EvidenceError) as exc:
+                print(f"govdrill verify: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if not check.ok:
+                problems.append(f"{PACK_TIMESTAMP}: {check.detail}")
+            elif check.time is not None:
+                print(f"time: {check.time:%Y-%m-%dT%H:%M:%SZ} (RFC 3161 timestamp)", file=out)
+    for problem in problems:
+        print(f"FAIL {problem}", file=out)
+    if problems:
+        print(f"TAMPERED {folder}: {len(problems)} problem(s) in the pack", file=out)
+        return EXIT_FAILED
+    print(f"OK {folder}: the pack's pages, manifest and signature are intact", file=out)
+    return EXIT_OK
 
 
 def _provenance_lines(report: VerifyReport, tsa_cert: Path | None) -> list[str]:

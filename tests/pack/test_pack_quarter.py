@@ -134,7 +134,9 @@ def test_html_failures_linked_to_their_fix(quarter_pack: QuarterPack) -> None:
         assert f'href="#run-{q.run_id(fixed)}"' in row and f"<td>{span}</td>" in row
     open_row = _row(failures, f'href="#run-{q.run_id("kill-fail-open")}"')
     assert "not fixed within the period" in open_row
-    assert "stop: unverified" in open_row
+    # The theatre's stop never takes effect: missed once its deadline passed by a hold
+    # (the drill stays open for that), unverified if the window was cut short.
+    assert re.search(r"stop: (missed|unverified)", open_row), open_row
     assert "time_in_harm: missed; rollback: missed" in _row(
         failures, f'href="#run-{q.run_id("rollback-fail")}"'
     )
@@ -268,3 +270,27 @@ def test_a_period_with_nothing_excluded_exits_0(quarter: Quarter, tmp_path: Path
     manifest = json.loads((out / "pack.manifest.json").read_bytes())
     assert [r["run_id"] for r in manifest["runs"]] == [quarter.run_id("before")]
     assert "Nothing was excluded" in (out / "pack.html").read_text()
+
+
+def test_govdrill_verify_checks_a_pack_folder(quarter_pack: QuarterPack, tmp_path: Path) -> None:
+    """`govdrill verify PACK --tsa-cert CA` checks the pack's pages, signature and timestamp:
+    intact it says OK (exit 0); an edited page or another document's token is TAMPERED
+    (exit 1), naming the file."""
+    ca = str(quarter_pack.tsa.ca_cert_path)
+    done = govdrill_in_process("verify", str(quarter_pack.out), "--tsa-cert", ca)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK" in done.stdout and "RFC 3161 timestamp" in done.stdout
+
+    edited = tmp_path / "edited"
+    shutil.copytree(quarter_pack.out, edited)
+    (edited / "pack.html").write_text("<p>all good</p>")
+    done = govdrill_in_process("verify", str(edited))
+    assert done.returncode == 1 and "FAIL pack.html" in done.stdout, done.stdout
+
+    swapped = tmp_path / "swapped"
+    shutil.copytree(quarter_pack.out, swapped)
+    tokens = sorted(quarter_pack.quarter.results.rglob("attestation.tsr"))
+    assert tokens, "the quarter has a timestamped run"
+    shutil.copyfile(tokens[0], swapped / "pack.tsr")
+    done = govdrill_in_process("verify", str(swapped), "--tsa-cert", ca)
+    assert done.returncode == 1 and "FAIL pack.tsr" in done.stdout, done.stdout
