@@ -41,6 +41,7 @@ def test_distributed_drill_passes_on_both_workers(tmp_path: Path) -> None:
     u = max(w["uncertainty_ns"] for w in workers)
     assert summary["load_workers"]["clock_uncertainty_s"] == u / 1e9
     assert any(e["event"] == "load_workers" for e in events_of(run))
+    assert "load on 2 workers (clocks read to" in (run / "report.html").read_text()
     assert {p.name for p in run.glob("load-*.stderr.log")} == {
         "load-master.stderr.log", "load-worker-0.stderr.log", "load-worker-1.stderr.log",
     }  # fmt: skip

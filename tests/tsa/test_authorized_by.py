@@ -37,6 +37,7 @@ def test_the_environment_names_who_authorized_and_it_is_signed(tmp_path: Path) -
     summary = json.loads((run / "summary.json").read_text())
     assert summary["authorized_by"] == "ops on-call (PagerDuty #4411)"
     assert _statement(run)["authorized_by"] == "ops on-call (PagerDuty #4411)"
+    assert "authorized by <b>ops on-call (PagerDuty #4411)</b>" in (run / "report.html").read_text()
     verified = govdrill("verify", str(run), "--key", str(tmp_path / "k.key.pub"))
     assert verified.returncode == 0
     assert "authorized by: ops on-call (PagerDuty #4411)" in verified.stdout
