@@ -104,17 +104,17 @@ class Observations:
     @classmethod
     def from_log(cls, log: ObservationLog, zero_ns: int) -> Observations:
         """The columns of a run still in memory (no need to read its file back)."""
-        start, end, _status, state, harmful = log.columns()
-        table, index = log.versions()
-        n = min(len(end), len(index))
-        obs = cls(
-            end=array("d", (((t - zero_ns) // 1000) / 1e6 for t in end[:n])),
-            state=state[:n],
-            harmful=harmful[:n],
-            version_index=array("h", index[:n]),
-            versions=table,
-            first_start=min(((t - zero_ns) // 1000) / 1e6 for t in start[:n]) if n else None,
-        )
+        obs = cls(versions=log.version_table())
+        first_start: int | None = None
+        for block in log.blocks():  # block by block: a spilled log is never read whole
+            obs.end.extend(((t - zero_ns) // 1000) / 1e6 for t in block.end)
+            obs.state.extend(block.state)
+            obs.harmful.extend(block.harmful)
+            obs.version_index.extend(iter(block.version))  # ids are "H" here "h": by value
+            low = min(block.start)
+            first_start = low if first_start is None else min(first_start, low)
+        if first_start is not None:
+            obs.first_start = ((first_start - zero_ns) // 1000) / 1e6
         # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
         obs.streams = [_span(s, zero_ns) for s in log.streams()]
         return obs
