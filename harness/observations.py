@@ -350,9 +350,11 @@ class _SpillFile:
 class ObservationLog:
     """An append-only, column-wise store of observations that moves old rows to disk.
 
-    Rows are kept in blocks of :data:`BLOCK_ROWS`. Once more than ``memory_rows`` rows are
-    held, every full block but the newest goes to a spill file (in ``spill_dir``, with no
-    name), so a ten-million-row run holds about ``memory_rows`` x 22 bytes, not 220 MB.
+    Rows are kept in blocks of :data:`BLOCK_ROWS`. At most ``memory_rows`` rows are held in
+    memory: when a block fills and the next one would not fit, the oldest full blocks go to
+    a spill file (in ``spill_dir``, with no name), the newest full one always stays. A log of
+    fewer than ``memory_rows`` rows never touches disk; a ten-million-row one holds about
+    ``memory_rows`` x 22 bytes in memory, not 220 MB.
     Readers stream over :meth:`blocks`; :meth:`columns`, iteration and indexing still work
     on any row, reading spilled blocks back.
 
@@ -372,8 +374,9 @@ class ObservationLog:
         memory_rows: int = MEMORY_ROWS,
         block_rows: int = BLOCK_ROWS,
     ) -> None:
-        if block_rows < 1 or memory_rows < block_rows:
-            raise ValueError("block_rows must be >= 1 and memory_rows >= block_rows")
+        if block_rows < 1 or memory_rows < 2 * block_rows:
+            # The tail being filled and the newest full block always stay in memory.
+            raise ValueError("block_rows must be >= 1 and memory_rows >= 2 x block_rows")
         self._block_rows = block_rows
         self._memory_rows = memory_rows
         self._spill_dir = spill_dir
