@@ -71,9 +71,13 @@ def test_rows_read_back_across_block_boundaries(tmp_path: Path) -> None:
     plain.extend(rows)
     assert log.spilled_rows >= 40 and log.spill_bytes == log.spilled_rows * 22
     assert len(log) == len(rows)
-    assert list(log) == list(plain) == [
-        Observation(o.start_ns, o.end_ns, o.status, o.state, o.harmful, o.version) for o in rows
-    ]
+    assert (
+        list(log)
+        == list(plain)
+        == [
+            Observation(o.start_ns, o.end_ns, o.status, o.state, o.harmful, o.version) for o in rows
+        ]
+    )
     assert [log[i] for i in range(-len(rows), len(rows))] == [
         plain[i] for i in range(-len(rows), len(rows))
     ]

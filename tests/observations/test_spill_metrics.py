@@ -15,7 +15,7 @@ from harness.evidence import RunDir
 from harness.metrics import RunInstants, analyse, check_ground_truth
 from harness.metrics import _columns as columns_module
 from harness.observations import Observation, ObservationLog, State
-from harness.report._data import Observations
+from harness.report._data import Observations, _observations
 from tests.metrics.metrics_sim import MS, T0, Answer, S, simulate
 
 _STATES = st.sampled_from([State.SERVING, State.SERVING, State.STOPPED, State.ERROR])
@@ -144,8 +144,9 @@ def test_simulated_drills_agree_spilled_and_in_memory(
             assert analyse(spilled, instants) == metrics
 
 
-def test_report_columns_and_evidence_file_are_the_same(tmp_path: Path) -> None:
-    """The report's columns and observations.csv.gz, from a spilled log and from memory."""
+def test_report_bins_and_evidence_file_are_the_same(tmp_path: Path) -> None:
+    """The report's pictures (bins of the whole run and of a zoom) and observations.csv.gz,
+    from a spilled log, from memory and from the written file, are the same."""
     rows = [
         Observation(T0 + i * MS, T0 + i * MS + 3 * MS + i % 5, 200, State(i % 3), i % 7 == 0,
                     f"v{i % 3}")
@@ -153,23 +154,19 @@ def test_report_columns_and_evidence_file_are_the_same(tmp_path: Path) -> None:
     ]  # fmt: skip
     plain = ObservationLog()
     plain.extend(rows)
-    written = []
+    pictures = []
+    files = []
     for name, log in (("plain", plain), ("spilled", _spilled(plain, tmp_path, 64))):
         report = Observations.from_log(log, T0)
-        written.append(
-            (
-                report.end,
-                report.state,
-                report.harmful,
-                report.version_index,
-                report.versions,
-                report.first_start,
-            )
-        )
+        assert (report.first_start, report.last_end) == (0.0, 1.002)
+        pictures.append([report.bin(0.0, 1.1, 0.05), report.bin(0.4, 0.5, 0.005)])
         run = RunDir(tmp_path / name, "drill", "stamp", "run")
         run.create()
         path = run.write_observations(log, T0)
-        written.append(gzip.decompress(path.read_bytes()))
+        files.append(gzip.decompress(path.read_bytes()))
+        from_file = _observations(path)
+        pictures.append([from_file.bin(0.0, 1.1, 0.05), from_file.bin(0.4, 0.5, 0.005)])
         run.release()
-    assert written[0] == written[2] and written[1] == written[3]
-    assert written[1].count(b"\n") == 1002
+    assert pictures[0] == pictures[1] == pictures[2] == pictures[3]
+    assert sum(pictures[0][0].ok) > 0 and sum(pictures[0][0].harmful) > 0
+    assert files[0] == files[1] and files[0].count(b"\n") == 1002
