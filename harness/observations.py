@@ -268,8 +268,9 @@ _ROW_TYPECODES: Final = ("q", "q", "h", "b", "b", _ID_TYPECODE)
 BLOCK_ROWS: Final = 1 << 18
 """Rows per block (about 5.8 MB): the unit the log spills, reads back and hands to readers."""
 
-MEMORY_ROWS: Final = 1 << 20
-"""Rows the log keeps in memory (about 23 MB) before it moves full blocks to disk."""
+MEMORY_ROWS: Final = 2 * BLOCK_ROWS
+"""Rows the log keeps in memory (524,288: about 11.5 MB) before it moves full blocks to disk:
+the block being filled and the newest full one, which the live watcher reads."""
 
 if TYPE_CHECKING:
     # One block's columns in the order of _ROW_TYPECODES (array is generic only when typing).
@@ -283,7 +284,8 @@ def _empty_rows() -> _Rows:
 
 @dataclass(frozen=True, slots=True)
 class ColumnBlock:
-    """Consecutive rows of the log, one array per column (a copy: the caller may keep it)."""
+    """Consecutive rows of the log, one array per column (read-only: a full block's arrays
+    may be the log's own)."""
 
     first: int
     """The log index of the block's first row."""
@@ -577,7 +579,10 @@ class ObservationLog:
             base = index * size
             lo, hi = first - base, min(until, base + size) - base
             rows = self._block(index)
-            start, end, status, state, harmful, version = (c[lo:hi] for c in rows)
+            if lo or hi < size:  # part of a block, or the tail being filled: a copy
+                rows = tuple(c[lo:hi] for c in rows)  # type: ignore[assignment]
+            # A whole block is never appended to again: its arrays are handed out as they are.
+            start, end, status, state, harmful, version = rows
             yield ColumnBlock(first, start, end, status, state, harmful, version)
             first = base + hi
 

@@ -11,7 +11,7 @@ from itertools import compress
 
 from harness.metrics._bounds import Presence, Transition, transition
 from harness.metrics._columns import NOT, Block, Columns, both, either, end_of, start_of
-from harness.metrics._confirm import held_at, presence_limit_ns
+from harness.metrics._confirm import BASELINE_NS, held_at, presence_limit_ns
 from harness.metrics._model import (
     AnalysisParams,
     Metric,
@@ -37,8 +37,26 @@ Limit = Callable[[int], int]
 """The presence limit at an instant (see ``harness.metrics._confirm``)."""
 
 
-def _every(block: Block) -> bytes:
-    return b"\x01" * block.n
+def _presence_floor(instants: RunInstants, first_harm_start: int | None) -> int | None:
+    """Presence is only asked about after this: from the first instant a change, a count or
+    a complaint is measured from (the first harmful start bounds where harm returned), less
+    the baseline the presence limit learns from. None when nothing is asked."""
+    since = (
+        instants.stop_issued_ns,
+        instants.stop_acked_ns,
+        instants.rollback_issued_ns,
+        instants.complaint_sent_ns,
+        first_harm_start,
+    )
+    first = min((t for t in since if t is not None), default=None)
+    return None if first is None else first - BASELINE_NS
+
+
+def _ended_after(floor: int | None) -> Callable[[Block], bytes]:
+    """Rows that ended after ``floor`` (none when it is None)."""
+    if floor is None:
+        return lambda block: bytes(block.n)
+    return lambda block: block.ended_after(floor)
 
 
 def _min(a: int | None, b: int) -> int:
@@ -125,7 +143,10 @@ def analyse(
     """Compute every metric of one run, with proven bounds; see ``harness.metrics``."""
     params = params if params is not None else AnalysisParams()
     cols = Columns(log)
-    ends = cols.sorted_of(end_of, _every)
+    issued = instants.stop_issued_ns
+    acked = instants.stop_acked_ns
+    harm = _Harm(cols, min((t for t in (issued, acked) if t is not None), default=None))
+    ends = cols.sorted_of(end_of, _ended_after(_presence_floor(instants, harm.first_start)))
     presence = Presence(ends)
     gap_ns = to_ns(params.presence_gap_s)
 
@@ -139,15 +160,12 @@ def analyse(
 
     hold_ns = to_ns(instants.hold_s)
     stretch_ns = min(hold_ns, to_ns(params.stretch_min_s))
-    issued = instants.stop_issued_ns
-    acked = instants.stop_acked_ns
     stop_gap = limit_from(issued)
     rollback_gap = limit_from(instants.rollback_issued_ns)
     max_gap_ns = (stop_gap if issued is not None else rollback_gap)(instants.load_end_ns)
 
     stop = _analyse_stop(cols, instants, params, hold_ns, stretch_ns, stop_gap)
     rollback = _analyse_rollback(cols, instants, params, hold_ns, stretch_ns, rollback_gap)
-    harm = _Harm(cols, min((t for t in (issued, acked) if t is not None), default=None))
     harm_end = _analyse_harm_end(cols, instants, params, hold_ns, stretch_ns, limit_from)
 
     harmful_total = harm.total

@@ -60,9 +60,11 @@ class Block:
 
     __slots__ = (
         "_end_range",
+        "_masks",
         "_start_range",
         "_version_id",
         "end",
+        "first",
         "harmful",
         "n",
         "serving",
@@ -71,8 +73,16 @@ class Block:
         "version",
     )
 
-    def __init__(self, block: ColumnBlock, version_id: Callable[[str], int | None]) -> None:
+    def __init__(
+        self,
+        block: ColumnBlock,
+        version_id: Callable[[str], int | None],
+        ranges: dict[int, tuple[int, int, int, int]] | None = None,
+        masks: dict[tuple[int, bool, int], bytes] | None = None,
+    ) -> None:
         self.n = len(block)
+        self.first = block.first
+        self._masks = masks
         self.start = block.start
         self.end = block.end
         self.harmful = block.harmful.tobytes()
@@ -83,6 +93,13 @@ class Block:
         self._version_id = version_id
         self._end_range: tuple[int, int] | None = None
         self._start_range: tuple[int, int] | None = None
+        if ranges is not None:
+            # min and max over a block cost a Python int per row: taken once per block, not
+            # once per question.
+            known = ranges.get(block.first)
+            if known is None:
+                known = ranges[block.first] = (*self._ends(), *self._starts())
+            self._end_range, self._start_range = known[:2], known[2:]
 
     def _ends(self) -> tuple[int, int]:
         if self._end_range is None:
@@ -102,7 +119,7 @@ class Block:
         lo, hi = self._ends()
         if lo > t_ns or hi <= t_ns:
             return self._all(lo > t_ns)
-        return bytes(map(t_ns.__lt__, self.end))
+        return self._compared(True, t_ns)
 
     def ended_by(self, t_ns: int) -> bytes:
         """Rows that ended at or before ``t_ns`` (certainly handled by then)."""
@@ -113,7 +130,19 @@ class Block:
         lo, hi = self._starts()
         if hi < t_ns or lo >= t_ns:
             return self._all(hi < t_ns)
-        return bytes(map(t_ns.__gt__, self.start))
+        return self._compared(False, t_ns)
+
+    def _compared(self, ends: bool, t_ns: int) -> bytes:
+        """ends > t (``ends``) or starts < t, row by row: kept for the next question about the
+        same instant, for the few blocks an instant falls in (at most _MASKS of them)."""
+        key = (self.first, ends, t_ns)
+        masks = self._masks
+        mask = None if masks is None else masks.get(key)
+        if mask is None:
+            mask = bytes(map(t_ns.__lt__, self.end) if ends else map(t_ns.__gt__, self.start))
+            if masks is not None and len(masks) < _MASKS:
+                masks[key] = mask
+        return mask
 
     def started_from(self, t_ns: int) -> bytes:
         """Rows that started at or after ``t_ns``."""
@@ -135,6 +164,9 @@ class Block:
 
 _LITTLE = array("H", [1]).tobytes()[0] == 1
 
+_MASKS = 32
+"""Row-by-row masks kept per analysis (a block's rows each): the blocks an instant falls in."""
+
 Where = Callable[[Block], bytes]
 """A row condition: the 0/1 mask of one block's rows that meet it."""
 Pick = Callable[[Block], "array[int]"]
@@ -154,23 +186,30 @@ def end_of(block: Block) -> array[int]:
 class Columns:
     """The first ``len(log)`` rows of a log (taken once), asked about block by block."""
 
-    __slots__ = ("_log", "n", "version_id")
+    __slots__ = ("_log", "_masks", "_ranges", "n", "version_id")
 
     def __init__(self, log: ObservationLog) -> None:
         self._log = log
         self.n = len(log)
         self.version_id: Callable[[str], int | None] = log.version_id
+        self._ranges: dict[int, tuple[int, int, int, int]] = {}
+        self._masks: dict[tuple[int, bool, int], bytes] = {}
 
     def blocks(self) -> Iterator[Block]:
         """The rows, one block at a time (read back from disk when the log spilled them)."""
         for block in self._log.blocks(0, self.n):
-            yield Block(block, self.version_id)
+            yield Block(block, self.version_id, self._ranges, self._masks)
 
     def sorted_of(self, pick: Pick, where: Where) -> array[int]:
-        """The values of ``pick`` over the rows meeting ``where``, sorted."""
-        out = array("q")
+        """The values of ``pick`` over the rows meeting ``where``, sorted.
+
+        Two passes: the first counts, so the result is allocated once at its size (grown
+        block by block, a large array is reallocated and copied, briefly doubling it)."""
+        out = array("q", [0]) * self.count(where)
+        filled = 0
         for block in self.blocks():
-            _merge_into(out, sorted(compress(pick(block), where(block))))
+            filled = _merge_into(out, filled, sorted(compress(pick(block), where(block))))
+        assert filled == len(out)
         return out
 
     def max_of(self, pick: Pick, where: Where) -> int | None:
@@ -192,22 +231,25 @@ class Columns:
         return any(1 in where(block) for block in self.blocks())
 
 
-def _merge_into(out: array[int], part: list[int]) -> None:
-    """Add sorted ``part`` to sorted ``out``, keeping it sorted.
+def _merge_into(out: array[int], filled: int, part: list[int]) -> int:
+    """Add sorted ``part`` to the sorted ``out[:filled]``, keeping it sorted; return the new
+    filled length (``out`` has room).
 
     Rows arrive nearly in end order, so a block's values mostly follow the previous ones:
     only the overlap (values of ``out`` after ``part``'s first) is merged."""
     if not part:
-        return
-    if not out or part[0] >= out[-1]:
-        out.extend(part)
-        return
-    cut = bisect_right(out, part[0])
-    tail = out[cut:]
-    del out[cut:]
-    k = bisect_right(part, tail[-1])
-    if len(tail) + k <= _SMALL_MERGE:
-        out.extend(sorted(chain(tail, part[:k])))
-    else:
-        out.extend(heapq.merge(tail, part[:k]))
-    out.extend(part[k:])
+        return filled
+    cut = filled if not filled else bisect_right(out, part[0], 0, filled)
+    k = 0
+    if cut < filled:
+        tail = out[cut:filled]
+        k = bisect_right(part, tail[-1])
+        if len(tail) + k <= _SMALL_MERGE:
+            merged = array("q", sorted(chain(tail, part[:k])))
+        else:
+            merged = array("q", heapq.merge(tail, part[:k]))
+        out[cut : cut + len(merged)] = merged
+        cut += len(merged)
+    rest = len(part) - k
+    out[cut : cut + rest] = array("q", part[k:] if k else part)
+    return cut + rest
