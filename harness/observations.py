@@ -19,6 +19,10 @@ Streams (``load.stream``) add two lines (issue 17's contract): ``S,<start_ns>,<f
 <last_chunk_ns>,<first_harm_ns>,<last_harm_ns>,<chunks>,<harmful_chunks>,<end_ns>,<outcome>``
 when a stream ends (an empty field is None) and ``H,<start_ns>,<t_ns>`` at its first harmful
 chunk. The log keeps streams column-wise too (:meth:`ObservationLog.streams`).
+
+Past :data:`MEMORY_ROWS` rows the log moves full blocks of :data:`BLOCK_ROWS` to a spill file
+with no name (see :class:`ObservationLog`); whoever reads the whole log reads it through
+:meth:`ObservationLog.blocks`, so memory stays flat however long the load ran.
 """
 
 from __future__ import annotations
