@@ -223,7 +223,12 @@ def run_drill(
         tsa_url=tsa_url,
     )
     # The versions a drill rolls back to keep their own entry however many a target sprays.
-    state.log = ObservationLog(pinned=[s.rollback["to"] for s in drill.steps if s.rollback])
+    # Rows beyond the memory budget go to an unnamed file in the run folder (on results'
+    # disk, not a tmpfs), opened at the first spill, long after the folder exists.
+    state.log = ObservationLog(
+        pinned=[s.rollback["to"] for s in drill.steps if s.rollback],
+        spill_dir=run_dir.staging,
+    )
     swept = reaper.sweep()
     state.swept = list(swept.processes)
     state.swept_resources = [

@@ -188,26 +188,29 @@ class RunDir:
     def write_observations(self, log: ObservationLog, zero_ns: int) -> Path:
         """Write every observation, compactly: gzip CSV, times in µs from the run's zero."""
         path = self.staging / "observations.csv.gz"
-        start, end, status, state, harmful = log.columns()
-        versions, version_index = log.versions()
-        versions = [self.redactor.redact(v) for v in versions]  # the target names them
-        rows = len(start)
+        rows = len(log)
+        versions = [self.redactor.redact(v) for v in log.version_table()]  # the target names them
 
         def produce(raw: BinaryIO) -> None:
-            # Streamed in chunks: a million rows as one string would cost ~200 MB.
+            # Streamed block by block, in chunks: a million rows as one string would cost
+            # ~200 MB, and a spilled log is read back one block at a time.
             with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3, mtime=0) as out:
                 out.write(
                     b"# times in microseconds since the run's zero (timeline.jsonl: zero_ns)\n"
                     b"start_us,end_us,status,state,harmful,version\n"
                 )
-                for first in range(0, rows, _ROWS_PER_CHUNK):
-                    out.write(
-                        "".join(
-                            f"{(start[i] - zero_ns) // 1000},{(end[i] - zero_ns) // 1000},"
-                            f"{status[i]},{state[i]},{harmful[i]},{versions[version_index[i]]}\n"
-                            for i in range(first, min(first + _ROWS_PER_CHUNK, rows))
-                        ).encode()
-                    )
+                for block in log.blocks(0, rows):
+                    start, end, status = block.start, block.end, block.status
+                    state, harmful, version_index = block.state, block.harmful, block.version
+                    for first in range(0, len(block), _ROWS_PER_CHUNK):
+                        out.write(
+                            "".join(
+                                f"{(start[i] - zero_ns) // 1000},{(end[i] - zero_ns) // 1000},"
+                                f"{status[i]},{state[i]},{harmful[i]},"
+                                f"{versions[version_index[i]]}\n"
+                                for i in range(first, min(first + _ROWS_PER_CHUNK, len(block)))
+                            ).encode()
+                        )
 
         write_atomic_stream(path, produce)
         return path

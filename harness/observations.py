@@ -19,22 +19,33 @@ Streams (``load.stream``) add two lines (issue 17's contract): ``S,<start_ns>,<f
 <last_chunk_ns>,<first_harm_ns>,<last_harm_ns>,<chunks>,<harmful_chunks>,<end_ns>,<outcome>``
 when a stream ends (an empty field is None) and ``H,<start_ns>,<t_ns>`` at its first harmful
 chunk. The log keeps streams column-wise too (:meth:`ObservationLog.streams`).
+
+Past :data:`MEMORY_ROWS` rows the log moves full blocks of :data:`BLOCK_ROWS` to a spill file
+with no name (see :class:`ObservationLog`); whoever reads the whole log reads it through
+:meth:`ObservationLog.blocks`, so memory stays flat however long the load ran.
 """
 
 from __future__ import annotations
 
 import enum
+import os
+import tempfile
 import threading
+import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, overload
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, overload
 
 from harness.streams import StreamObservation, StreamOutcome
 
 __all__ = [
+    "BLOCK_ROWS",
     "MAX_VERSIONS",
     "MAX_VERSION_CHARS",
+    "MEMORY_ROWS",
+    "ColumnBlock",
     "Observation",
     "ObservationLog",
     "State",
@@ -255,8 +266,103 @@ class VersionCounts:
         }
 
 
+_ROW_TYPECODES: Final = ("q", "q", "h", "b", "b", _ID_TYPECODE)
+"""start_ns, end_ns, status, state, harmful, version id: 22 bytes a row."""
+
+BLOCK_ROWS: Final = 1 << 18
+"""Rows per block (about 5.8 MB): the unit the log spills, reads back and hands to readers."""
+
+MEMORY_ROWS: Final = 2 * BLOCK_ROWS
+"""Rows the log keeps in memory (524,288: about 11.5 MB) before it moves full blocks to disk:
+the block being filled and the newest full one, which the live watcher reads."""
+
+if TYPE_CHECKING:
+    # One block's columns in the order of _ROW_TYPECODES (array is generic only when typing).
+    _Rows = tuple[array[int], array[int], array[int], array[int], array[int], array[int]]
+
+
+def _empty_rows() -> _Rows:
+    start, end, status, state, harmful, version = (array(code) for code in _ROW_TYPECODES)
+    return start, end, status, state, harmful, version
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnBlock:
+    """Consecutive rows of the log, one array per column (read-only: a full block's arrays
+    may be the log's own)."""
+
+    first: int
+    """The log index of the block's first row."""
+    start: array[int]
+    end: array[int]
+    status: array[int]
+    state: array[int]
+    harmful: array[int]
+    version: array[int]
+    """Version ids: indexes into :meth:`ObservationLog.versions`' table."""
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class _Spilled:
+    """Where one full block's columns lie in the spill file, one after the other."""
+
+    offset: int
+
+
+class _SpillFile:
+    """Full blocks on disk, in a file with no name (it is gone when closed or the process
+    dies, however the run ends), read back with ``pread`` so any thread may read."""
+
+    def __init__(self, directory: Path | None) -> None:
+        # Open for the log's life, closed by ObservationLog.close or its finalizer.
+        self._file = tempfile.TemporaryFile(  # noqa: SIM115
+            dir=directory, prefix="govdrill-observations-"
+        )
+        self._fd = self._file.fileno()
+        self._size = 0
+
+    def write(self, rows: _Rows) -> _Spilled:
+        offset = self._size
+        data = b"".join(column.tobytes() for column in rows)
+        written = 0
+        while written < len(data):
+            written += os.pwrite(self._fd, data[written:], offset + written)
+        self._size += len(data)
+        return _Spilled(offset)
+
+    def read(self, where: _Spilled, rows: int) -> _Rows:
+        out = _empty_rows()
+        offset = where.offset
+        for column in out:
+            size = rows * column.itemsize
+            data = os.pread(self._fd, size, offset)
+            if len(data) != size:
+                raise OSError(f"the observation spill file is short at {offset}")
+            column.frombytes(data)
+            offset += size
+        return out
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class ObservationLog:
-    """An append-only, column-wise store of observations.
+    """An append-only, column-wise store of observations that moves old rows to disk.
+
+    Rows are kept in blocks of :data:`BLOCK_ROWS`. At most ``memory_rows`` rows are held in
+    memory: when a block fills and the next one would not fit, the oldest full blocks go to
+    a spill file (in ``spill_dir``, with no name), the newest full one always stays. A log of
+    fewer than ``memory_rows`` rows never touches disk; a ten-million-row one holds about
+    ``memory_rows`` x 22 bytes in memory, not 220 MB.
+    Readers stream over :meth:`blocks`; :meth:`columns`, iteration and indexing still work
+    on any row, reading spilled blocks back.
 
     Several threads may append (one reader per load process; appends are serialised by a
     lock); any thread may read. Readers see a consistent
@@ -266,13 +372,29 @@ class ObservationLog:
     others came first, so judging a rollback never depends on what a target sprayed before it.
     """
 
-    def __init__(self, *, pinned: Iterable[str] = (), max_versions: int = MAX_VERSIONS) -> None:
-        self._start = array("q")
-        self._end = array("q")
-        self._status = array("h")
-        self._state = array("b")
-        self._harmful = array("b")
-        self._version = array(_ID_TYPECODE)
+    def __init__(
+        self,
+        *,
+        pinned: Iterable[str] = (),
+        max_versions: int = MAX_VERSIONS,
+        spill_dir: Path | None = None,
+        memory_rows: int = MEMORY_ROWS,
+        block_rows: int = BLOCK_ROWS,
+    ) -> None:
+        if block_rows < 1 or memory_rows < 2 * block_rows:
+            # The tail being filled and the newest full block always stay in memory.
+            raise ValueError("block_rows must be >= 1 and memory_rows >= 2 x block_rows")
+        self._block_rows = block_rows
+        self._memory_rows = memory_rows
+        self._spill_dir = spill_dir
+        self._spill: _SpillFile | None = None
+        self._closer: weakref.finalize[[], ObservationLog] | None = None
+        self._blocks: list[_Rows | _Spilled] = []
+        """Full blocks, oldest first; the first ``_spilled`` of them are on disk."""
+        self._spilled = 0
+        self._tail = _empty_rows()
+        self._cached: tuple[int, _Rows] | None = None
+        """The last spilled block read back for indexing (one block, so memory stays flat)."""
         self._versions: list[str] = []
         self._version_index: dict[str, int] = {}
         self._pinned = frozenset(v[:MAX_VERSION_CHARS] for v in pinned)
@@ -303,6 +425,27 @@ class ObservationLog:
     def truncated(self) -> int:
         """How many answers had a body longer than the cap (judged on its prefix)."""
         return self._truncated
+
+    @property
+    def spilled_rows(self) -> int:
+        """How many rows are on disk now (0 until the log outgrew its memory budget)."""
+        return self._spilled * self._block_rows
+
+    @property
+    def spill_bytes(self) -> int:
+        """The size of the spill file (0 while every row is in memory)."""
+        return 0 if self._spill is None else self._spill.size
+
+    def close(self) -> None:
+        """Drop the spill file (the log's rows on disk are gone with it); idempotent."""
+        if self._closer is not None:
+            self._closer()
+
+    def __enter__(self) -> ObservationLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def version_counts(self) -> VersionCounts:
         """What the version table kept and folded so far."""
@@ -346,14 +489,18 @@ class ObservationLog:
         """Add one observation."""
         with self._lock:
             index = self._id_of(obs.version)
-            self._start.append(obs.start_ns)
-            self._end.append(obs.end_ns)
-            self._status.append(obs.status)
-            self._state.append(int(obs.state))
-            self._harmful.append(int(obs.harmful))
-            self._version.append(index)
+            start, end, status, state, harmful, version = self._tail
+            start.append(obs.start_ns)
+            end.append(obs.end_ns)
+            status.append(obs.status)
+            state.append(int(obs.state))
+            harmful.append(int(obs.harmful))
+            version.append(index)
             self._truncated += obs.truncated
             self._count += 1
+            full = len(start) == self._block_rows
+        if full:
+            self._seal_tail()
 
     def extend(self, observations: Iterator[Observation] | list[Observation]) -> None:
         """Add many observations in order."""
@@ -372,56 +519,145 @@ class ObservationLog:
         """Add many rows given column by column, in order (a bulk load that builds no
         Observation per row, as a recorded run or a million-row test does)."""
         n = len(start_ns)
-        if any(len(c) != n for c in (end_ns, status, state, harmful, versions)):
+        columns = (start_ns, end_ns, status, state, harmful)
+        if any(len(c) != n for c in (*columns, versions)):
             raise ValueError("every column needs one value per row")
+        done = 0
+        while done < n:
+            with self._lock:
+                tail = self._tail
+                cut = min(n, done + self._block_rows - len(tail[0]))
+                tail[5].extend(self._id_of(v) for v in versions[done:cut])
+                for into, values in zip(tail, columns, strict=False):
+                    into.extend(values[done:cut])
+                self._count += cut - done
+                full = len(tail[0]) == self._block_rows
+            done = cut
+            if full:
+                self._seal_tail()
+
+    def _seal_tail(self) -> None:
+        """Keep the full tail as a block and start a new one; spill when over budget.
+
+        Only the appending thread calls this; the spill is written outside the lock and
+        swapped in under it, so readers are held up by a list assignment at most."""
         with self._lock:
-            self._version.extend(self._id_of(v) for v in versions)
-            self._start.extend(start_ns)
-            self._end.extend(end_ns)
-            self._status.extend(status)
-            self._state.extend(state)
-            self._harmful.extend(harmful)
-            self._count += n
+            self._blocks.append(self._tail)
+            self._tail = _empty_rows()
+        # The newest full block stays in memory: the live watcher reads recent rows.
+        while (len(self._blocks) - self._spilled + 1) * self._block_rows > self._memory_rows:
+            index = self._spilled
+            if index >= len(self._blocks) - 1:
+                break
+            rows = self._blocks[index]
+            assert not isinstance(rows, _Spilled)
+            where = self._spill_file().write(rows)
+            with self._lock:
+                self._blocks[index] = where
+                self._spilled += 1
+
+    def _spill_file(self) -> _SpillFile:
+        if self._spill is None:
+            self._spill = _SpillFile(self._spill_dir)
+            self._closer = weakref.finalize(self, self._spill.close)
+        return self._spill
+
+    def _block(self, index: int) -> _Rows:
+        """The columns of block ``index`` (the tail when it is the last), read back if spilled."""
+        with self._lock:
+            rows = self._tail if index == len(self._blocks) else self._blocks[index]
+        if not isinstance(rows, _Spilled):
+            return rows
+        cached = self._cached
+        if cached is not None and cached[0] == index:
+            return cached[1]
+        assert self._spill is not None
+        return self._spill.read(rows, self._block_rows)
+
+    def blocks(self, since: int = 0, until: int | None = None) -> Iterator[ColumnBlock]:
+        """The rows ``since``..``until`` (``len()`` when taken, by default) in blocks of at
+        most :data:`BLOCK_ROWS`, oldest first: the way to read a large log in flat memory."""
+        until = self._count if until is None else min(until, self._count)
+        size = self._block_rows
+        first = max(0, since)
+        while first < until:
+            index = first // size
+            base = index * size
+            lo, hi = first - base, min(until, base + size) - base
+            rows = self._block(index)
+            if lo or hi < size:  # part of a block, or the tail being filled: a copy
+                rows = tuple(c[lo:hi] for c in rows)  # type: ignore[assignment]
+            # A whole block is never appended to again: its arrays are handed out as they are.
+            start, end, status, state, harmful, version = rows
+            yield ColumnBlock(first, start, end, status, state, harmful, version)
+            first = base + hi
 
     def __getitem__(self, i: int) -> Observation:
+        n = self._count
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        index, row = divmod(i, self._block_rows)
+        rows = self._block(index)
+        if index < self._spilled:
+            self._cached = (index, rows)
+        start, end, status, state, harmful, version = rows
         # truncation is counted, not kept per row
-        index = self._version[i]
+        return self._row(start[row], end[row], status[row], state[row], harmful[row], version[row])
+
+    def _row(
+        self, start: int, end: int, status: int, state: int, harmful: int, index: int
+    ) -> Observation:
         return Observation(
-            start_ns=self._start[i],
-            end_ns=self._end[i],
-            status=self._status[i],
-            state=State(self._state[i]),
-            harmful=bool(self._harmful[i]),
+            start_ns=start,
+            end_ns=end,
+            status=status,
+            state=State(state),
+            harmful=bool(harmful),
             version=self._other_label() if index == self._other else self._versions[index],
         )
 
     def __iter__(self) -> Iterator[Observation]:
-        for i in range(self._count):
-            yield self[i]
+        row = self._row
+        for block in self.blocks():
+            columns = (block.start, block.end, block.status, block.state, block.harmful)
+            for values in zip(*columns, block.version, strict=True):
+                yield row(*values)
 
     def columns(
         self, since: int = 0
     ) -> tuple[array[int], array[int], array[int], array[int], array[int]]:
-        """Return (start_ns, end_ns, status, state, harmful) of rows ``since``..len()."""
-        n = self._count
-        return (
-            self._start[since:n],
-            self._end[since:n],
-            self._status[since:n],
-            self._state[since:n],
-            self._harmful[since:n],
-        )
+        """Return (start_ns, end_ns, status, state, harmful) of rows ``since``..len().
+
+        A copy of every row asked for: read a large log through :meth:`blocks` instead."""
+        out = _empty_rows()
+        for block in self.blocks(since):
+            for into, values in zip(out, _block_columns(block), strict=True):
+                into.extend(values)
+        return out[0], out[1], out[2], out[3], out[4]
 
     def versions(self, since: int = 0) -> tuple[list[str], array[int]]:
         """Return the version table and the index into it (unsigned 16-bit ids) of rows
         ``since``..len(). The folded entry, if any, reads ``(other: N distinct)``."""
+        n = self._count
+        index = array(_ID_TYPECODE)
+        for block in self.blocks(since, n):
+            index.extend(block.version)
+        return self.version_table(), index
+
+    def version_table(self) -> list[str]:
+        """The version names by id; the folded entry, if any, reads ``(other: N distinct)``."""
         with self._lock:
-            n = self._count
             table = list(self._versions)
             if self._other is not None:
                 table[self._other] = self._other_label()
-            return table, self._version[since:n]
+            return table
 
     def _other_label(self) -> str:
         floor = "" if len(self._folded) < _MAX_FOLDED_TRACKED else ">="
         return f"(other: {floor}{len(self._folded)} distinct)"
+
+
+def _block_columns(block: ColumnBlock) -> _Rows:
+    return block.start, block.end, block.status, block.state, block.harmful, block.version

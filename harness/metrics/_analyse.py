@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import operator
-import sys
+from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 
 from harness.metrics._bounds import Presence, Transition, transition
-from harness.metrics._confirm import held_at, presence_limit_ns
+from harness.metrics._columns import NOT, Block, Columns, both, either, end_of, start_of
+from harness.metrics._confirm import BASELINE_NS, held_at, presence_limit_ns
 from harness.metrics._model import (
     AnalysisParams,
     Metric,
@@ -26,7 +27,7 @@ from harness.metrics._model import (
     seconds,
 )
 from harness.metrics._widen import widen
-from harness.observations import ObservationLog, State
+from harness.observations import ObservationLog
 from harness.spec.durations import NS_PER_S, to_ns
 
 __all__ = ["analyse", "brought_back_ns"]
@@ -37,97 +38,34 @@ Limit = Callable[[int], int]
 """The presence limit at an instant (see ``harness.metrics._confirm``)."""
 
 
-def _only(*values: int) -> bytes:
-    """A bytes.translate table mapping each of ``values`` to 1 and every other byte to 0."""
-    table = bytearray(256)
-    for value in values:
-        table[value & 0xFF] = 1
-    return bytes(table)
+def _presence_floor(instants: RunInstants, first_harm_start: int | None) -> int | None:
+    """Presence is only asked about after this: from the first instant a change, a count or
+    a complaint is measured from (the first harmful start bounds where harm returned), less
+    the baseline the presence limit learns from. None when nothing is asked."""
+    since = (
+        instants.stop_issued_ns,
+        instants.stop_acked_ns,
+        instants.rollback_issued_ns,
+        instants.complaint_sent_ns,
+        first_harm_start,
+    )
+    first = min((t for t in since if t is not None), default=None)
+    return None if first is None else first - BASELINE_NS
 
 
-_ONLY_SERVING = _only(int(State.SERVING))
-_ONLY_STOPPED = _only(int(State.STOPPED))
-_NOT = _only(0)
+def _ended_after(floor: int | None) -> Callable[[Block], bytes]:
+    """Rows that ended after ``floor`` (none when it is None)."""
+    if floor is None:
+        return lambda block: bytes(block.n)
+    return lambda block: block.ended_after(floor)
 
 
-def _and(*masks: bytes) -> bytes:
-    """Row-wise AND of 0/1 byte masks, done on big integers so it runs at C speed."""
-    acc = int.from_bytes(masks[0], "little")
-    for mask in masks[1:]:
-        acc &= int.from_bytes(mask, "little")
-    return acc.to_bytes(len(masks[0]), "little")
-
-
-def _or(a: bytes, b: bytes) -> bytes:
-    """Row-wise OR of two 0/1 byte masks."""
-    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
+def _min(a: int | None, b: int) -> int:
+    return b if a is None else min(a, b)
 
 
 def _rel(t_ns: int, origin_ns: int) -> str:
     return f"{(t_ns - origin_ns) / NS_PER_S:+.3f} s"
-
-
-class _Columns:
-    """The log's columns cut to one length, with 0/1 byte masks so that selecting rows is
-    ``itertools.compress`` at C speed rather than a Python loop per row."""
-
-    __slots__ = (
-        "_ended_after",
-        "_started_before",
-        "end",
-        "harmful",
-        "serving",
-        "start",
-        "stopped",
-        "version",
-        "version_id",
-    )
-
-    def __init__(self, log: ObservationLog) -> None:
-        start, end, _status, state, harmful = log.columns()
-        _table, version = log.versions()
-        n = len(start)
-        self.start = start
-        self.end = end
-        self.harmful = harmful.tobytes()
-        self.version = version[:n]
-        self.version_id: Callable[[str], int | None] = log.version_id
-        state_bytes = state.tobytes()
-        self.serving = state_bytes.translate(_ONLY_SERVING)
-        self.stopped = state_bytes.translate(_ONLY_STOPPED)
-        self._ended_after: dict[int, bytes] = {}
-        self._started_before: dict[int, bytes] = {}
-
-    def ended_after(self, t_ns: int) -> bytes:
-        """Rows that ended after ``t_ns`` (may have been handled after it)."""
-        mask = self._ended_after.get(t_ns)
-        if mask is None:
-            mask = self._ended_after[t_ns] = bytes(map(t_ns.__lt__, self.end))
-        return mask
-
-    def ended_by(self, t_ns: int) -> bytes:
-        """Rows that ended at or before ``t_ns`` (certainly handled by then)."""
-        return bytes(map(t_ns.__ge__, self.end))
-
-    def started_before(self, t_ns: int) -> bytes:
-        """Rows that started before ``t_ns``."""
-        mask = self._started_before.get(t_ns)
-        if mask is None:
-            mask = self._started_before[t_ns] = bytes(map(t_ns.__gt__, self.start))
-        return mask
-
-    def of_version(self, version: str | None) -> bytes:
-        """Rows answered by ``version`` (none when it never answered, or was folded into the
-        log's ``other`` entry, which never matches a named version)."""
-        index = None if version is None else self.version_id(version)
-        if index is None:
-            return bytes(len(self.version))
-        # Ids are two bytes a row: match the low and the high byte each with one translate
-        # and AND the two masks, so this stays at C speed whatever the table's size.
-        raw = self.version.tobytes()
-        assert self.version.itemsize == 2
-        low, high = (raw[0::2], raw[1::2]) if sys.byteorder == "little" else (raw[1::2], raw[0::2])
-        return _and(low.translate(_only(index & 0xFF)), high.translate(_only(index >> 8)))
 
 
 class _Harm:
@@ -147,20 +85,29 @@ class _Harm:
         "total",
     )
 
-    def __init__(self, cols: _Columns, since: int | None) -> None:
-        self.total = cols.harmful.count(1)
-        self.first_start = min(compress(cols.start, cols.harmful), default=None)
-        self.first_end = min(compress(cols.end, cols.harmful), default=None)
+    def __init__(self, cols: Columns, since: int | None) -> None:
+        self.total = 0
+        first_start: int | None = None
+        first_end: int | None = None
         self.since = since
-        if since is None or not self.total:
-            self.starts_after: list[int] = []
-            self.ends_after: list[int] = []
-            self.serving_after: list[int] = []
-        else:
-            kept = _and(cols.harmful, cols.ended_after(since))
-            self.starts_after = list(compress(cols.start, kept))
-            self.ends_after = list(compress(cols.end, kept))
-            self.serving_after = list(compress(cols.serving, kept))
+        self.starts_after = array("q")
+        self.ends_after = array("q")
+        self.serving_after = array("b")
+        for block in cols.blocks():
+            harmful = block.harmful
+            count = harmful.count(1)
+            if not count:
+                continue
+            self.total += count
+            first_start = _min(first_start, min(compress(block.start, harmful)))
+            first_end = _min(first_end, min(compress(block.end, harmful)))
+            if since is not None:
+                kept = both(harmful, block.ended_after(since))
+                self.starts_after.extend(compress(block.start, kept))
+                self.ends_after.extend(compress(block.end, kept))
+                self.serving_after.extend(compress(block.serving, kept))
+        self.first_start = first_start
+        self.first_end = first_end
 
     def counts(
         self,
@@ -205,8 +152,13 @@ def analyse(
 ) -> Metrics:
     """Compute every metric of one run, with proven bounds; see ``harness.metrics``."""
     params = params if params is not None else AnalysisParams()
-    cols = _Columns(log)
-    ends = sorted(cols.end)
+    cols = Columns(log)
+    issued = instants.stop_issued_ns
+    acked = instants.stop_acked_ns
+    first_ask = min((t for t in (issued, acked) if t is not None), default=None)
+    # Counts widened by the clock uncertainty look that much before the first instant asked.
+    harm = _Harm(cols, None if first_ask is None else first_ask - instants.clock_uncertainty_ns)
+    ends = cols.sorted_of(end_of, _ended_after(_presence_floor(instants, harm.first_start)))
     presence = Presence(ends)
     gap_ns = to_ns(params.presence_gap_s)
 
@@ -220,15 +172,12 @@ def analyse(
 
     hold_ns = to_ns(instants.hold_s)
     stretch_ns = min(hold_ns, to_ns(params.stretch_min_s))
-    issued = instants.stop_issued_ns
-    acked = instants.stop_acked_ns
     stop_gap = limit_from(issued)
     rollback_gap = limit_from(instants.rollback_issued_ns)
     max_gap_ns = (stop_gap if issued is not None else rollback_gap)(instants.load_end_ns)
 
     stop = _analyse_stop(cols, instants, params, hold_ns, stretch_ns, stop_gap)
     rollback = _analyse_rollback(cols, instants, params, hold_ns, stretch_ns, rollback_gap)
-    harm = _Harm(cols, min((t for t in (issued, acked) if t is not None), default=None))
     harm_end = _analyse_harm_end(cols, instants, params, hold_ns, stretch_ns, limit_from)
 
     harmful_total = harm.total
@@ -287,7 +236,7 @@ def analyse(
         harmful_after_ack_upper=None if after_ack is None else after_ack[1],
         observations_covered=covered_from_issue,
         max_gap_s=max_gap_ns / NS_PER_S,
-        observation_count=len(cols.start),
+        observation_count=cols.n,
         ack_applicable=instants.ack_possible,
         incident_failure=instants.incident_failure,
         stop_issued=issued is not None,
@@ -313,7 +262,7 @@ def brought_back_ns(instants: RunInstants) -> int | None:
 
 
 def _analyse_stop(
-    cols: _Columns,
+    cols: Columns,
     instants: RunInstants,
     params: AnalysisParams,
     hold_ns: int,
@@ -324,19 +273,30 @@ def _analyse_stop(
     if issued is None:
         return StopAnalysis(StopKind.NO_OBSERVATIONS, None, None, False, "no stop was issued")
     resume = min((r for r in instants.resumes_ns if r > issued), default=None)
-    after = cols.ended_after(issued)
     if resume is not None:
         # After an intentional resume serving is expected: a serving answer counts against
         # the stop only when it was certainly handled before the resume (it ended by then);
         # a stopped one counts when it started before the resume.
-        serving = _and(cols.serving, after, cols.ended_by(resume))
-        stopped = _and(cols.stopped, after, cols.started_before(resume))
-        usable = _and(after, cols.started_before(resume))
+        def serving(b: Block) -> bytes:
+            return both(b.serving, b.ended_after(issued), b.ended_by(resume))
+
+        def stopped(b: Block) -> bytes:
+            return both(b.stopped, b.ended_after(issued), b.started_before(resume))
+
+        def usable(b: Block) -> bytes:
+            return both(b.ended_after(issued), b.started_before(resume))
     else:
-        serving = _and(cols.serving, after)
-        stopped = _and(cols.stopped, after)
-        usable = after
-    if 1 not in usable:
+
+        def serving(b: Block) -> bytes:
+            return both(b.serving, b.ended_after(issued))
+
+        def stopped(b: Block) -> bytes:
+            return both(b.stopped, b.ended_after(issued))
+
+        def usable(b: Block) -> bytes:
+            return b.ended_after(issued)
+
+    if not cols.any(usable):
         return StopAnalysis(
             StopKind.NO_OBSERVATIONS,
             issued,
@@ -344,9 +304,9 @@ def _analyse_stop(
             False,
             "no observation could have been handled after the stop was issued",
         )
-    opens = sorted(compress(cols.start, serving))
-    closed = sorted(compress(cols.end, stopped))
-    last_harmful = max(compress(cols.start, _and(serving, cols.harmful)), default=None)
+    opens = cols.sorted_of(start_of, serving)
+    closed = cols.sorted_of(end_of, stopped)
+    last_harmful = cols.max_of(start_of, lambda b: both(serving(b), b.harmful))
     flip = transition(
         opens,
         closed,
@@ -418,7 +378,7 @@ def _stop_kind(flip: Transition, issued: int) -> tuple[StopKind, str]:
 
 
 def _confirm(
-    closed: list[int],
+    closed: Sequence[int],
     flip: Transition,
     hold_ns: int,
     resume: int | None,
@@ -480,18 +440,18 @@ def _window_cause(instants: RunInstants) -> str:
     return "the observation window ended"
 
 
-def _widest_gap(closed: list[int], lo: int, hi: int) -> int:
+def _widest_gap(closed: Sequence[int], lo: int, hi: int) -> int:
     points = [lo, *closed[bisect_right(closed, lo) : bisect_right(closed, hi)], hi]
     widest: int = max(map(operator.sub, points[1:], points[:-1]))
     return widest
 
 
-def _count_within(sorted_values: list[int], lo: int, hi: int) -> int:
+def _count_within(sorted_values: Sequence[int], lo: int, hi: int) -> int:
     """How many sorted values lie in [lo, hi]."""
     return bisect_right(sorted_values, hi) - bisect_left(sorted_values, lo)
 
 
-def _last_at_or_before(sorted_values: list[int], t: int) -> int:
+def _last_at_or_before(sorted_values: Sequence[int], t: int) -> int:
     """The largest sorted value <= t (the caller knows there is one)."""
     return sorted_values[bisect_right(sorted_values, t) - 1]
 
@@ -500,7 +460,7 @@ def _last_at_or_before(sorted_values: list[int], t: int) -> int:
 
 
 def _analyse_rollback(
-    cols: _Columns,
+    cols: Columns,
     instants: RunInstants,
     params: AnalysisParams,
     hold_ns: int,
@@ -511,21 +471,26 @@ def _analyse_rollback(
     if issued is None:
         return None
     version = instants.rollback_version
-    after = cols.ended_after(issued)
-    if 1 not in after:
+
+    def after(b: Block) -> bytes:
+        return b.ended_after(issued)
+
+    def served(b: Block) -> bytes:
+        return both(b.serving, after(b))
+
+    if not cols.any(after):
         return RollbackAnalysis(
             version, issued, RollbackKind.NO_OBSERVATIONS, None, None, False,
             "no observation could have been handled after the rollback was issued",
         )  # fmt: skip
-    served = _and(cols.serving, after)
     if (
         version is not None
-        and 1 in served
-        and 1 not in _and(served, cols.of_version("").translate(_NOT))
+        and cols.any(served)
+        and not cols.any(lambda b: both(served(b), b.of_version("").translate(NOT)))
     ):
         # Without a version on any answer a good rollback and a bad one look alike; only
         # harm can still prove the switch was late.
-        last_harm = max(compress(cols.start, _and(after, cols.harmful)), default=None)
+        last_harm = cols.max_of(start_of, lambda b: both(after(b), b.harmful))
         lower = issued if last_harm is None else max(issued, last_harm)
         return RollbackAnalysis(
             version, issued, RollbackKind.NO_VERSION, lower, None, False,
@@ -535,11 +500,16 @@ def _analyse_rollback(
             + ("" if last_harm is None else
                f"; the last harmful answer started at {_rel(last_harm, issued)}"),
         )  # fmt: skip
-    good = _and(cols.serving, cols.harmful.translate(_NOT), cols.of_version(version))
-    bad = good.translate(_NOT)
-    opens = sorted(compress(cols.start, _and(bad, after)))
-    closed = sorted(compress(cols.end, _and(good, after)))
-    last_bad_serving = max(compress(cols.start, _and(bad, after, cols.serving)), default=None)
+
+    def good(b: Block) -> bytes:
+        return both(b.serving, b.harmful.translate(NOT), b.of_version(version))
+
+    def bad(b: Block) -> bytes:
+        return good(b).translate(NOT)
+
+    opens = cols.sorted_of(start_of, lambda b: both(bad(b), after(b)))
+    closed = cols.sorted_of(end_of, lambda b: both(good(b), after(b)))
+    last_bad_serving = cols.max_of(start_of, lambda b: both(bad(b), after(b), b.serving))
     flip = transition(
         opens,
         closed,
@@ -614,25 +584,27 @@ class _HarmEnd:
     reason: str
 
 
+def _harmful(block: Block) -> bytes:
+    return block.harmful
+
+
 def _analyse_harm_end(
-    cols: _Columns,
+    cols: Columns,
     instants: RunInstants,
     params: AnalysisParams,
     hold_ns: int,
     stretch_ns: int,
     limit_from: Callable[[int | None], Limit],
 ) -> _HarmEnd | None:
-    harmful = cols.harmful
-    first = min(compress(cols.start, harmful), default=None)
+    first = cols.min_of(start_of, _harmful)
     if first is None:
         return None
-    harm_free = _and(
-        harmful.translate(_NOT),
-        _or(cols.serving, cols.stopped),
-        cols.ended_after(first),
-    )
-    opens = sorted(compress(cols.start, harmful))
-    closed = sorted(compress(cols.end, harm_free))
+
+    def harm_free(b: Block) -> bytes:
+        return both(b.harmful.translate(NOT), either(b.serving, b.stopped), b.ended_after(first))
+
+    opens = cols.sorted_of(start_of, _harmful)
+    closed = cols.sorted_of(end_of, harm_free)
     flip = transition(
         opens,
         closed,
@@ -670,7 +642,7 @@ def _analyse_harm_end(
 
 
 def _time_to_reversal(
-    cols: _Columns,
+    cols: Columns,
     instants: RunInstants,
     params: AnalysisParams,
     hold_ns: int,
@@ -692,21 +664,25 @@ def _time_to_reversal(
         return None
     returned = instants.complaint_returned_ns
     handled_by = returned if returned is not None else instants.load_end_ns
-    harm_seen = min(compress(cols.end, cols.harmful), default=None)
+    harm_seen = cols.min_of(end_of, _harmful)
     if harm_seen is None:
         return Metric(
             name, None, None, None, Unit.SECONDS,
             "no harmful answer was observed: there was no harm to reverse",
         )  # fmt: skip
-    after = cols.ended_after(sent)
-    opens = sorted(compress(cols.start, _and(cols.harmful, after)))
+    opens = cols.sorted_of(start_of, lambda b: both(b.harmful, b.ended_after(sent)))
+
     # A harm-free answer proves harm had ended only if it was handled after harm had begun:
     # it started once a harmful answer had ended (not a long request from before the harm).
-    since_harm = cols.started_before(harm_seen).translate(_NOT)
-    harm_free = _and(
-        cols.harmful.translate(_NOT), _or(cols.serving, cols.stopped), after, since_harm
-    )
-    closed = sorted(compress(cols.end, harm_free))
+    def harm_free(b: Block) -> bytes:
+        return both(
+            b.harmful.translate(NOT),
+            either(b.serving, b.stopped),
+            b.ended_after(sent),
+            b.started_from(harm_seen),
+        )
+
+    closed = cols.sorted_of(end_of, harm_free)
     flip = transition(
         opens,
         closed,
@@ -737,7 +713,7 @@ def _time_to_reversal(
 
 
 def _harm_returned(
-    cols: _Columns,
+    cols: Columns,
     instants: RunInstants,
     presence: Presence,
     back: int | None,
@@ -753,10 +729,9 @@ def _harm_returned(
             name, None, None, None, Unit.COUNT,
             "harm never ended, and nothing brought serving back after a stop",
         )  # fmt: skip
-    harmful = cols.harmful
     slack = instants.clock_uncertainty_ns  # see harness.metrics._widen
-    certain = sum(map((since + slack).__le__, compress(cols.start, harmful)))
-    possible = sum(map((since - slack).__lt__, compress(cols.end, harmful)))
+    certain = cols.count(lambda b: both(b.harmful, b.started_from(since + slack)))
+    possible = cols.count(lambda b: both(b.harmful, b.ended_after(since - slack)))
     if not _covered(presence, since, instants, max_gap_ns):
         return Metric(
             name, certain, certain, None, Unit.COUNT,

@@ -2,14 +2,15 @@
 
 Each observation is either evidence that the gate was *open* (served: the gate flipped after
 its start) or *closed* (the gate had flipped by its end). Open evidence is kept as sorted
-starts, closed evidence as sorted ends; everything here is plain sorted-list arithmetic so a
-million rows cost a few bisects and slices, not a Python loop per row.
+starts, closed evidence as sorted ends; everything here is plain sorted-list arithmetic (on lists
+or ``array('q')``) so a million rows cost a few bisects and slices, not a Python loop per row.
 """
 
 from __future__ import annotations
 
 import operator
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["Presence", "Run", "Transition", "largest_gap", "transition"]
@@ -45,8 +46,8 @@ class Transition:
 
 
 def transition(
-    opens: list[int],
-    closed: list[int],
+    opens: Sequence[int],
+    closed: Sequence[int],
     begin_ns: int,
     *,
     stretch_ns: int,
@@ -103,7 +104,11 @@ def transition(
     )
 
 
-def largest_gap(ends: list[int], begin_ns: int, end_ns: int) -> int:
+_GAP_CHUNK = 1 << 16
+"""Consecutive gaps are taken this many at a time: a whole run's ends are never copied."""
+
+
+def largest_gap(ends: Sequence[int], begin_ns: int, end_ns: int) -> int:
     """The longest stretch of [begin, end] with no element of sorted ``ends`` inside it."""
     if end_ns <= begin_ns:
         return 0
@@ -111,7 +116,10 @@ def largest_gap(ends: list[int], begin_ns: int, end_ns: int) -> int:
     hi = bisect_right(ends, end_ns)
     if lo == hi:
         return end_ns - begin_ns
-    inner: int = max(map(operator.sub, ends[lo + 1 : hi], ends[lo : hi - 1]), default=0)
+    inner = 0
+    for a in range(lo, hi - 1, _GAP_CHUNK):
+        b = min(hi - 1, a + _GAP_CHUNK)
+        inner = max(inner, max(map(operator.sub, ends[a + 1 : b + 1], ends[a:b])))
     return max(ends[lo] - begin_ns, inner, end_ns - ends[hi - 1])
 
 
@@ -123,7 +131,7 @@ class Presence:
     SAMPLE = 65_536
     """The median gap is taken over at most this many evenly spaced gaps."""
 
-    def __init__(self, ends: list[int]) -> None:
+    def __init__(self, ends: Sequence[int]) -> None:
         self.ends = ends
 
     def median_gap(self) -> int | None:

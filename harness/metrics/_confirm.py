@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["BASELINE_NS", "ChangeTracker", "held_at", "presence_limit_ns"]
 
@@ -32,23 +32,25 @@ _SAMPLE = 65_536
 
 
 def presence_limit_ns(
-    ends: list[int], issued_ns: int, upto_ns: int, *, gap_ns: int, factor: float
+    ends: Sequence[int], issued_ns: int, upto_ns: int, *, gap_ns: int, factor: float
 ) -> int:
     """The longest gap between answers still counted as presence at ``upto``.
 
     ``ends`` are sorted observation ends of every kind; those in ``(issued - 5 s, upto]``
     count: what had been observed by then, so the live watcher knows it as the analysis does.
     """
-    baseline = ends[bisect_right(ends, issued_ns - BASELINE_NS) : bisect_right(ends, upto_ns)]
-    if len(baseline) < 2:
+    lo = bisect_right(ends, issued_ns - BASELINE_NS)
+    hi = bisect_right(ends, upto_ns)
+    if hi - lo < 2:
         return gap_ns
-    step = max(1, (len(baseline) - 1) // _SAMPLE)
-    gaps: list[int] = sorted(map(operator.sub, baseline[1::step], baseline[::step]))
+    # A sample of the gaps in ends[lo:hi], taken by index: the window may be the whole run.
+    step = max(1, (hi - lo - 1) // _SAMPLE)
+    gaps: list[int] = sorted(map(operator.sub, ends[lo + 1 : hi : step], ends[lo:hi:step]))
     return max(gap_ns, round(factor * gaps[(len(gaps) - 1) // 2]))
 
 
 def held_at(
-    closed: list[int],
+    closed: Sequence[int],
     upper_ns: int,
     *,
     hold_ns: int,

@@ -162,16 +162,16 @@ def _served_after_stop(
         if serving_at is not None and after < serving_at < until:
             return serving_at, False
         return None
-    start, end, _status, state, harmful = log.columns()
     serving = int(State.SERVING)
     first_serving: int | None = None
     first_harmful: int | None = None
-    for s, e, st, h in zip(start, end, state, harmful, strict=True):
-        if st == serving and s > after and e <= until:
-            if h and (first_harmful is None or s < first_harmful):
-                first_harmful = s
-            if first_serving is None or s < first_serving:
-                first_serving = s
+    for block in log.blocks():  # block by block: a spilled log is never read whole
+        for s, e, st, h in zip(block.start, block.end, block.state, block.harmful, strict=True):
+            if st == serving and s > after and e <= until:
+                if h and (first_harmful is None or s < first_harmful):
+                    first_harmful = s
+                if first_serving is None or s < first_serving:
+                    first_serving = s
     if first_harmful is not None:
         return first_harmful, True
     if first_serving is not None:
@@ -187,15 +187,14 @@ def _bad_after_switch(
         rollback = metrics.rollback
         at = None if rollback is None else rollback.last_bad_serving_start_ns
         return at if at is not None and after < at < until else None
-    start, end, _status, state, harmful = log.columns()
-    versions, all_versions = log.versions()
-    version_index = all_versions[: len(start)]
+    versions = log.version_table()
     target = versions.index(version) if version in versions else -1
     serving = int(State.SERVING)
     return min(
         (
             s
-            for s, e, st, h, v in zip(start, end, state, harmful, version_index, strict=True)
+            for b in log.blocks()
+            for s, e, st, h, v in zip(b.start, b.end, b.state, b.harmful, b.version, strict=True)
             if st == serving and (h or v != target) and s > after and e <= until
         ),
         default=None,

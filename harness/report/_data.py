@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,10 @@ class Observations:
     """The observation columns the picture needs, compact (a million rows stay small):
     end times in seconds since the run's zero, state, harm, and version as a table index.
     Times are whole microseconds, as observations.csv.gz keeps them, so a report drawn from
-    the run's memory and one redrawn from its files are the same."""
+    the run's memory and one redrawn from its files are the same.
+
+    A run still in memory is not copied: ``source`` is its log, read block by block each
+    time the picture bins it (ten million rows would cost 120 MB as columns here)."""
 
     end: array[float] = field(default_factory=lambda: array("d"))
     state: array[int] = field(default_factory=lambda: array("b"))
@@ -85,8 +89,14 @@ class Observations:
     version_index: array[int] = field(default_factory=lambda: array("h"))
     versions: list[str] = field(default_factory=list)
     first_start: float | None = None
+    last_end: float | None = None
+    """The latest end, None when there are no rows."""
     streams: list[StreamSpan] = field(default_factory=list)
     """The streams the load read (``load.stream``), as the streams picture draws them."""
+    source: ObservationLog | None = None
+    """The run's log, when the rows are read from it rather than held in the columns."""
+    source_rows: int = 0
+    zero_ns: int = 0
 
     def add_version(self, version: str) -> int:
         """The table index of ``version`` (added when new)."""
@@ -99,22 +109,33 @@ class Observations:
     @property
     def version(self) -> list[str]:
         """Each row's version."""
-        return [self.versions[i] for i in self.version_index]
+        return [self.versions[i] for _end, _state, _harmful, i in self.rows()]
+
+    def rows(self) -> Iterator[tuple[float, int, int, int]]:
+        """(end in seconds since the zero, state, harmful, version index) of every row."""
+        if self.source is None:
+            yield from zip(self.end, self.state, self.harmful, self.version_index, strict=True)
+            return
+        zero = self.zero_ns
+        for block in self.source.blocks(0, self.source_rows):
+            ends = (((t - zero) // 1000) / 1e6 for t in block.end)
+            yield from zip(ends, block.state, block.harmful, block.version, strict=False)
 
     @classmethod
     def from_log(cls, log: ObservationLog, zero_ns: int) -> Observations:
-        """The columns of a run still in memory (no need to read its file back)."""
-        start, end, _status, state, harmful = log.columns()
-        table, index = log.versions()
-        n = min(len(end), len(index))
-        obs = cls(
-            end=array("d", (((t - zero_ns) // 1000) / 1e6 for t in end[:n])),
-            state=state[:n],
-            harmful=harmful[:n],
-            version_index=array("h", index[:n]),
-            versions=table,
-            first_start=min(((t - zero_ns) // 1000) / 1e6 for t in start[:n]) if n else None,
-        )
+        """The rows of a run still in memory, read from its log (no need to read its file
+        back, and no copy of the rows: only their span is taken here)."""
+        rows = len(log)
+        obs = cls(versions=log.version_table(), source=log, source_rows=rows, zero_ns=zero_ns)
+        first: int | None = None
+        last: int | None = None
+        for block in log.blocks(0, rows):  # block by block: a spilled log is never read whole
+            low, high = min(block.start), max(block.end)
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+        if first is not None and last is not None:
+            obs.first_start = ((first - zero_ns) // 1000) / 1e6
+            obs.last_end = ((last - zero_ns) // 1000) / 1e6
         # ``ObservationLog.streams`` arrives with the streaming load; until then there are none.
         obs.streams = [_span(s, zero_ns) for s in log.streams()]
         return obs
@@ -125,9 +146,7 @@ class Observations:
         ok, harm, stop, err = [0] * n, [0] * n, [0] * n, [0] * n
         votes: list[dict[str, int]] = [{} for _ in range(n)]
         versions = self.versions
-        for end, state, harmful, index in zip(
-            self.end, self.state, self.harmful, self.version_index, strict=True
-        ):
+        for end, state, harmful, index in self.rows():
             version = versions[index]
             if end < lo_s or end >= hi_s:
                 continue
@@ -331,7 +350,9 @@ def _observations(path: Path) -> Observations:
                 continue
             start = int(parts[0]) / 1e6
             first_start = start if first_start is None else min(first_start, start)
-            obs.end.append(int(parts[1]) / 1e6)
+            end = int(parts[1]) / 1e6
+            obs.end.append(end)
+            obs.last_end = end if obs.last_end is None else max(obs.last_end, end)
             obs.state.append(int(parts[3]))
             obs.harmful.append(int(parts[4]))
             obs.version_index.append(obs.add_version(parts[5]))

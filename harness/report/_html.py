@@ -70,9 +70,10 @@ def _bin_width(span_s: float) -> float:
 
 def _pictures(run: RunData, marks: list[Mark], claims: list[Mark]) -> list[Picture]:
     obs = run.observations
-    if not obs.end:
+    if obs.last_end is None:
         return []
-    lo, hi = obs.first_start if obs.first_start is not None else min(obs.end), max(obs.end)
+    hi = obs.last_end
+    lo = obs.first_start if obs.first_start is not None else hi
     for m in marks:
         lo, hi = min(lo, m.t_s), max(hi, m.t_s)
     lo = max(0.0, lo - 0.1)
