@@ -402,10 +402,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     except GovdrillError as exc:
         print(f"govdrill: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from harness.load.warm import LoadPool
+
     worst = EXIT_OK
     done: list[Path] = []
     try:
-        with _halt_on_signals() as halt:
+        # One spare load child at a time, for the drills after the first; killed on the way out.
+        with _halt_on_signals() as halt, LoadPool(spares=len(drills) - 1) as pool:
             for drill in drills:
                 if halt.is_set():  # a signal between two drills: start no further one
                     return 128 + _halt_signal(halt)
@@ -418,6 +421,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                         halt=halt,
                         signer=signer,
                         report_template=args.report_template,
+                        load_pool=pool,
                     )
                 done.append(result.run_dir)
                 _report(result, out)
