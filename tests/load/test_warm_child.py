@@ -167,6 +167,9 @@ def test_the_pool_hands_out_its_live_spare_and_replaces_a_dead_one(
         pool.refill()
         spare = pool.spare
         assert spare is not None and spare.source is LoadSource.SPARE
+        # Read once the new program's environment is in place (right after the exec it
+        # can still read empty).
+        assert drill_wait_for(lambda: reaper.RUN_ID in labels_of(spare.pid), 5.0)
         labels = labels_of(spare.pid)
         assert labels[reaper.RUN_ID] == spare.run_id != first.run_id
         assert labels[reaper.OWNER_PID] == str(os.getpid())
@@ -257,6 +260,8 @@ def test_a_spare_dies_with_a_sigkilled_harness(
         pids = [int(p) for p in parent.stdout.readline().split()]
         assert len(pids) == 2 and not any(_gone(p) for p in pids)
         if wedged:
+            # Stopped once warm: its death signal is armed long before its Locust import.
+            assert drill_wait_for(lambda: _gevent_mapped(pids[1]), READY_TIMEOUT_S)
             os.kill(pids[1], signal.SIGSTOP)
         parent.kill()
         parent.wait()
