@@ -38,6 +38,7 @@ from harness.sandbox_kind import SandboxKind
 
 if TYPE_CHECKING:
     from harness.engine import RunResult
+    from harness.load.warm import LoadPool
     from harness.run_summary import MeasuredMetrics
 
 __all__ = ["main"]
@@ -368,6 +369,17 @@ def _report(result: RunResult, out: TextIO) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.load.warm import LoadPool
+
+    # The first drill's load child imports Locust while this process loads the drills and
+    # the engine, each later drill's during the drill before it; one waits at a time, and
+    # whatever is left is killed on the way out (bad input included).
+    with LoadPool(spares=len(args.drills)) as pool:
+        pool.refill()
+        return _run_drills(args, out, pool)
+
+
+def _run_drills(args: argparse.Namespace, out: TextIO, pool: LoadPool) -> int:
     from harness.spec import load_drill
 
     overrides = list(args.overrides)
@@ -402,13 +414,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     except GovdrillError as exc:
         print(f"govdrill: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from harness.load.warm import LoadPool
-
     worst = EXIT_OK
     done: list[Path] = []
     try:
-        # One spare load child at a time, for the drills after the first; killed on the way out.
-        with _halt_on_signals() as halt, LoadPool(spares=len(drills) - 1) as pool:
+        with _halt_on_signals() as halt:
             for drill in drills:
                 if halt.is_set():  # a signal between two drills: start no further one
                     return 128 + _halt_signal(halt)

@@ -72,7 +72,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from harness.judging import Failure, compile_judge, compile_state
-from harness.load.config import PARENT_ENV, LoadConfig
+from harness.load.config import LoadConfig
+from harness.load.warm import PARENT_ENV
 from harness.observations import Observation
 
 __all__ = ["main"]

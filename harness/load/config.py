@@ -53,11 +53,7 @@ from harness.spec.load import (
 )
 from harness.spec.urls import check_base_url
 
-__all__ = ["PARENT_ENV", "LoadConfig"]
-
-PARENT_ENV = "GOVDRILL_LOAD_PARENT"
-"""The environment variable naming the harness's pid to a load child from its start: a child
-spawned ahead of its run checks it before it has a config (:mod:`harness.load.warm`)."""
+__all__ = ["LoadConfig"]
 
 
 class LoadConfig(BaseModel):

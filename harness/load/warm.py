@@ -45,11 +45,11 @@ from types import TracebackType
 from typing import IO, Final, Self
 
 from harness.child_process import spawn_harness_child
-from harness.load.config import PARENT_ENV
 from harness.sandbox import reaper
 
 __all__ = [
     "HELD_STDERR",
+    "PARENT_ENV",
     "LoadPool",
     "LoadSource",
     "SpawnedLoadChild",
@@ -57,6 +57,9 @@ __all__ = [
     "spawn_load_child",
 ]
 
+PARENT_ENV: Final = "GOVDRILL_LOAD_PARENT"
+"""The environment variable naming the harness's pid to a load child from its start: a child
+spawned ahead of its run checks it before it has any config."""
 HELD_STDERR: Final = 1 << 20
 """The most stderr bytes kept for a child whose run has not named its file yet."""
 _READ_CHUNK: Final = 1 << 16
@@ -73,7 +76,8 @@ class LoadSource(enum.Enum):
     FRESH = "fresh"
     """Spawned when the run began."""
     SPARE = "spare"
-    """Spawned ahead, during an earlier drill of the same invocation."""
+    """Spawned ahead by the invocation's pool: during the drill before, or (the first drill of
+    ``govdrill run``) while the command was still loading its drills."""
     RESPAWNED = "respawned"
     """Spawned when the run began because the spare had died."""
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.load.config import PARENT_ENV, LoadConfig
+from harness.load.config import LoadConfig
 from harness.load.process import LoadProcess, LoadStatus
-from harness.load.warm import LoadPool, LoadSource, spawn_load_child
+from harness.load.warm import PARENT_ENV, LoadPool, LoadSource, spawn_load_child
 from harness.observations import ObservationLog
 from harness.processes import labels_of
 from harness.sandbox import reaper
