@@ -4,7 +4,8 @@ The harness process never imports Locust or gevent: Locust monkey-patches the in
 gevent on import, which distorts the harness's own timing (and breaks docker/requests imported
 before it). So :class:`LoadProcess` runs ``python -m harness.load.child`` and reads what it
 writes (protocol in :mod:`harness.load.child`). This module imports only the standard library,
-:mod:`harness.errors` and the pure :mod:`harness.load.config` and :mod:`harness.observations`.
+:mod:`harness.errors`, the pure :mod:`harness.load.config` and :mod:`harness.observations`,
+and :mod:`harness.load.warm` (which starts the child).
 
 Errors (under :class:`harness.errors.LoadError`, the one load error of the harness)::
 

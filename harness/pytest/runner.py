@@ -38,12 +38,17 @@ _POOL = pytest.StashKey["LoadPool"]()
 
 def session_pool(config: pytest.Config) -> LoadPool:
     """The session's pool of load children, made on the first drill (from pytest's main
-    thread, which outlives every drill: a spare dies with the thread that spawned it)."""
+    thread, which outlives every drill: a spare dies with the thread that spawned it).
+
+    An xdist worker keeps no spare: it cannot know whether another drill comes its way, and
+    an unused spare's Locust import competes with the drills other workers run meanwhile. A
+    plain session keeps one (at most one is wasted, at its end)."""
     pool = config.stash.get(_POOL, None)
     if pool is None:
         from harness.load.warm import LoadPool
 
-        pool = config.stash[_POOL] = LoadPool()
+        under_xdist = hasattr(config, "workerinput")
+        pool = config.stash[_POOL] = LoadPool(spares=0 if under_xdist else None)
     return pool
 
 
