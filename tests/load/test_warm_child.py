@@ -142,6 +142,27 @@ def test_a_load_adopts_a_warm_child_and_is_configured_later(
     assert drill_stderr.exists()  # the relayed stderr landed in the load's own file
 
 
+def test_stderr_written_before_adoption_lands_in_the_loads_file(
+    drill_log: ObservationLog,
+    drill_stderr: Path,
+    drill_wait_for: Wait,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a child writes to stderr before a load adopts it (here Python's complaint about
+    a bad warnings option, at its start) is held and then written to the load's stderr file."""
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore::NoSuchWarningCategory")
+    child = spawn_load_child(labels={})
+    monkeypatch.undo()
+    load = LoadProcess(log=drill_log, stderr_path=drill_stderr, child=child)
+    try:
+        assert drill_wait_for(lambda: _gevent_mapped(child.pid), READY_TIMEOUT_S)
+        assert not drill_stderr.exists()  # nothing outside a run folder before adoption
+        load.spawn()
+        assert drill_wait_for(lambda: "NoSuchWarningCategory" in drill_stderr.read_text(), 5.0)
+    finally:
+        load.stop()
+
+
 def test_a_spawned_but_never_configured_load_is_killed_by_stop(
     drill_log: ObservationLog, drill_stderr: Path, drill_wait_for: Wait
 ) -> None:
