@@ -72,6 +72,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = DrillSettings.from_config(config)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the first drill's load child now, when drills will run: it imports Locust while
+    pytest gets to that drill and the engine is imported."""
+    from harness.pytest.collect import DrillItem
+
+    if session.config.option.collectonly or not any(
+        isinstance(item, DrillItem) for item in session.items
+    ):
+        return
+    from harness.pytest.runner import session_pool
+
+    session_pool(session.config).refill()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Kill the session's spare load child (there is one only if a drill ran)."""
     from harness.pytest.runner import close_session_pool

@@ -151,8 +151,9 @@ def test_a_sigkilled_harness_leaves_no_load_child_and_no_spare(tmp_path: Path) -
 def test_a_pytest_session_of_drills_shares_one_pool_and_kills_its_last_spare(
     pytester: pytest.Pytester,
 ) -> None:
-    """Two drill files in one in-process pytest session: the second takes the spare the
-    first left; the spare started during the second is killed when the session ends."""
+    """Two drill files in one in-process pytest session: the first takes the child spawned
+    when collection found drills, the second the spare spawned during the first; the spare
+    started during the second is killed when the session ends."""
     pytester.makefile(".yaml", a=small_drill("a"), b=small_drill("b"))
     result = pytester.runpytest(
         f"--drill-targets={TARGETS}", f"--drill-results={pytester.path / 'results'}"
@@ -161,4 +162,4 @@ def test_a_pytest_session_of_drills_shares_one_pool_and_kills_its_last_spare(
     assert load_children(os.getpid()) == []
     sources = [first(events_of(run), "load_spawned")["source"] for run in
                runs_under(pytester.path / "results")]  # fmt: skip
-    assert sources == ["fresh", "spare"]
+    assert sources == ["spare", "spare"]
