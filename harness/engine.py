@@ -631,6 +631,8 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
     """Always: stop the load, tear the target down, collect its logs."""
     timeline = state.timeline
     assert timeline is not None
+    if state.load_child is not None:
+        state.load_child.discard()  # killed unless a load adopted it (that load is stopped below)
     try:
         if state.load is not None:
             # The observation window ends when the harness decides to stop the load; answers
