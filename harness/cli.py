@@ -43,6 +43,7 @@ from harness.sandbox_kind import SandboxKind
 if TYPE_CHECKING:
     from harness.engine import RunResult
     from harness.integrity import VerifyReport
+    from harness.load.warm import LoadPool
     from harness.run_summary import MeasuredMetrics
 
 __all__ = ["main"]
@@ -438,6 +439,17 @@ def _report(result: RunResult, out: TextIO) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from harness.load.warm import LoadPool
+
+    # The first drill's load child imports Locust while this process loads the drills and
+    # the engine, each later drill's during the drill before it; one waits at a time, and
+    # whatever is left is killed on the way out (bad input included).
+    with LoadPool(spares=len(args.drills)) as pool:
+        pool.refill()
+        return _run_drills(args, out, pool)
+
+
+def _run_drills(args: argparse.Namespace, out: TextIO, pool: LoadPool) -> int:
     from harness.spec import load_drill
 
     overrides = list(args.overrides)
@@ -494,6 +506,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                         report_template=args.report_template,
                         authorized_by=authorized_by,
                         tsa_url=tsa_url,
+                        load_pool=pool,
                     )
                 done.append(result.run_dir)
                 _report(result, out)

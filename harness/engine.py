@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-import secrets as _secrets
 import sys
 import tempfile
 import time
@@ -52,6 +51,7 @@ from harness.load.config import LoadConfig
 from harness.load.factory import Load, make_load
 from harness.load.fleet import LoadFleet
 from harness.load.process import LoadStatus
+from harness.load.warm import LoadPool, LoadSource, SpawnedLoadChild, spawn_load_child
 from harness.metrics import decide_verdict
 from harness.observations import ObservationLog
 from harness.operator import Notifier
@@ -173,6 +173,9 @@ class _Run:
     started_at: str = ""
     authorized_by: str | None = None
     tsa_url: str | None = None
+    load_child: SpawnedLoadChild | None = None
+    """Spawned before the run began; adopted by ``load`` once the target is ready."""
+    load_pool: LoadPool | None = None
 
 
 def run_drill(
@@ -188,6 +191,7 @@ def run_drill(
     notifier: Notifier | None = None,
     authorized_by: str | None = None,
     tsa_url: str | None = None,
+    load_pool: LoadPool | None = None,
 ) -> RunResult:
     """Run one drill end to end and write its evidence; raises only for bad input or I/O.
 
@@ -196,12 +200,55 @@ def run_drill(
     ``report_template`` is a folder of report templates replacing the installed ones,
     ``notifier`` alerts the people an operator stop hands the stop to (None: the drill's own
     ``notify:`` senders, and without any every notification is recorded as skipped),
-    ``authorized_by`` (already checked) goes into the signed statement, and ``tsa_url``
-    names the RFC 3161 TSA that timestamps the sealed attestation.
+    ``authorized_by`` (already checked) goes into the signed statement, ``tsa_url``
+    names the RFC 3161 TSA that timestamps the sealed attestation, and ``load_pool`` serves
+    the load child (the invocation's spare; None: one spawned now). Call it from a thread
+    that outlives the run: the load child dies with the thread that spawned it.
     """
-    run_id = _secrets.token_hex(4)
+    secrets = resolve_secrets(drill)  # bad input fails here, before any process starts
+    # The load child imports Locust while the harness sweeps, registers and starts the
+    # target (a spare has done so already); it gets its config once the target is ready.
+    load_child = (load_pool or LoadPool(spares=0, clock=clock)).take()
+    try:
+        return _run_drill(
+            drill,
+            secrets,
+            load_child,
+            load_pool,
+            results=results,
+            view=view,
+            halt=halt,
+            signer=signer,
+            clock=clock,
+            sleep=sleep,
+            report_template=report_template,
+            notifier=notifier,
+            authorized_by=authorized_by,
+            tsa_url=tsa_url,
+        )
+    finally:
+        load_child.discard()  # never adopted (the run ended before its load): killed here
+
+
+def _run_drill(
+    drill: Drill,
+    secrets: RunSecrets,
+    load_child: SpawnedLoadChild,
+    load_pool: LoadPool | None,
+    *,
+    results: Path,
+    view: View | None,
+    halt: Halt | None,
+    signer: Signer | None,
+    clock: Callable[[], int],
+    sleep: Callable[[float], None],
+    report_template: Path | None,
+    notifier: Notifier | None,
+    authorized_by: str | None,
+    tsa_url: str | None,
+) -> RunResult:
+    run_id = load_child.run_id  # the child was labelled for this run when it was spawned
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    secrets = resolve_secrets(drill)
     redactor = secrets.redactor
     senders = None
     if notifier is None and drill.notify:
@@ -221,6 +268,8 @@ def run_drill(
         started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         authorized_by=authorized_by,
         tsa_url=tsa_url,
+        load_child=load_child,
+        load_pool=load_pool,
     )
     # The versions a drill rolls back to keep their own entry however many a target sprays.
     # Rows beyond the memory budget go to an unnamed file in the run folder (on results'
@@ -264,6 +313,12 @@ def run_drill(
             python=sys.version.split()[0],
             target=drill.target.target,
             sandbox=drill.resolved_sandbox,
+        )
+        timeline.event(
+            "load_spawned",
+            pid=load_child.pid,
+            spawned_ns=load_child.spawned_ns,
+            source=load_child.source.value,
         )
         for left in state.swept:
             timeline.event(
@@ -426,9 +481,12 @@ def _run_phases(
         clock=clock,
         labels=reaper.labels(state.run_id),
         emit=timeline.event,
+        child=_live_load_child(state, clock) if drill.load.workers == 1 else None,
     )
     state.load = load
-    load.start()
+    if drill.load.workers > 1 and state.load_child is not None:
+        state.load_child.discard()  # a fleet spawns its master and workers itself
+    load.start()  # adopts the child spawned before the run: it only needs its config now
     state.load_start_ns = clock()
     timeline.event("load_starting", users=drill.load.users)
     try:
@@ -450,8 +508,33 @@ def _run_phases(
     state.steps = steps
     t0 = clock()
     steps.start(t0)
-    timeline.event("load_ready", t_ns=t0, users=drill.load.users)
+    timeline.event("load_ready", t_ns=t0, users=drill.load.users, warm_ns=load.warm_ns)
+    if state.load_pool is not None:
+        # The next drill's child imports Locust during this drill's steps, not during a
+        # target's start or a verdict: those are every drill's overhead.
+        state.load_pool.refill()
     _loop(state, steps, detector, load, view, halt, clock, sleep, t0)
+
+
+def _live_load_child(state: _Run, clock: Callable[[], int]) -> SpawnedLoadChild:
+    """The child spawned for this run, or a fresh one with its labels if it died meanwhile."""
+    child = state.load_child
+    assert child is not None and state.timeline is not None
+    if child.alive():
+        return child
+    child.discard()
+    state.load_child = spawn_load_child(
+        labels=reaper.labels(state.run_id), clock=clock, source=LoadSource.RESPAWNED
+    )
+    state.timeline.event(
+        "load_spawned",
+        pid=state.load_child.pid,
+        spawned_ns=state.load_child.spawned_ns,
+        source=LoadSource.RESPAWNED.value,
+        replaces_pid=child.pid,
+        replaced_exit_code=child.proc.returncode,
+    )
+    return state.load_child
 
 
 def _loop(
@@ -573,6 +656,8 @@ def _finish(state: _Run, clock: Callable[[], int]) -> None:
     """Always: stop the load, tear the target down, collect its logs."""
     timeline = state.timeline
     assert timeline is not None
+    if state.load_child is not None:
+        state.load_child.discard()  # killed unless a load adopted it (that load is stopped below)
     try:
         if state.load is not None:
             # The observation window ends when the harness decides to stop the load; answers

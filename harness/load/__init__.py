@@ -1,5 +1,6 @@
 """The load path: real Locust load in a child process, each request streamed back as an observation.
 
-The harness imports :mod:`harness.load.process` and :mod:`harness.load.config` only; Locust and
-gevent live in :mod:`harness.load.child`, which runs in its own process and is never imported here.
+The harness imports :mod:`harness.load.process`, :mod:`harness.load.config` and
+:mod:`harness.load.warm` (children started ahead of their drill) only; Locust and gevent live
+in :mod:`harness.load.child`, which runs in its own process and is never imported here.
 """

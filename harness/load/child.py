@@ -7,8 +7,9 @@ Protocol
 --------
 stdin
     The first line is the :class:`~harness.load.config.LoadConfig` as JSON (its
-    ``model_dump_json``). After it, stdin stays open; its end (EOF, e.g. the harness closed
-    it or died) means "stop". Lines it may carry:
+    ``model_dump_json``). The child reads it only once Locust is imported (``#W``), so it can
+    be started before the target's address is known. After it, stdin stays open; its end
+    (EOF, e.g. the harness closed it or died) means "stop". Lines it may carry:
     ``#P <seq>``
         a ping: answered at once with ``#Q <seq> <t_ns>``, ``t_ns`` on this child's clock
         (the harness estimates a worker's clock offset from these:
@@ -18,6 +19,9 @@ stdin
 stdout (binary, line-oriented, ASCII except versions which are UTF-8)
     ``<start_ns>,<end_ns>,<status>,<state>,<harmful>,<version>``
         one observation (:meth:`harness.observations.Observation.to_line`).
+    ``#W <t_ns>``
+        warm: Locust and gevent are imported at ``t_ns`` (monotonic clock) and the child now
+        waits for its config line. Always the first line.
     ``#H <t_ns>``
         heartbeat, every ``heartbeat_s``: the child is alive at ``t_ns`` (monotonic clock).
     ``#R <users>``
@@ -37,11 +41,13 @@ stdout (binary, line-oriented, ASCII except versions which are UTF-8)
 stderr
     Locust's own logging and tracebacks, for the harness to keep as a file.
 
-Signals: SIGTERM stops cleanly; SIGINT is ignored (a terminal's Ctrl-C reaches the whole
-process group, and the harness, not the keyboard, ends its load).
+Signals: SIGTERM stops cleanly (before the config: ``#D 0`` and exit 0); SIGINT is ignored
+(a terminal's Ctrl-C reaches the whole process group, and the harness, not the keyboard, ends
+its load).
 
 Exit codes: 0 after a clean stop (SIGTERM or EOF on stdin), 1 a fatal error during the load,
-2 a bad config, 3 the parent is not the one named in the config (it already died).
+2 a bad config, 3 the parent is not the one named in the config, or in ``GOVDRILL_LOAD_PARENT``
+at start (it already died).
 
 Timing: each request is timed here with ``time.monotonic_ns()`` (the system-wide monotonic
 clock the harness uses too) just before it is sent and just after its body is read.
@@ -76,13 +82,14 @@ from urllib.parse import urlsplit
 
 # Pure modules (the standard library and pydantic, which imports ssl and asyncio but creates
 # no SSL context: gevent patches them safely after it; test_https_load holds that). Locust and
-# gevent are imported in _run(). Never import requests, urllib3 or docker here: they take
+# gevent are imported in _warm_up(). Never import requests, urllib3 or docker here: they take
 # references to ssl's classes that the patching cannot reach (RecursionError on first use).
 from pydantic import ValidationError
 
 from harness.judging import Failure, compile_judge, compile_state
 from harness.load.clock_offset import skewed_clock
 from harness.load.config import LoadConfig, LoadRole
+from harness.load.warm import PARENT_ENV
 from harness.observations import Observation
 
 __all__ = ["main"]
@@ -196,33 +203,85 @@ def _read_config() -> LoadConfig:
 _sigterm_early: list[int] = []
 
 
+class _StopBeforeConfig(Exception):
+    """SIGTERM while the child waited for its config: nothing ran, so nothing to report."""
+
+
 def _remember_sigterm(signum: int, frame: object) -> None:
     _sigterm_early.append(signum)
 
 
+def _stop_waiting(signum: int, frame: object) -> None:
+    raise _StopBeforeConfig
+
+
+def _check_spawning_parent() -> None:
+    """Exit at once when the harness named in the environment is no longer our parent: a
+    spare child waits for its config for a whole drill, so this cannot wait for the config."""
+    expected = os.environ.get(PARENT_ENV, "")
+    if expected.isdigit() and os.getppid() != int(expected):
+        _fatal(
+            f"parent is pid {os.getppid()}, expected {expected}: the harness is gone",
+            EXIT_ORPHANED,
+        )
+
+
+def _warm_up() -> None:
+    """Import what every load needs; importing locust monkey-patches the interpreter with
+    gevent, and this is most of the child's start (~0.5 s), done before any config exists."""
+    import gevent
+    import gevent.event
+    import gevent.os
+    import geventhttpclient.response
+    import locust
+    import locust.env
+
+    del gevent, geventhttpclient, locust
+
+
+def _stop_before_config() -> NoReturn:
+    _write_all(1, b"#D 0\n")
+    sys.exit(EXIT_OK)
+
+
 def main() -> NoReturn:
-    """Run one load as described on stdin until SIGTERM or EOF; see the module docstring."""
-    # Armed before anything slow (the Locust import takes ~0.5 s): a harness killed in the
-    # meantime still takes this process with it; the pid check below closes the window
-    # between our fork and this call.
+    """Warm up, then run one load as described on stdin until SIGTERM or EOF; see the module
+    docstring."""
+    # Armed before anything slow: a harness killed from here on takes this process with it;
+    # the pid check below closes the window between our fork and this call.
     _die_with_parent()
+    _check_spawning_parent()
     # A SIGTERM that arrives while Locust is still importing must still end in a clean stop.
     signal.signal(signal.SIGTERM, _remember_sigterm)
     # We share the harness's process group, so a terminal's Ctrl-C reaches us too: the
     # harness decides when its load ends (EOF or SIGTERM), not the keyboard.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    config = _read_config()
+    _warm_up()
+    _write_all(1, f"#W {time.monotonic_ns()}\n".encode())
+    try:
+        # A spare waits here for a whole drill: a SIGTERM must end the wait, not queue up.
+        signal.signal(signal.SIGTERM, _stop_waiting)
+        if _sigterm_early:
+            raise _StopBeforeConfig
+        config = _read_config()
+        signal.signal(signal.SIGTERM, _remember_sigterm)
+    except _StopBeforeConfig:
+        _stop_before_config()
     if os.getppid() != config.parent_pid:
         _fatal(
             f"parent is pid {os.getppid()}, expected {config.parent_pid}: the harness is gone",
             EXIT_ORPHANED,
         )
-    sys.exit(_run(config))
+    code = _run(config)
+    # Every line is written (os.write, unbuffered). The interpreter's own shutdown with gevent
+    # and Locust loaded (their exit hooks, module teardown) took 0.3-0.5 s of every drill's
+    # load stop, and it has nothing left to save.
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _run(config: LoadConfig) -> int:
-    # Imported here, after the config is read and the death signal armed: importing locust
-    # monkey-patches the interpreter with gevent.
+    # Already imported by _warm_up, before the config was read.
     import gevent
     import gevent.event
     import gevent.os

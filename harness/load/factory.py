@@ -20,6 +20,7 @@ from harness.errors import LoadError
 from harness.load.config import LoadConfig
 from harness.load.fleet import Emit, LoadFleet
 from harness.load.process import LoadProcess
+from harness.load.warm import SpawnedLoadChild
 from harness.observations import Observation, ObservationLog
 
 __all__ = ["SKEWS_ENV", "Load", "make_load"]
@@ -39,8 +40,10 @@ def make_load(
     clock: Callable[[], int] = time.monotonic_ns,
     labels: Mapping[str, str] | None = None,
     emit: Emit | None = None,
+    child: SpawnedLoadChild | None = None,
 ) -> Load:
-    """One load child for ``config.workers == 1``, else a Locust master and its workers."""
+    """One load child for ``config.workers == 1`` (``child``, spawned ahead, when given), else
+    a Locust master and its workers (spawned by the fleet; ``child`` is not used)."""
     if config.workers == 1:
         return LoadProcess(
             config=config,
@@ -49,6 +52,7 @@ def make_load(
             on_observation=on_observation,
             clock=clock,
             labels=labels,
+            child=child,
         )
     return LoadFleet(
         config=config,

@@ -164,6 +164,13 @@ class LoadFleet:
         """The master's exit code once it exited."""
         return self.master.returncode
 
+    @property
+    def warm_ns(self) -> int | None:
+        """When the last member had Locust imported (``#W``), on its own clock; None until
+        every member said so."""
+        stamps = [m.warm_ns for m in self.members]
+        return None if None in stamps else max(s for s in stamps if s is not None)
+
     def start(self) -> None:
         """Spawn the master; the workers follow in :meth:`wait_ready`, once it listens."""
         self.master.start()

@@ -4,7 +4,8 @@ The harness process never imports Locust or gevent: Locust monkey-patches the in
 gevent on import, which distorts the harness's own timing (and breaks docker/requests imported
 before it). So :class:`LoadProcess` runs ``python -m harness.load.child`` and reads what it
 writes (protocol in :mod:`harness.load.child`). This module imports only the standard library,
-:mod:`harness.errors` and the pure :mod:`harness.load.config` and :mod:`harness.observations`.
+:mod:`harness.errors`, the pure :mod:`harness.load.config` and :mod:`harness.observations`,
+and :mod:`harness.load.warm` (which starts the child).
 
 Errors (under :class:`harness.errors.LoadError`, the one load error of the harness)::
 
@@ -23,8 +24,14 @@ A worker of Locust's distributed mode (:mod:`harness.load.fleet`) may run on ano
 clock. A local child shares the harness's clock and is never pinged.
 
 The child cannot outlive the harness: it arms ``PR_SET_PDEATHSIG`` (SIGKILL) at start, which
-Linux fires when the *thread* that started it exits. So call :meth:`LoadProcess.start` from a
-thread that lives as long as the load (the main thread, typically).
+Linux fires when the *thread* that started it exits. So call :meth:`LoadProcess.spawn` (or
+:meth:`LoadProcess.start`) from a thread that lives as long as the load (the main thread,
+typically), or hand it a child spawned by such a thread (:mod:`harness.load.warm`).
+
+Starting is two steps, so the slow one can run early: :meth:`LoadProcess.spawn` starts the
+child (or adopts one spawned ahead), which imports Locust and says ``#W``;
+:meth:`LoadProcess.configure` hands it the config, which may only be known later (the target's
+address). :meth:`LoadProcess.start` does both at once.
 """
 
 from __future__ import annotations
@@ -44,10 +51,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final, Self
 
-from harness.child_process import spawn_harness_child
 from harness.errors import LoadError
 from harness.load.clock_offset import ClockOffset, OffsetEstimator
 from harness.load.config import LoadConfig
+from harness.load.warm import SpawnedLoadChild, spawn_load_child
 from harness.observations import (
     Observation,
     ObservationLog,
@@ -126,12 +133,16 @@ class LoadProcess:
     ``on_observation`` runs on the reader thread for every observation, after it is appended
     to ``log``: keep it fast (it is the harness's live harm detector). An exception it raises
     is kept in :attr:`callback_error` and does not stop the stream.
+
+    ``config`` may be left out here and given to :meth:`configure`; ``child``, a child spawned
+    ahead (:func:`harness.load.warm.spawn_load_child`), is adopted by :meth:`spawn` instead of
+    starting one (its own labels then count, not ``labels``).
     """
 
     def __init__(
         self,
         *,
-        config: LoadConfig,
+        config: LoadConfig | None = None,
         log: ObservationLog,
         stderr_path: Path,
         on_observation: Callable[[Observation], None] | None = None,
@@ -139,10 +150,12 @@ class LoadProcess:
         stall_after_s: float = STALL_AFTER_S,
         labels: Mapping[str, str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        child: SpawnedLoadChild | None = None,
     ) -> None:
         self.config = config
         self._labels = dict(labels or {})
         self._extra_env = dict(extra_env or {})
+        self._child = child
         self.log = log
         self.stderr_path = stderr_path
         self._on_observation = on_observation
@@ -167,7 +180,12 @@ class LoadProcess:
         self.observations_read = 0
         self.streams_read = 0
         """``S`` lines read (streams ended, ``load.stream``)."""
+        self.spawned_ns: int | None = None
+        """When the child was spawned (for an adopted child: by whoever spawned it)."""
+        self.warm_ns: int | None = None
+        """The child's own stamp in its ``#W`` line: Locust imported, ready for its config."""
         self.started_ns: int | None = None
+        """When the config was handed over: the load's start."""
         self.master_port: int | None = None
         """The port a master child announced (``#M``) for its workers."""
         self.master_announced = threading.Event()
@@ -204,28 +222,25 @@ class LoadProcess:
         return self._proc.poll() if self._proc is not None else None
 
     def start(self) -> None:
-        """Spawn the child, hand it the config, and start reading its stream."""
+        """Spawn the child (or adopt the one handed in), hand it the config, read its stream."""
+        if self.config is None:
+            raise LoadError("this load has no config to start with")
+        self._check_parent(self.config)  # before spawning: a config that cannot work starts nothing
+        self.spawn()
+        self.configure()
+
+    def spawn(self) -> None:
+        """Start the child, or adopt the one handed in, and start reading its stream; the child
+        imports Locust and then waits for :meth:`configure`."""
         if self._proc is not None:
             raise LoadError("this load was already started")
-        if self.config.parent_pid != os.getpid():
-            raise LoadError(
-                f"config.parent_pid is {self.config.parent_pid} but this process is "
-                f"{os.getpid()}: the child would exit at once"
+        child = self._child
+        if child is None:
+            child = self._child = spawn_load_child(
+                labels=self._labels, clock=self._clock, extra_env=self._extra_env
             )
-        self._proc = spawn_harness_child(
-            "harness.load.child",
-            labels=self._labels,
-            stderr_path=self.stderr_path,
-            extra_env={"PYTHONUNBUFFERED": "1", **self._extra_env},
-        )
-        self.started_ns = self._clock()
-        stdin = self._proc.stdin
-        assert stdin is not None
-        try:
-            stdin.write(self.config.model_dump_json().encode() + b"\n")
-            stdin.flush()
-        except BrokenPipeError:
-            pass  # the child died at once; the reader sees its exit and reports it
+        self._proc = child.adopt(self.stderr_path)
+        self.spawned_ns = child.spawned_ns
         self._reader = threading.Thread(
             target=self._read, name=f"load-reader-{self._proc.pid}", daemon=True
         )
@@ -236,9 +251,40 @@ class LoadProcess:
         """0: a local child shares the harness's monotonic clock (a fleet's workers may not)."""
         return 0
 
+    def configure(self, config: LoadConfig | None = None) -> None:
+        """Hand the spawned child its config (default: the one given at construction); the
+        load starts now."""
+        config = config if config is not None else self.config
+        if config is None:
+            raise LoadError("no config to hand the load child")
+        if self._proc is None:
+            raise LoadError("the load child was not spawned")
+        if self.started_ns is not None:
+            raise LoadError("this load was already configured")
+        self._check_parent(config)
+        self.config = config
+        self.started_ns = self._clock()
+        with self._stdin_lock:
+            stdin = self._proc.stdin
+            assert stdin is not None
+            try:
+                stdin.write(config.model_dump_json().encode() + b"\n")
+                stdin.flush()
+            except BrokenPipeError:
+                pass  # the child died; the reader sees its exit and reports it
+
+    @staticmethod
+    def _check_parent(config: LoadConfig) -> None:
+        if config.parent_pid != os.getpid():
+            raise LoadError(
+                f"config.parent_pid is {config.parent_pid} but this process is "
+                f"{os.getpid()}: the child would exit at once"
+            )
+
     def wait_ready(self, timeout_s: float) -> None:
         """Block until every user is spawned; raise :class:`LoadError` if that cannot happen."""
-        if self._proc is None:
+        config = self.config
+        if self._proc is None or config is None or self.started_ns is None:
             raise LoadError("the load was not started")
         deadline = time.monotonic_ns() + to_ns(timeout_s)
         while not self.ready.is_set():
@@ -248,7 +294,7 @@ class LoadProcess:
             remaining = deadline - time.monotonic_ns()
             if remaining <= 0:
                 raise LoadStartTimeout(
-                    f"load child did not spawn {self.config.users} users within {timeout_s} s "
+                    f"load child did not spawn {config.users} users within {timeout_s} s "
                     f"(stderr: {self.stderr_path})"
                 )
             self.ready.wait(min(remaining / 1e9, 0.02))
@@ -298,6 +344,8 @@ class LoadProcess:
             if not self._stopped:
                 # a child that already died stays DEAD in health(); only a live one is "stopped"
                 self._stopping = proc.poll() is None and not self._eof.is_set()
+                if self.started_ns is None and proc.poll() is None:
+                    proc.kill()  # never configured: no load ran, nothing to drain
                 if proc.stdin is not None:
                     with self._stdin_lock, contextlib.suppress(OSError):
                         proc.stdin.close()
@@ -310,6 +358,8 @@ class LoadProcess:
                     proc.kill()
                     proc.wait()
                 self._join_reader(timeout_s)
+                if self._child is not None:
+                    self._child.join_stderr(timeout_s)
                 self._stopped = True
             return proc.returncode
 
@@ -496,6 +546,8 @@ class LoadProcess:
                 else:
                     self.clock_estimate = estimate
                 self.pong.notify_all()
+        elif kind == "#W":
+            self.warm_ns = _int_or_none(rest)
         elif kind == "#H":
             self.last_heartbeat_ns = self._clock()
             child = _int_or_none(rest)

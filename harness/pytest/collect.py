@@ -70,9 +70,14 @@ class DrillItem(pytest.Item):
     def runtest(self) -> None:
         """Run the drill for real and judge it against its deadlines or its ``expect``."""
         from harness.pytest.outcome import DrillFailed, judge_outcome, render_report
-        from harness.pytest.runner import run_recorded
+        from harness.pytest.runner import run_recorded, session_pool
 
-        result = run_recorded(self.drill, settings_of(self.config), self.user_properties)
+        result = run_recorded(
+            self.drill,
+            settings_of(self.config),
+            self.user_properties,
+            session_pool(self.config),
+        )
         root = self.config.rootpath
         xfail_reason = judge_outcome(self.drill, result, shown_from=root)
         if xfail_reason is None:

@@ -72,6 +72,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = DrillSettings.from_config(config)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the first drill's load child now, when drills will run: it imports Locust while
+    pytest gets to that drill and the engine is imported."""
+    from harness.pytest.collect import DrillItem
+
+    if session.config.option.collectonly or not any(
+        isinstance(item, DrillItem) for item in session.items
+    ):
+        return
+    from harness.pytest.runner import session_pool
+
+    session_pool(session.config).refill()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Kill the session's spare load child (there is one only if a drill ran)."""
+    from harness.pytest.runner import close_session_pool
+
+    close_session_pool(config)
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """Never walk the results folder: its runs hold ``drill.yaml`` copies of drills."""
     results = settings_of(config).results
@@ -103,7 +124,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DrillFile 
 def drill_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DrillRunner]:
     """Load, build and run drills from a test, with the session's ``--drill-*`` settings;
     every run's metrics become the test's JUnit properties."""
-    from harness.pytest.runner import DrillRunner
+    from harness.pytest.runner import DrillRunner, session_pool
 
     problem = platform_problem()
     if problem is not None:
@@ -112,4 +133,5 @@ def drill_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dri
         settings_of(request.config),
         scratch=tmp_path,
         properties=request.node.user_properties,
+        pool=session_pool(request.config),
     )

@@ -1,5 +1,7 @@
 """Running drills under pytest: quietly, interruptible by Ctrl-C with the evidence kept, every
-run's facts recorded as JUnit properties; and ``DrillRunner``, the ``drill_runner`` fixture."""
+run's facts recorded as JUnit properties, the session's load children served by one pool (a
+spare warms up during each drill for the next); and ``DrillRunner``, the ``drill_runner``
+fixture."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import yaml
 
 from harness.halt import Halt
@@ -19,24 +22,65 @@ from harness.pytest.settings import DrillSettings
 
 if TYPE_CHECKING:
     from harness.engine import RunResult
+    from harness.load.warm import LoadPool
     from harness.spec.models import Drill
 
-__all__ = ["DrillRunner", "junit_properties", "run_recorded"]
+__all__ = [
+    "DrillRunner",
+    "close_session_pool",
+    "junit_properties",
+    "run_recorded",
+    "session_pool",
+]
+
+_POOL = pytest.StashKey["LoadPool"]()
+
+
+def session_pool(config: pytest.Config) -> LoadPool:
+    """The session's pool of load children, made on the first drill (from pytest's main
+    thread, which outlives every drill: a spare dies with the thread that spawned it).
+
+    An xdist worker keeps no spare: it cannot know whether another drill comes its way, and
+    an unused spare's Locust import competes with the drills other workers run meanwhile. A
+    plain session keeps one (at most one is wasted, at its end)."""
+    pool = config.stash.get(_POOL, None)
+    if pool is None:
+        from harness.load.warm import LoadPool
+
+        under_xdist = hasattr(config, "workerinput")
+        pool = config.stash[_POOL] = LoadPool(spares=0 if under_xdist else None)
+    return pool
+
+
+def close_session_pool(config: pytest.Config) -> None:
+    """Kill the session's spare load child, if a drill ever ran."""
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.close()
+
 
 Properties = list[tuple[str, object]]
 Overrides = Sequence[str] | Mapping[str, Any]
 
 
-def run_recorded(drill: Drill, settings: DrillSettings, properties: Properties) -> RunResult:
+def run_recorded(
+    drill: Drill,
+    settings: DrillSettings,
+    properties: Properties,
+    pool: LoadPool | None = None,
+) -> RunResult:
     """Run one drill with no live view, append its facts to ``properties``; Ctrl-C ends the
-    run the way the CLI does (teardown, evidence marked interrupted) and then stops pytest."""
+    run the way the CLI does (teardown, evidence marked interrupted) and then stops pytest.
+    ``pool`` serves its load child (the session's: :func:`session_pool`)."""
     from harness.engine import run_drill
     from harness.integrity import choose_signer
     from harness.spec.models import RunVerdict
 
     signer = choose_signer()  # a bad $GOVDRILL_SIGNING_KEY fails the item before it runs
     with _halt_on_sigint() as halt:
-        result = run_drill(drill, results=settings.results, view=None, halt=halt, signer=signer)
+        result = run_drill(
+            drill, results=settings.results, view=None, halt=halt, signer=signer, load_pool=pool
+        )
     properties.extend(junit_properties(result))
     if result.verdict is RunVerdict.INTERRUPTED:
         raise KeyboardInterrupt(f"drill {drill.drill} interrupted; evidence: {result.run_dir}")
@@ -101,10 +145,18 @@ class DrillRunner:
     loader does, then in ``targets/`` of the rootdir.
     """
 
-    def __init__(self, settings: DrillSettings, *, scratch: Path, properties: Properties) -> None:
+    def __init__(
+        self,
+        settings: DrillSettings,
+        *,
+        scratch: Path,
+        properties: Properties,
+        pool: LoadPool | None = None,
+    ) -> None:
         self.settings = settings
         self._scratch = scratch
         self._properties = properties
+        self._pool = pool
         self._built = 0
 
     @property
@@ -148,7 +200,7 @@ class DrillRunner:
             drill = self.load(drill, overrides=overrides)
         elif overrides:
             raise TypeError("overrides apply when loading; pass them to load() or build()")
-        return run_recorded(drill, self.settings, self._properties)
+        return run_recorded(drill, self.settings, self._properties, self._pool)
 
     def check(self, drill: Drill, result: RunResult) -> None:
         """Raise DrillFailed, with the short drill report, unless the run ended as the drill
