@@ -29,6 +29,15 @@ def judge_outcome(drill: Drill, result: RunResult, *, shown_from: Path | None = 
     from harness.spec.models import RunVerdict
 
     name = result.drill
+    if result.timestamp_error:
+        # Trusted time was asked for and not given: the evidence is sealed but not what the
+        # session promised, whatever the drill's own verdict.
+        headline = f"drill {name}: TIMESTAMP MISSING, the run is sealed without trusted time"
+        raise DrillFailed(
+            render_report(
+                drill, result, headline, detail=result.timestamp_error, shown_from=shown_from
+            )
+        )
     if result.verdict is RunVerdict.ERROR:
         detail = result.message or (result.summary.error or "")
         raise DrillFailed(

@@ -51,6 +51,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="look for targets/<name>/target.yaml here first (repeatable)",
     )
+    group.addoption(
+        "--drill-tsa",
+        default=None,
+        metavar="URL",
+        help="timestamp each run's attestation at this RFC 3161 TSA (default: the drill_tsa"
+        " ini value); a run without its token fails its test",
+    )
+    group.addoption(
+        "--drill-authorized-by",
+        default=None,
+        metavar="NAME",
+        help="who ordered or approved the drills, signed into each run (default:"
+        " $GOVDRILL_AUTHORIZED_BY)",
+    )
     parser.addini(
         "drill_glob",
         type="args",
@@ -59,6 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " against the path from the rootdir); only YAML with a top-level drill: key is collected",
     )
     parser.addini("drill_results", type="string", default="", help="default of --drill-results")
+    parser.addini("drill_tsa", type="string", default="", help="default of --drill-tsa")
     parser.addini(
         "drill_targets", type="paths", default=[], help="folders searched for targets first"
     )

@@ -73,13 +73,23 @@ def run_recorded(
     run the way the CLI does (teardown, evidence marked interrupted) and then stops pytest.
     ``pool`` serves its load child (the session's: :func:`session_pool`)."""
     from harness.engine import run_drill
-    from harness.integrity import choose_signer
+    from harness.integrity import check_tsa_url, choose_authorized_by, choose_signer
     from harness.spec.models import RunVerdict
 
-    signer = choose_signer()  # a bad $GOVDRILL_SIGNING_KEY fails the item before it runs
+    # Bad input (a key, a name, a TSA address) fails the item before anything runs.
+    signer = choose_signer()
+    authorized_by = choose_authorized_by(settings.authorized_by)
+    tsa_url = None if settings.tsa_url is None else check_tsa_url(settings.tsa_url)
     with _halt_on_sigint() as halt:
         result = run_drill(
-            drill, results=settings.results, view=None, halt=halt, signer=signer, load_pool=pool
+            drill,
+            results=settings.results,
+            view=None,
+            halt=halt,
+            signer=signer,
+            load_pool=pool,
+            authorized_by=authorized_by,
+            tsa_url=tsa_url,
         )
     properties.extend(junit_properties(result))
     if result.verdict is RunVerdict.INTERRUPTED:
@@ -114,6 +124,10 @@ def junit_properties(result: RunResult) -> Properties:
     props.extend((fact, value) for fact, value in facts if value is not None)
     if result.expectation is not None:
         props.append(("expectation_met", result.expectation.met))
+    if summary.authorized_by is not None:
+        props.append(("authorized_by", summary.authorized_by))
+    if result.timestamp_error:
+        props.append(("timestamp_missing", result.timestamp_error))
     return props
 
 

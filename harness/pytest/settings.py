@@ -25,6 +25,10 @@ class DrillSettings:
     targets: tuple[Path, ...]
     globs: tuple[str, ...]
     rootdir: Path
+    tsa_url: str | None = None
+    """The RFC 3161 TSA that timestamps each run's attestation (``--drill-tsa``)."""
+    authorized_by: str | None = None
+    """``--drill-authorized-by`` as given (checked, with $GOVDRILL_AUTHORIZED_BY, per run)."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> DrillSettings:
@@ -50,6 +54,8 @@ class DrillSettings:
             targets=(*(here / t for t in targets_opt), *targets_ini),
             globs=tuple(globs) or DEFAULT_GLOBS,
             rootdir=config.rootpath,
+            tsa_url=config.getoption("drill_tsa") or config.getini("drill_tsa") or None,
+            authorized_by=config.getoption("drill_authorized_by"),
         )
 
     def matches(self, path: Path) -> bool:
