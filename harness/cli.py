@@ -140,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("results", type=Path, nargs="?", default=Path("results"), metavar="RESULTS")
     sweep.add_argument("--sign-key", metavar="PATH", help="sign what it seals with this key")
+    sweep.add_argument("--tsa", metavar="URL", help="timestamp what it seals at this RFC 3161 TSA")
 
     history = sub.add_parser("history", help="time_to_stop and friends across runs")
     history.add_argument("results", type=Path, metavar="RESULTS_DIR")
@@ -682,8 +683,9 @@ def _provenance_lines(report: VerifyReport, tsa_cert: Path | None) -> list[str]:
 
 
 def _sweep_command(args: argparse.Namespace, out: TextIO) -> int:
-    """Seal the runs dead harnesses left unsealed; 3 when one could not be sealed."""
-    from harness.integrity import choose_signer
+    """Seal the runs dead harnesses left unsealed; 3 when one could not be sealed, or was
+    sealed without the timestamp asked for."""
+    from harness.integrity import check_tsa_url, choose_signer
     from harness.unsealed import SweepOutcome, seal_dead_runs
 
     if not args.results.is_dir():
@@ -691,20 +693,24 @@ def _sweep_command(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     try:
         signer = choose_signer(args.sign_key)
+        tsa_url = None if args.tsa is None else check_tsa_url(args.tsa)
     except GovdrillError as exc:
         print(f"govdrill sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    swept = seal_dead_runs(args.results, sealed_by="govdrill sweep", signer=signer)
+    swept = seal_dead_runs(args.results, sealed_by="govdrill sweep", signer=signer, tsa_url=tsa_url)
     for run in swept:
         if run.outcome is SweepOutcome.SEALED:
             print(f"sealed as interrupted: {run.sealed_as}", file=out)
+            if run.timestamp_error:
+                print(f"  TIMESTAMP MISSING: {run.timestamp_error}", file=out)
         elif run.outcome is SweepOutcome.ALIVE:
             print(f"left alone, still running: {run.staging}", file=out)
         else:
             print(f"govdrill sweep: cannot seal {run.staging}: {run.detail}", file=sys.stderr)
     if not swept:
         print(f"nothing to sweep under {args.results}", file=out)
-    return EXIT_HARNESS if any(r.outcome is SweepOutcome.FAILED for r in swept) else EXIT_OK
+    failed = any(r.outcome is SweepOutcome.FAILED or r.timestamp_error for r in swept)
+    return EXIT_HARNESS if failed else EXIT_OK
 
 
 def _history_command(args: argparse.Namespace, out: TextIO) -> int:

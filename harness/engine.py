@@ -290,7 +290,9 @@ def _run_drill(
     registration = runs.register(run_id, drill.drill, run_dir.staging)
     try:
         # Runs of dead harnesses left unsealed are sealed as interrupted before this one.
-        left_unsealed = seal_dead_runs(results, sealed_by=f"run {run_id}", signer=signer)
+        left_unsealed = seal_dead_runs(
+            results, sealed_by=f"run {run_id}", signer=signer, tsa_url=tsa_url
+        )
         staging = run_dir.create()  # locked by the run's RunLock until released
         timeline = Timeline(
             staging / "timeline.jsonl", zero_ns=state.zero_ns, clock=clock, redactor=redactor

@@ -85,6 +85,8 @@ class SweptRun:
     outcome: SweepOutcome
     sealed_as: Path | None = None
     detail: str = ""
+    timestamp_error: str = ""
+    """Sealed, but the TSA asked for gave no token (the run has no ``attestation.tsr``)."""
 
     def to_event(self) -> dict[str, Any]:
         """As the sweeping run's timeline records it."""
@@ -93,6 +95,7 @@ class SweptRun:
             "outcome": self.outcome.value,
             "sealed_as": None if self.sealed_as is None else self.sealed_as.name,
             "detail": self.detail,
+            **({"timestamp_missing": self.timestamp_error} if self.timestamp_error else {}),
         }
 
 
@@ -111,10 +114,11 @@ def find_unsealed(results: Path) -> list[Path]:
 
 
 def seal_dead_runs(
-    results: Path, *, sealed_by: str, signer: Signer | None = None
+    results: Path, *, sealed_by: str, signer: Signer | None = None, tsa_url: str | None = None
 ) -> list[SweptRun]:
-    """Seal every unsealed run under ``results`` whose harness is gone; never raises for one
-    folder (a failure is returned as such, and the folder stays unsealed for a later try)."""
+    """Seal every unsealed run under ``results`` whose harness is gone (timestamping each
+    attestation at ``tsa_url`` when given); never raises for one folder (a failure is returned
+    as such, and the folder stays unsealed for a later try)."""
     outcomes = []
     _remove_abandoned_creations(results)
     registered = _registered_run_ids()
@@ -125,7 +129,9 @@ def seal_dead_runs(
             outcomes.append(SweptRun(staging, SweepOutcome.ALIVE))
             continue
         try:
-            final = seal_interrupted(staging, sealed_by=sealed_by, signer=signer)
+            final, missing = seal_interrupted(
+                staging, sealed_by=sealed_by, signer=signer, tsa_url=tsa_url
+            )
         except BlockingIOError:  # another sweeper took it first
             outcomes.append(SweptRun(staging, SweepOutcome.ALIVE, detail="being sealed"))
         except (OSError, GovdrillError) as exc:
@@ -133,15 +139,21 @@ def seal_dead_runs(
                 continue  # another sweeper sealed it between our look and our lock
             outcomes.append(SweptRun(staging, SweepOutcome.FAILED, detail=str(exc)))
         else:
-            outcomes.append(SweptRun(staging, SweepOutcome.SEALED, sealed_as=final))
+            outcomes.append(
+                SweptRun(staging, SweepOutcome.SEALED, sealed_as=final, timestamp_error=missing)
+            )
     return outcomes
 
 
-def seal_interrupted(staging: Path, *, sealed_by: str, signer: Signer | None = None) -> Path:
-    """Seal the dead run in ``staging`` as interrupted (holding its lock throughout); returns
-    the sealed folder. Raises BlockingIOError when someone holds the lock."""
+def seal_interrupted(
+    staging: Path, *, sealed_by: str, signer: Signer | None = None, tsa_url: str | None = None
+) -> tuple[Path, str]:
+    """Seal the dead run in ``staging`` as interrupted (holding its lock throughout) and, with
+    ``tsa_url``, timestamp its attestation before the rename, as a live run's is; returns the
+    sealed folder and why it has no token ("" when it has one or none was asked for). Raises
+    BlockingIOError when someone holds the lock."""
     from harness.export import RunRecord, junit_xml
-    from harness.integrity import seal_run
+    from harness.integrity import seal_run, stamp_attestation
     from harness.report import REPORT, write_report
 
     name = run_name_of(staging)
@@ -194,6 +206,12 @@ def seal_interrupted(staging: Path, *, sealed_by: str, signer: Signer | None = N
             )
             write_json(staging / "summary.json", summary.document())
         seal_run(staging, run_name=name, signer=signer)
+        missing = ""
+        if tsa_url is not None:
+            try:
+                stamp_attestation(staging, tsa_url)
+            except EvidenceError as exc:
+                missing = str(exc)
         dir_fd = os.open(staging, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -202,7 +220,7 @@ def seal_interrupted(staging: Path, *, sealed_by: str, signer: Signer | None = N
         os.rename(staging, final)
     finally:
         lock.release()
-    return final
+    return final, missing
 
 
 def _registered_run_ids() -> set[str]:
