@@ -483,11 +483,9 @@ def _run_phases(
         clock=clock,
         labels=reaper.labels(state.run_id),
         emit=timeline.event,
-        child=_live_load_child(state, clock) if drill.load.workers == 1 else None,
+        child=_live_load_child(state, clock),
     )
     state.load = load
-    if drill.load.workers > 1 and state.load_child is not None:
-        state.load_child.discard()  # a fleet spawns its master and workers itself
     load.start()  # adopts the child spawned before the run: it only needs its config now
     state.load_start_ns = clock()
     timeline.event("load_starting", users=drill.load.users)

@@ -42,8 +42,8 @@ def make_load(
     emit: Emit | None = None,
     child: SpawnedLoadChild | None = None,
 ) -> Load:
-    """One load child for ``config.workers == 1`` (``child``, spawned ahead, when given), else
-    a Locust master and its workers (spawned by the fleet; ``child`` is not used)."""
+    """One load child for ``config.workers == 1``, else a Locust master and its workers;
+    ``child``, spawned ahead of the run, is the single child or the master."""
     if config.workers == 1:
         return LoadProcess(
             config=config,
@@ -63,6 +63,7 @@ def make_load(
         labels=labels,
         skews_ns=_test_skews(config.workers),
         emit=emit,
+        master_child=child,
     )
 
 

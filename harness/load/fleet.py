@@ -46,6 +46,7 @@ from harness.load.process import (
     LoadStartTimeout,
     LoadStatus,
 )
+from harness.load.warm import SpawnedLoadChild
 from harness.observations import Observation, ObservationLog
 from harness.spec.durations import to_ns
 
@@ -114,6 +115,7 @@ class LoadFleet:
         skews_ns: tuple[int, ...] = (),
         emit: Emit | None = None,
         pings: int = PINGS,
+        master_child: SpawnedLoadChild | None = None,
     ) -> None:
         if config.workers < 2:
             raise LoadError(f"a fleet needs at least 2 workers, got {config.workers}")
@@ -139,6 +141,7 @@ class LoadFleet:
             stall_after_s=stall_after_s,
             labels=self._labels,
             extra_env={"GOVDRILL_LOAD_ROLE": "master"},
+            child=master_child,  # the run's child, spawned ahead: already importing Locust
         )
         self.workers: list[LoadProcess] = []
         self.clocks: tuple[WorkerClock, ...] = ()
@@ -172,24 +175,11 @@ class LoadFleet:
         return None if None in stamps else max(s for s in stamps if s is not None)
 
     def start(self) -> None:
-        """Spawn the master; the workers follow in :meth:`wait_ready`, once it listens."""
-        self.master.start()
-
-    def wait_ready(self, timeout_s: float) -> None:
-        """Start the workers, measure their clocks, then start the load and wait for every
-        user; raise :class:`LoadError` if that cannot happen within ``timeout_s``."""
-        deadline = time.monotonic_ns() + to_ns(timeout_s)
-        port = self._wait_master_port(deadline)
+        """Spawn the master and every worker at once (each imports Locust meanwhile) and hand
+        the master its config; the workers get theirs in :meth:`wait_ready`, once it listens."""
+        self.master.spawn()
         for index in range(self.config.workers):
             worker = LoadProcess(
-                config=self.config.model_copy(
-                    update={
-                        "role": LoadRole.WORKER,
-                        "master_port": port,
-                        "worker_index": index,
-                        "clock_skew_ns": self._skews[index],
-                    }
-                ),
                 log=self.log,
                 stderr_path=_member_path(self._stderr_path, f"worker-{index}"),
                 on_observation=self._callback,
@@ -199,7 +189,25 @@ class LoadFleet:
                 extra_env={"GOVDRILL_LOAD_ROLE": f"worker-{index}"},
             )
             self.workers.append(worker)
-            worker.start()
+            worker.spawn()
+        self.master.configure()
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Start the workers, measure their clocks, then start the load and wait for every
+        user; raise :class:`LoadError` if that cannot happen within ``timeout_s``."""
+        deadline = time.monotonic_ns() + to_ns(timeout_s)
+        port = self._wait_master_port(deadline)
+        for index, worker in enumerate(self.workers):
+            worker.configure(
+                self.config.model_copy(
+                    update={
+                        "role": LoadRole.WORKER,
+                        "master_port": port,
+                        "worker_index": index,
+                        "clock_skew_ns": self._skews[index],
+                    }
+                )
+            )
         clocks = [
             self._measure(index, worker, deadline) for index, worker in enumerate(self.workers)
         ]
