@@ -188,10 +188,10 @@ def analyse(
     # server that stalls while it loads the rolled-back model says nothing of the stop's phase.
     phase_end = back if back is not None else instants.load_end_ns
     covered_from_issue = issued is not None and _covered(
-        presence, issued, instants, max_gap_ns, until=phase_end
+        presence, issued, instants, max_gap_ns, until=phase_end, cols=cols
     )
     covered_from_ack = acked is not None and _covered(
-        presence, acked, instants, max_gap_ns, until=phase_end
+        presence, acked, instants, max_gap_ns, until=phase_end, cols=cols
     )
     # After a clean, confirmed stop every serving answer was handled before its upper bound.
     gate = stop.upper_ns if stop.kind is StopKind.CLEAN and stop.confirmed else None
@@ -732,7 +732,7 @@ def _harm_returned(
     slack = instants.clock_uncertainty_ns  # see harness.metrics._widen
     certain = cols.count(lambda b: both(b.harmful, b.started_from(since + slack)))
     possible = cols.count(lambda b: both(b.harmful, b.ended_after(since - slack)))
-    if not _covered(presence, since, instants, max_gap_ns):
+    if not _covered(presence, since, instants, max_gap_ns, cols=cols):
         return Metric(
             name, certain, certain, None, Unit.COUNT,
             "observations did not cover the window after serving was brought back",
@@ -802,6 +802,10 @@ def _time_in_harm(harm: _Harm, end: _HarmEnd | None) -> Metric:
     return Metric(name, (lower + upper) / 2, lower, upper, Unit.SECONDS)
 
 
+_MAX_SPANNED_GAPS = 16
+"""More stretches without an answer than this and the load was not watching: not covered."""
+
+
 def _covered(
     presence: Presence,
     since: int,
@@ -809,13 +813,26 @@ def _covered(
     max_gap_ns: int,
     *,
     until: int | None = None,
+    cols: Columns | None = None,
 ) -> bool:
     """Observations were present from ``since`` to ``until`` (the window end when None),
-    with the load healthy that long."""
+    with the load healthy that long.
+
+    Present means no stretch longer than ``max_gap_ns`` without an answer ending, unless a
+    request was in flight across the whole stretch (given ``cols``): the load was waiting
+    on a service that answered nobody (a model server stalling for a second), and every
+    answer it got is in the log. A load that stops sending is not excused: it has nothing
+    in flight, and one that stalls for over a second has failed its health check, which
+    ends the proof before this."""
     end = instants.load_end_ns if until is None else min(until, instants.load_end_ns)
     if instants.proof_end_ns < end:
         return False
-    return presence.largest_gap(since, end) <= max_gap_ns
+    if presence.largest_gap(since, end) <= max_gap_ns:
+        return True
+    if cols is None:
+        return False
+    gaps = presence.gaps_over(since, end, max_gap_ns, at_most=_MAX_SPANNED_GAPS)
+    return gaps is not None and cols.spanned(gaps)
 
 
 def _count_metric(name: str, counts: tuple[int, int] | None, covered: bool, what: str) -> Metric:

@@ -146,3 +146,28 @@ class Presence:
     def largest_gap(self, begin_ns: int, end_ns: int) -> int:
         """The longest stretch of [begin, end] with no observation ending inside it."""
         return largest_gap(self.ends, begin_ns, end_ns)
+
+    def gaps_over(
+        self, begin_ns: int, end_ns: int, limit_ns: int, *, at_most: int
+    ) -> list[tuple[int, int]] | None:
+        """The stretches of [begin, end] longer than ``limit_ns`` with no observation ending
+        inside them, as (from, to); None when there are more than ``at_most``."""
+        ends = self.ends
+        lo = bisect_right(ends, begin_ns)
+        hi = bisect_right(ends, end_ns)
+        found: list[tuple[int, int]] = []
+        if lo == hi:
+            return [(begin_ns, end_ns)] if end_ns - begin_ns > limit_ns else found
+        if ends[lo] - begin_ns > limit_ns:
+            found.append((begin_ns, ends[lo]))
+        for a in range(lo, hi - 1, _GAP_CHUNK):
+            b = min(hi - 1, a + _GAP_CHUNK)
+            diffs = list(map(operator.sub, ends[a + 1 : b + 1], ends[a:b]))
+            if max(diffs) <= limit_ns:
+                continue
+            found += [(ends[a + i], ends[a + i + 1]) for i, d in enumerate(diffs) if d > limit_ns]
+            if len(found) > at_most:
+                return None
+        if end_ns - ends[hi - 1] > limit_ns:
+            found.append((ends[hi - 1], end_ns))
+        return found if len(found) <= at_most else None

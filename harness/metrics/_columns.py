@@ -200,6 +200,24 @@ class Columns:
         for block in self._log.blocks(0, self.n):
             yield Block(block, self.version_id, self._ranges, self._masks)
 
+    def spanned(self, stretches: list[tuple[int, int]]) -> bool:
+        """Whether every stretch (from, to) lay inside one request's life: some row started
+        at or before ``from`` and ended at or after ``to`` (the load was waiting on the
+        service all along). One pass over the blocks, stopping once all are spanned."""
+        left = list(stretches)
+        for block in self.blocks():
+            if not left:
+                break
+            first_start, last_end = block._starts()[0], block._ends()[1]
+            left = [
+                (t0, t1)
+                for t0, t1 in left
+                if first_start > t0
+                or last_end < t1
+                or not any(map(t1.__le__, compress(block.end, map(t0.__ge__, block.start))))
+            ]
+        return not left
+
     def sorted_of(self, pick: Pick, where: Where) -> array[int]:
         """The values of ``pick`` over the rows meeting ``where``, sorted.
 

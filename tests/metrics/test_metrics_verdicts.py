@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -222,3 +223,31 @@ def test_parameters_are_validated() -> None:
         AnalysisParams(stretch_min_count=0)
     with pytest.raises(ValueError, match="load_end_ns"):
         RunInstants(load_start_ns=T0, load_end_ns=T0 - 1, hold_s=1.0)
+
+
+def test_a_server_stall_with_every_user_waiting_still_covers_the_window() -> None:
+    """For a second after the stop the server answers nobody while every user waits on it
+    (a model server stalling): no answer ends in that second, but the load was watching
+    throughout and every answer it got is in the log, so a zero count is proven. It used to
+    be unverified, as if the load had paused (real runs of kserve-unload-under-load: a 1 s
+    stall with all 10 users in flight)."""
+    stall_from, stall_to = ISSUED + S, ISSUED + 2 * S
+
+    def server(h: int, _user: int) -> Answer:
+        if h >= ISSUED + 300 * MS:
+            return Answer(State.STOPPED)
+        return Answer(State.SERVING, INCIDENT <= h < ISSUED - 200 * MS)
+
+    base = simulate(server, users=10, begin_ns=T0, end_ns=END, seed=3)
+    log = ObservationLog()
+    for obs in base:
+        if stall_from <= obs.start_ns < stall_to:
+            continue  # its user was still waiting on the stalled server
+        if obs.start_ns < stall_from < obs.end_ns:
+            obs = dataclasses.replace(obs, end_ns=stall_to + (obs.end_ns - stall_from))
+        log.append(obs)
+    instants = RunInstants(load_start_ns=T0, load_end_ns=END, hold_s=1.0, stop_issued_ns=ISSUED)
+    metrics = analyse(log, instants)
+    assert metrics.observations_covered
+    assert metrics.harmful_after_stop_issued.upper == 0
+    assert _verdict(metrics, Deadlines(harmful_after_stop=0)) is DeadlineVerdict.MET
