@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.load.config import LoadConfig
-from harness.load.process import LoadProcess, LoadStatus
+from harness.load.process import LoadProcess
 from harness.observations import Observation, ObservationLog, State
 from harness.spec.models import HarmRule, RequestSpec
 from harness.streams import StreamObservation, StreamOutcome
@@ -70,26 +70,34 @@ def test_every_chunk_is_timed_when_it_arrives(
     serve: Callable[..., SseTarget], tmp_path: Path
 ) -> None:
     """The first chunk is stamped before the server is let go on, the last after: chunks are
-    timed as they arrive, not when the answer ends."""
+    timed as they arrive, not when the answer ends. The first chunk carries the canary, so
+    its H line says the load has read it before the server is released (waiting only for
+    the server to have sent it raced a starved load child, which then read all three at
+    once: seen once in a CI run under two busy loops)."""
     hold = threading.Event()
-    target = serve(lambda: [chunk("a "), hold, chunk("b "), chunk("c "), DONE])
+    target = serve(lambda: [chunk("CANARY-0123abcd "), hold, chunk("b "), chunk("c "), DONE])
     log = ObservationLog()
-    with _load(_config(target), log, tmp_path) as load:
+    read_first = threading.Event()
+
+    def detector(obs: Observation) -> None:
+        if obs.harmful:
+            read_first.set()
+
+    with _load(_config(target), log, tmp_path, on_observation=detector) as load:
         load.wait_ready(READY_TIMEOUT_S)
-        assert target.started.acquire(timeout=20)
-        assert wait_for(lambda: load.health().status is LoadStatus.RUNNING, 10)
-        time.sleep(0)  # the held chunk is on its way; the release below is the event
+        assert read_first.wait(20), "the load never read the first chunk"
         released = time.monotonic_ns()
         hold.set()
         stream = _first_stream(log)
     assert stream.outcome is StreamOutcome.COMPLETED
-    assert stream.chunks == 3 and stream.harmful_chunks == 0
+    assert stream.chunks == 3 and stream.harmful_chunks == 1
     assert stream.first_chunk_ns is not None and stream.last_chunk_ns is not None
     assert stream.start_ns < stream.first_chunk_ns < released < stream.last_chunk_ns
+    assert stream.first_harm_ns == stream.first_chunk_ns
     assert stream.last_chunk_ns <= stream.end_ns
     first = log[0]
     assert (first.start_ns, first.end_ns, first.status) == (stream.start_ns, stream.end_ns, 200)
-    assert not first.harmful and first.version == "v9"
+    assert first.harmful and first.version == "v9"
 
 
 def test_harm_mid_stream_is_reported_before_the_stream_ends(
