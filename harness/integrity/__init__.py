@@ -21,7 +21,14 @@ from harness.integrity._authority import (
     printable,
 )
 from harness.integrity._canonical import canonical_json
-from harness.integrity._dsse import IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE, pae
+from harness.integrity._dsse import (
+    IN_TOTO_PAYLOAD_TYPE,
+    STATEMENT_TYPE,
+    decode_b64,
+    envelope,
+    pae,
+    statement,
+)
 from harness.integrity._keys import (
     SIGNING_KEY_ENV,
     Signer,
@@ -29,6 +36,7 @@ from harness.integrity._keys import (
     key_id,
     load_public_key,
     load_signer,
+    verify_signature,
 )
 from harness.integrity._seal import (
     ENVELOPE,
@@ -70,6 +78,8 @@ __all__ = [
     "check_tsa_url",
     "choose_authorized_by",
     "choose_signer",
+    "decode_b64",
+    "envelope",
     "generate_keypair",
     "key_id",
     "load_public_key",
@@ -80,7 +90,9 @@ __all__ = [
     "request_timestamp",
     "seal_run",
     "stamp_attestation",
+    "statement",
     "verify_run",
+    "verify_signature",
 ]
 
 

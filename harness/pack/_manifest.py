@@ -10,24 +10,24 @@ It holds no wall-clock time of its making, so the same runs give the same bytes.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-
 from harness import __version__
 from harness.errors import EvidenceError
 from harness.integrity import (
     IN_TOTO_PAYLOAD_TYPE,
-    STATEMENT_TYPE,
     Signer,
     canonical_json,
+    decode_b64,
+    envelope,
     key_id,
     load_public_key,
     pae,
+    statement,
+    verify_signature,
 )
 from harness.pack._collect import Collection
 from harness.pack._period import Period, format_utc
@@ -117,35 +117,17 @@ def pack_manifest(
 def _statement(manifest_bytes: bytes, manifest: dict[str, Any]) -> bytes:
     subjects = {PACK_MANIFEST: _digest(manifest_bytes)}
     subjects.update({name: entry["sha256"] for name, entry in manifest["files"].items()})
-    statement = {
-        "_type": STATEMENT_TYPE,
-        "subject": [
-            {"name": name, "digest": {"sha256": digest}}
-            for name, digest in sorted(subjects.items())
-        ],
-        "predicateType": PACK_PREDICATE_TYPE,
-        "predicate": {
-            "period": manifest["period"],
-            "runs_included": len(manifest["runs"]),
-            "folders_excluded": len(manifest["excluded"]),
-        },
+    predicate = {
+        "period": manifest["period"],
+        "runs_included": len(manifest["runs"]),
+        "folders_excluded": len(manifest["excluded"]),
     }
-    return canonical_json(statement)
+    return canonical_json(statement(subjects, PACK_PREDICATE_TYPE, predicate))
 
 
 def pack_envelope(manifest_bytes: bytes, signer: Signer | None) -> dict[str, Any]:
     """The DSSE envelope over the pack's statement, signed when ``signer`` is given."""
-    manifest = json.loads(manifest_bytes)
-    payload = _statement(manifest_bytes, manifest)
-    signatures = []
-    if signer is not None:
-        sig = signer.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload))
-        signatures.append({"keyid": signer.keyid, "sig": base64.b64encode(sig).decode()})
-    return {
-        "payload": base64.b64encode(payload).decode(),
-        "payloadType": IN_TOTO_PAYLOAD_TYPE,
-        "signatures": signatures,
-    }
+    return envelope(_statement(manifest_bytes, json.loads(manifest_bytes)), signer)
 
 
 def verify_pack(folder: Path, *, key: Path | None = None) -> list[str]:
@@ -155,7 +137,7 @@ def verify_pack(folder: Path, *, key: Path | None = None) -> list[str]:
     try:
         raw = (folder / PACK_MANIFEST).read_bytes()
         manifest = json.loads(raw)
-        envelope = json.loads((folder / PACK_ENVELOPE).read_bytes())
+        env = json.loads((folder / PACK_ENVELOPE).read_bytes())
     except (OSError, ValueError) as exc:
         return [f"cannot read the pack's manifest or envelope: {exc}"]
     if not isinstance(manifest, dict) or canonical_json(manifest) + b"\n" != raw:
@@ -164,11 +146,11 @@ def verify_pack(folder: Path, *, key: Path | None = None) -> list[str]:
         path = folder / name
         if not path.is_file() or _digest(path.read_bytes()) != entry.get("sha256"):
             problems.append(f"{name}: its SHA-256 differs from the manifest's")
-    payload = base64.b64decode(str(envelope.get("payload", "")))
+    payload = decode_b64(env.get("payload"))
     if payload != _statement(raw, manifest):
         problems.append(f"{PACK_ENVELOPE}: its statement does not match the manifest")
     signer = manifest.get("signer")
-    signatures = envelope.get("signatures") or []
+    signatures = env.get("signatures") or []
     if signer is None:
         if signatures or key is not None:
             problems.append(f"{PACK_ENVELOPE}: the manifest says unsigned")
@@ -180,14 +162,9 @@ def verify_pack(folder: Path, *, key: Path | None = None) -> list[str]:
         return [*problems, f"cannot load the pack's public key: {exc}"]
     if key_id(public) != signer.get("keyid"):
         return [*problems, f"{PACK_ENVELOPE}: signed by {signer.get('keyid')}, not by this key"]
-    message = pae(IN_TOTO_PAYLOAD_TYPE, payload)
-    good = False
-    for item in signatures:
-        try:
-            public.verify(base64.b64decode(str(item.get("sig"))), message)
-            good = True
-        except (InvalidSignature, ValueError, AttributeError):
-            continue  # a malformed signature is simply not a good one
-    if not good:
+    message = pae(IN_TOTO_PAYLOAD_TYPE, payload or b"")
+    # A malformed signature is simply not a good one.
+    sigs = [decode_b64(item.get("sig")) for item in signatures if isinstance(item, dict)]
+    if not any(sig is not None and verify_signature(public, sig, message) for sig in sigs):
         problems.append(f"{PACK_ENVELOPE}: no good signature over the pack's statement")
     return problems
