@@ -33,6 +33,22 @@ _BADGE_ROW = 17
 _RATE_H, _HARM_H, _VERSION_H, _GAP = 190, 70, 14, 16
 
 
+def time_ticks(x: Scale, t0: float, t1: float, bottom: float) -> list[str]:
+    """The time axis's ticks and their labels, about 12 over [t0, t1], under ``bottom``."""
+    out = []
+    step = nice_step(t1 - t0, 12)
+    tick = math.ceil(t0 / step) * step
+    while tick <= t1 + 1e-9:
+        tx = x(tick)
+        out.append(
+            f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#444"/>'
+            f'<text x="{tx:.1f}" y="{bottom + 16}" class="tick" text-anchor="middle">'
+            f"{fmt(tick)}</text>"
+        )
+        tick += step
+    return out
+
+
 def nice_step(span: float, target: int) -> float:
     """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about ``target`` ticks."""
     raw = span / max(1, target)
@@ -108,16 +124,7 @@ def timeline_svg(bins: Bins, marks: list[Mark], *, title: str, claims: list[Mark
     out += _harm_panel(bins, x, harm_top, plot_w)
     out += _version_lane(bins, x, version_top)
     # time axis
-    step = nice_step(t1 - t0, 12)
-    tick = math.ceil(t0 / step) * step
-    while tick <= t1 + 1e-9:
-        tx = x(tick)
-        out.append(
-            f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#444"/>'
-            f'<text x="{tx:.1f}" y="{bottom + 16}" class="tick" text-anchor="middle">'
-            f"{fmt(tick)}</text>"
-        )
-        tick += step
+    out += time_ticks(x, t0, t1, bottom)
     out.append(
         f'<text x="{_LEFT + plot_w / 2:.0f}" y="{bottom + 31}" class="axis"'
         ' text-anchor="middle">seconds since the run started (host monotonic clock)</text>'

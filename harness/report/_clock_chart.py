@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from harness.report._chart import fmt, nice_step
+from harness.report._chart import fmt, time_ticks
 
 __all__ = ["ClockPicture", "clock_svg"]
 
@@ -130,16 +130,7 @@ def clock_svg(picture: ClockPicture) -> Markup:
             f'<g class="mark"><title>{text} at {fmt(t)} s</title>'
             f'<circle cx="{x(t):.1f}" cy="{y:.1f}" r="6" fill="{color}"/></g>'
         )
-    step = nice_step(t1 - t0, 12)
-    tick = math.ceil(t0 / step) * step
-    while tick <= t1 + 1e-9:
-        tx = x(tick)
-        out.append(
-            f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#444"/>'
-            f'<text x="{tx:.1f}" y="{bottom + 16}" class="tick" text-anchor="middle">'
-            f"{fmt(tick)}</text>"
-        )
-        tick += step
+    out += time_ticks(x, t0, t1, bottom)
     out.append(
         f'<text x="{left + plot_w / 2:.0f}" y="{bottom + 32}" class="axis" text-anchor="middle">'
         f"{escape(picture.axis)}</text>"

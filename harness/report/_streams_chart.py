@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from harness.report._chart import COLORS, Scale, fmt, nice_step
+from harness.report._chart import COLORS, Scale, fmt, time_ticks
 from harness.report._data import StreamSpan
 
 __all__ = ["MAX_ROWS", "streams_svg"]
@@ -66,16 +66,7 @@ def streams_svg(
         )
     for row, span in enumerate(drawn):
         out.append(_row(span, x, _TOP + row * _ROW + 2))
-    step = nice_step(t1 - t0, 12)
-    tick = (int(t0 / step) + 1) * step
-    while tick <= t1:
-        tx = x(tick)
-        out.append(
-            f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#444"/>'
-            f'<text x="{tx:.1f}" y="{bottom + 16}" class="tick" text-anchor="middle">'
-            f"{fmt(tick)}</text>"
-        )
-        tick += step
+    out += time_ticks(x, t0, t1, bottom)
     out.append(
         f'<text x="{_LEFT + plot_w / 2:.0f}" y="{bottom + 31}" class="axis"'
         ' text-anchor="middle">seconds since the run started (host monotonic clock)</text>'
